@@ -1,0 +1,1 @@
+"""Pinpoint: guides installers through networking EV charging stations."""

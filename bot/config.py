@@ -1,0 +1,121 @@
+"""Typed settings, read from the environment and `.env` when `load_settings()` is called.
+
+Nothing here runs at import time: the run command, the tests and the sandbox each build
+their own `Settings`, so a test can point the bot at a temporary database and a fake API.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DATA_DIR = PROJECT_ROOT / "data"
+
+IdList = Annotated[list[int], NoDecode]
+StrList = Annotated[list[str], NoDecode]
+
+
+def _split(value: Any) -> Any:
+    """Accept `1,2 3` style lists from the environment as well as real lists."""
+    if isinstance(value, str):
+        return [part for part in value.replace(";", ",").replace(" ", ",").split(",") if part]
+    if isinstance(value, int):
+        return [value]
+    return value
+
+
+class Settings(BaseSettings):
+    """Every setting of the bot; `.env.example` documents each one."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    # Telegram
+    telegram_token: SecretStr | None = None
+    telegram_api_url: str = "https://api.telegram.org"
+
+    # Storage and data
+    database_path: Path = DATA_DIR / "pinpoint.db"
+    catalog_path: Path = DATA_DIR / "catalog.toml"
+    checklists_path: Path = DATA_DIR / "checklists.toml"
+    language: str = "en"
+    network_name: str = "ChargeNet"
+    timezone: str = "UTC"
+
+    # People
+    admin_ids: IdList = Field(default_factory=list)
+    installer_ids: IdList = Field(default_factory=list)
+    support_ids: IdList = Field(default_factory=list)
+    manager_ids: IdList = Field(default_factory=list)
+    support_chat_id: int | None = None
+    manager_chat_ids: IdList = Field(default_factory=list)
+
+    # Photos
+    photo_min_side_px: int = 640
+    photo_max_bytes: int = 20 * 1024 * 1024
+    exif_max_distance_m: float = 500.0
+    exif_max_age_hours: float = 12.0
+
+    # Activation sticker (QR)
+    sticker_url_host: str = "o.example-network.com"
+    sticker_url_path: str = "/activate"
+    qr_time_budget_s: float = 8.0
+    qr_workers: int = 0  # 0 = one per CPU core
+
+    # Geocoding and the pin
+    geocoder: str = "nominatim"
+    geocoder_url: str | None = None
+    geocoder_user_agent: str = "pinpoint-bot/0.1 (set GEOCODER_USER_AGENT to your contact)"
+    geocoder_timeout_s: float = 5.0
+    geocoder_min_interval_s: float = 1.0
+    gps_max_accuracy_m: float = 50.0
+    pin_max_from_gps_m: float = 150.0
+    pin_max_from_address_m: float = 300.0
+
+    # Logging
+    log_level: str = "INFO"
+
+    @field_validator(
+        "admin_ids", "installer_ids", "support_ids", "manager_ids", "manager_chat_ids",
+        mode="before",
+    )
+    @classmethod
+    def _split_ids(cls, value: Any) -> Any:
+        return _split(value)
+
+    @field_validator("telegram_token", mode="before")
+    @classmethod
+    def _empty_token_is_none(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        ZoneInfo(value)
+        return value
+
+    @property
+    def tz(self) -> ZoneInfo:
+        """The managers' local time zone."""
+        return ZoneInfo(self.timezone)
+
+    @property
+    def bot_base_url(self) -> str:
+        """`base_url` for python-telegram-bot: the API root followed by `/bot`."""
+        return self.telegram_api_url.rstrip("/") + "/bot"
+
+    @property
+    def bot_base_file_url(self) -> str:
+        """`base_file_url` for python-telegram-bot: the API root followed by `/file/bot`."""
+        return self.telegram_api_url.rstrip("/") + "/file/bot"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build the settings from the environment and `.env`, with explicit overrides on top."""
+    return Settings(**overrides)

@@ -1,0 +1,1 @@
+"""Thin Telegram handlers: translate updates into engine calls and answers into messages."""
