@@ -1,0 +1,142 @@
+"""Checks and normalisation of what installers type: MACs, passwords, ICCIDs, serials, firmware.
+
+Each `check_*` function returns the normalised value or raises `Invalid` with a text key
+(looked up in `data/texts/<lang>.toml`) and the values that text needs.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+HEX = set("0123456789ABCDEF")
+MAC_SEPARATORS = re.compile(r"[\s:.\-]")
+PASSWORD_ALPHABET = set("ABCDEFGHJKLMNPQRSTUVWXYZ23456789")
+
+
+@dataclass
+class Invalid(Exception):
+    """An answer that fails a check: `key` names the text that explains why."""
+
+    key: str
+    values: dict[str, Any] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return self.key
+
+
+def normalise_mac(raw: str) -> str | None:
+    """Return the MAC uppercase, in groups of 4 (16 digits) or 2 (12 digits), or None."""
+    digits = MAC_SEPARATORS.sub("", raw.strip()).upper()
+    if not digits or not set(digits) <= HEX:
+        return None
+    if len(digits) == 16:
+        return ":".join(digits[i : i + 4] for i in range(0, 16, 4))
+    if len(digits) == 12:
+        return ":".join(digits[i : i + 2] for i in range(0, 12, 2))
+    return None
+
+
+def check_mac(raw: str) -> str:
+    """A MAC address: 12 or 16 hex digits, with or without `:`/`-` separators."""
+    mac = normalise_mac(raw)
+    if mac is None:
+        raise Invalid("invalid.mac")
+    return mac
+
+
+def normalise_password(raw: str) -> str | None:
+    """Return an activation password (6–12 of the sticker alphabet) uppercase, or None."""
+    pw = re.sub(r"\s", "", raw).upper()
+    if 6 <= len(pw) <= 12 and set(pw) <= PASSWORD_ALPHABET:
+        return pw
+    return None
+
+
+def check_password(raw: str) -> str:
+    """An activation password as printed on the sticker."""
+    pw = normalise_password(raw)
+    if pw is None:
+        raise Invalid("invalid.password")
+    return pw
+
+
+def mask_secret(secret: str, visible: int = 2) -> str:
+    """Hide all but the last `visible` characters: `ABCD7K` -> `••••7K`."""
+    if len(secret) <= visible:
+        return "•" * len(secret)
+    return "•" * (len(secret) - visible) + secret[-visible:]
+
+
+def luhn_ok(digits: str) -> bool:
+    """True when the last digit is the Luhn check digit of the others."""
+    if not digits.isdigit():
+        return False
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch)
+        if i % 2 == 1:
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+    return total % 10 == 0
+
+
+def normalise_iccid(raw: str) -> str | None:
+    """Return an ICCID (19–20 digits, valid Luhn digit) without spaces, or None."""
+    digits = re.sub(r"[\s\-]", "", raw.strip())
+    if re.fullmatch(r"\d{19,20}", digits) and luhn_ok(digits):
+        return digits
+    return None
+
+
+def check_iccid(raw: str) -> str:
+    """A SIM's ICCID: 19 or 20 digits ending in a Luhn check digit."""
+    digits = re.sub(r"[\s\-]", "", raw.strip())
+    if not re.fullmatch(r"\d{19,20}", digits):
+        raise Invalid("invalid.iccid_length", {"count": len(re.sub(r"\D", "", digits))})
+    if not luhn_ok(digits):
+        raise Invalid("invalid.iccid_luhn")
+    return digits
+
+
+def parse_version(raw: str) -> tuple[int, ...] | None:
+    """`v2.10.1` -> (2, 10, 1); None when it is not a dotted version number."""
+    text = raw.strip().lower().removeprefix("v").removeprefix("fw").strip()
+    if not re.fullmatch(r"\d+(\.\d+){0,3}", text):
+        return None
+    parts = [int(p) for p in text.split(".")]
+    while len(parts) > 1 and parts[-1] == 0:
+        parts.pop()
+    return tuple(parts)
+
+
+def check_firmware(raw: str, minimum: str) -> str:
+    """A firmware version at least the catalog's minimum, compared as numbers (2.10 > 2.9)."""
+    version = parse_version(raw)
+    if version is None:
+        raise Invalid("invalid.firmware_format")
+    floor = parse_version(minimum)
+    if floor is not None and version < floor:
+        raise Invalid("invalid.firmware_too_old", {"version": raw.strip(), "minimum": minimum})
+    return raw.strip().lower().removeprefix("v").strip()
+
+
+def check_serial(raw: str, pattern: str, example: str = "") -> str:
+    """A serial number matching the model's pattern (a full-match regular expression)."""
+    serial = re.sub(r"\s", "", raw).upper()
+    if not serial or not re.fullmatch(pattern, serial):
+        raise Invalid("invalid.serial", {"example": example})
+    return serial
+
+
+def check_text(raw: str, max_len: int = 500) -> str:
+    """Free text: trimmed, not empty, at most `max_len` characters."""
+    text = raw.strip()
+    if not text:
+        raise Invalid("invalid.empty")
+    if len(text) > max_len:
+        raise Invalid("invalid.too_long", {"max": max_len})
+    return text
