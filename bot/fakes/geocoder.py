@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import math
 import time
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -124,7 +125,10 @@ DEMO_PLACES: list[DemoPlace] = _parse_table(_DEMO_TABLE)
 
 
 def _words(text: str) -> list[str]:
-    return [w for w in text.casefold().replace(",", " ").replace(".", " ").split() if w]
+    """Lower-case words without accents: "République" matches "republique" and "rép"."""
+    plain = unicodedata.normalize("NFKD", text.casefold().replace("ß", "ss"))
+    plain = "".join(ch for ch in plain if not unicodedata.combining(ch))
+    return [w for w in plain.replace(",", " ").replace(".", " ").split() if w]
 
 
 def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
