@@ -7,6 +7,7 @@ Each `check_*` function returns the normalised value or raises `Invalid` with a 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,10 +18,16 @@ PASSWORD_ALPHABET = set("ABCDEFGHJKLMNPQRSTUVWXYZ23456789")
 
 @dataclass
 class Invalid(Exception):
-    """An answer that fails a check: `key` names the text that explains why."""
+    """An answer that fails a check: `key` names the text that explains why.
+
+    `flag` names a flag to record (e.g. a firmware below the minimum), and `block` says the
+    job cannot go on until the cause is fixed, so the installer is offered to stop it.
+    """
 
     key: str
     values: dict[str, Any] = field(default_factory=dict)
+    flag: str | None = None
+    block: bool = False
 
     def __str__(self) -> str:
         return self.key
@@ -120,7 +127,12 @@ def check_firmware(raw: str, minimum: str) -> str:
         raise Invalid("invalid.firmware_format")
     floor = parse_version(minimum)
     if floor is not None and version < floor:
-        raise Invalid("invalid.firmware_too_old", {"version": raw.strip(), "minimum": minimum})
+        raise Invalid(
+            "invalid.firmware_too_old",
+            {"version": raw.strip(), "minimum": minimum},
+            flag="firmware_too_old",
+            block=True,
+        )
     return raw.strip().lower().removeprefix("v").strip()
 
 
@@ -140,3 +152,45 @@ def check_text(raw: str, max_len: int = 500) -> str:
     if len(text) > max_len:
         raise Invalid("invalid.too_long", {"max": max_len})
     return text
+
+
+def check_reference(raw: str) -> str:
+    """An account or order number: letters, digits and `-`, `/`, `.`, `_`, `#`, spaces."""
+    text = check_text(raw, 60)
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9 ./#_\-]*", text):
+        raise Invalid("invalid.reference")
+    return text
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a check may need besides the typed text: the job's model and answers."""
+
+    model: Any = None
+    answers: dict[str, Any] = field(default_factory=dict)
+
+
+def _screen_mac(raw: str, ctx: Context) -> str:
+    mac = check_mac(raw)
+    sticker = ctx.answers.get("mac")
+    if sticker and mac != sticker:
+        raise Invalid("invalid.screen_mac", {"sticker": sticker})
+    return mac
+
+
+VALIDATORS: dict[str, Callable[[str, Context], Any]] = {
+    "mac": lambda raw, ctx: check_mac(raw),
+    "password": lambda raw, ctx: check_password(raw),
+    "iccid": lambda raw, ctx: check_iccid(raw),
+    "firmware": lambda raw, ctx: check_firmware(raw, ctx.model.min_firmware if ctx.model else "0"),
+    "serial": lambda raw, ctx: check_serial(
+        raw, ctx.model.serial_pattern if ctx.model else r".+",
+        ctx.model.serial_example if ctx.model else "",
+    ),
+    "screen_mac": _screen_mac,
+    "reference": lambda raw, ctx: check_reference(raw),
+    "short_text": lambda raw, ctx: check_text(raw, 120),
+    "long_text": lambda raw, ctx: check_text(raw, 1000),
+    "address": lambda raw, ctx: check_text(raw, 200),
+}
+"""Text checks by the name the procedure file uses: (typed text, context) -> stored value."""

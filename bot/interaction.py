@@ -1,0 +1,114 @@
+"""What the engine takes in (inputs) and gives back (replies), free of Telegram types.
+
+Handlers translate a Telegram update into an `Input` or a button's data, and an `Outcome`
+back into messages, edits and callback answers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Button:
+    """An inline button: callback data, or a link."""
+
+    label: str
+    data: str | None = None
+    url: str | None = None
+
+
+@dataclass
+class Reply:
+    """One message to send (or the new content of an edited one).
+
+    `keyboard` is "location" for a reply keyboard with a share-location button labelled
+    `keyboard_label`, "remove" to take a reply keyboard away, or None. `prompt` marks the
+    question of the current step: the handler reports its message id back to the engine.
+    """
+
+    text: str
+    buttons: list[list[Button]] = field(default_factory=list)
+    keyboard: str | None = None
+    keyboard_label: str = ""
+    prompt: bool = False
+    photo_file_ids: list[str] = field(default_factory=list)
+    location: tuple[float, float] | None = None
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A message for another chat (an admin, a support group, a manager)."""
+
+    chat_id: int
+    reply: Reply
+
+
+@dataclass
+class Outcome:
+    """Everything the engine wants done in answer to one input or button.
+
+    - `replies`: new messages to the user's chat, in order;
+    - `edit`: new content for the message whose button was pressed;
+    - `retire`: (message id, mark) — drop that message's buttons and append the mark;
+    - `alert`: the text of the callback answer (a toast), e.g. for a stale button;
+    - `notices`: messages to other chats;
+    - `events`: facts for other parts of the bot, e.g. ("submitted", job_id).
+    """
+
+    replies: list[Reply] = field(default_factory=list)
+    edit: Reply | None = None
+    retire: tuple[int, str] | None = None
+    alert: str | None = None
+    notices: list[Notice] = field(default_factory=list)
+    events: list[tuple[str, int]] = field(default_factory=list)
+    job_id: int | None = None
+
+
+@dataclass(frozen=True)
+class PhotoInput:
+    """A photo (compressed, or an image sent as a file), downloaded only when needed."""
+
+    file_id: str
+    file_unique_id: str
+    file_size: int | None
+    as_file: bool
+    load: Callable[[], Awaitable[bytes]]
+    mime_type: str | None = None
+    file_name: str | None = None
+
+
+@dataclass(frozen=True)
+class LocationInput:
+    """A shared location; `live` when it is a live location's latest point."""
+
+    lat: float
+    lon: float
+    accuracy: float | None = None
+    live: bool = False
+
+
+@dataclass(frozen=True)
+class Input:
+    """A message from a user: exactly one of text, photo, location, or `other`.
+
+    `other` names what arrived when it is none of those ("sticker", "voice", "video",
+    "document" for a file that is not an image, ...).
+    """
+
+    text: str | None = None
+    photo: PhotoInput | None = None
+    location: LocationInput | None = None
+    other: str | None = None
+
+    @property
+    def kind(self) -> str:
+        """text, photo, location, or the `other` kind."""
+        if self.text is not None:
+            return "text"
+        if self.photo is not None:
+            return "photo"
+        if self.location is not None:
+            return "location"
+        return self.other or "unknown"

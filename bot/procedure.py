@@ -1,0 +1,172 @@
+"""The procedure's declarations, loaded from `data/procedure.toml`, and their conditions."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+KINDS = {"choice", "confirm", "text", "photo", "location", "model", "checklist", "submit"}
+CONDITION = re.compile(r"^\s*([a-z_]+)(?:\.([a-z_]+))?\s*(?:(==|!=)\s*([A-Za-z0-9_\-]+))?\s*$")
+
+
+@dataclass(frozen=True)
+class Option:
+    """One answer of a choice step, with what choosing it does."""
+
+    id: str
+    goto: str | None = None
+    flag: str | None = None
+    block: bool = False
+
+
+@dataclass(frozen=True)
+class Step:
+    """One question of the procedure, as declared in the procedure file."""
+
+    id: str
+    part: str
+    kind: str
+    options: tuple[Option, ...] = ()
+    validator: str | None = None
+    source: str | None = None
+    landscape: bool = False
+    when: str | None = None
+    depends: tuple[str, ...] = ()
+    optional: bool = False
+    group: str | None = None
+    reuse: bool = False
+    safety: bool = False
+    secret: bool = False
+
+    def option(self, option_id: str) -> Option | None:
+        """The option with this id, or None."""
+        return next((o for o in self.options if o.id == option_id), None)
+
+
+@dataclass(frozen=True)
+class Procedure:
+    """The ordered steps and parts of the procedure."""
+
+    parts: tuple[str, ...]
+    steps: tuple[Step, ...]
+    _by_id: dict[str, Step] = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self._by_id.update({s.id: s for s in self.steps})
+
+    def step(self, step_id: str) -> Step:
+        """The declared step with this id (KeyError when unknown)."""
+        return self._by_id[step_id]
+
+    def has(self, step_id: str) -> bool:
+        """True when a step with this id is declared."""
+        return step_id in self._by_id
+
+    def dependants(self, step_id: str) -> list[str]:
+        """Steps whose answers are cleared when this step's answer changes (transitively)."""
+        found: list[str] = []
+        frontier = [step_id]
+        while frontier:
+            current = frontier.pop()
+            for step in self.steps:
+                if current in step.depends and step.id not in found and step.id != step_id:
+                    found.append(step.id)
+                    frontier.append(step.id)
+        return found
+
+    @classmethod
+    def load(cls, path: Path, validators: Mapping[str, Callable[..., Any]]) -> Procedure:
+        """Read and check the procedure file: known kinds, parts, validators, targets."""
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        parts = tuple(p["id"] for p in raw.get("part", []))
+        steps = []
+        for s in raw.get("step", []):
+            options = tuple(
+                Option(o["id"], o.get("goto"), o.get("flag"), bool(o.get("block", False)))
+                for o in s.get("options", [])
+            )
+            steps.append(
+                Step(
+                    id=s["id"],
+                    part=s["part"],
+                    kind=s["kind"],
+                    options=options,
+                    validator=s.get("validator"),
+                    source=s.get("source"),
+                    landscape=bool(s.get("landscape", False)),
+                    when=s.get("when"),
+                    depends=tuple(s.get("depends", ())),
+                    optional=bool(s.get("optional", False)),
+                    group=s.get("group"),
+                    reuse=bool(s.get("reuse", False)),
+                    safety=bool(s.get("safety", False)),
+                    secret=bool(s.get("secret", False)),
+                )
+            )
+        procedure = cls(parts, tuple(steps))
+        procedure._check(validators)
+        return procedure
+
+    def _check(self, validators: Mapping[str, Callable[..., Any]]) -> None:
+        ids = [s.id for s in self.steps]
+        if len(set(ids)) != len(ids):
+            raise ValueError("duplicate step ids in the procedure")
+        for s in self.steps:
+            problems = []
+            if s.kind not in KINDS:
+                problems.append(f"unknown kind {s.kind!r}")
+            if s.part not in self.parts:
+                problems.append(f"unknown part {s.part!r}")
+            if s.kind == "text" and s.validator not in validators:
+                problems.append(f"unknown validator {s.validator!r}")
+            if s.kind == "choice" and not s.options:
+                problems.append("a choice needs options")
+            if s.kind == "location" and s.source not in ("gps", "pin"):
+                problems.append("a location needs source = gps or pin")
+            for o in s.options:
+                if o.goto and o.goto not in self._by_id:
+                    problems.append(f"option {o.id} goes to unknown step {o.goto!r}")
+            for d in s.depends:
+                if d not in self._by_id:
+                    problems.append(f"depends on unknown step {d!r}")
+            if s.when:
+                match = CONDITION.match(s.when)
+                if not match or (match.group(1) != "model" and match.group(1) not in self._by_id):
+                    problems.append(f"bad condition {s.when!r}")
+            if problems:
+                raise ValueError(f"step {s.id}: " + "; ".join(problems))
+
+
+def condition_holds(
+    condition: str | None,
+    answer_of: Callable[[str], Any],
+    source_of: Callable[[str], str | None],
+    model_attr: Callable[[str], Any],
+) -> bool:
+    """Evaluate a step's `when` against the job's answers and model.
+
+    `answer_of(step)` is the stored value (None when unanswered), `source_of(step)` how it was
+    given (`typed`, `button`, `qr`, ...), `model_attr(name)` a field of the chosen model.
+    """
+    if not condition:
+        return True
+    match = CONDITION.match(condition)
+    if not match:
+        return False
+    subject, attribute, op, expected = match.groups()
+    if subject == "model":
+        actual: Any = model_attr(attribute or "id")
+    elif attribute == "source":
+        actual = source_of(subject)
+    else:
+        actual = answer_of(subject)
+        if isinstance(actual, dict) and attribute:
+            actual = actual.get(attribute)
+    if op is None:
+        return bool(actual)
+    equal = actual is not None and str(actual) == expected
+    return equal if op == "==" else not equal
