@@ -391,10 +391,10 @@ class RequestSpacer:
         """Inside a turn: sleep until the next start is allowed, then claim it."""
         now = time.monotonic()
         wait = self._next_start - now
-        if now + max(wait, 0.0) > deadline - MIN_REQUEST_S:
-            raise GeocoderError("rate_limited", "the geocoder's rate limit leaves no time "
-                                "for this lookup; try again shortly", retry_after=max(wait, 0.0))
         if wait > 0:
+            if now + wait > deadline - MIN_REQUEST_S:
+                raise GeocoderError("rate_limited", "the geocoder's rate limit leaves no time "
+                                    "for this lookup; try again shortly", retry_after=wait)
             await asyncio.sleep(wait)
         self._next_start = time.monotonic() + self.min_interval_s
 
@@ -416,6 +416,12 @@ def spacer_for(endpoint: str, min_interval_s: float) -> RequestSpacer:
         else:
             spacer.min_interval_s = max(spacer.min_interval_s, min_interval_s)
         return spacer
+
+
+def reset_rate_limits() -> None:
+    """Forget every endpoint's spacing and back-off (tests whose fakes reuse a port)."""
+    with _SPACERS_LOCK:
+        _SPACERS.clear()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -513,7 +519,7 @@ def candidate_from(item: Mapping[str, Any], service: str) -> Candidate | None:
         if osm_type and props.get("osm_id") is not None:
             source_id = f"osm:{osm_type}/{props['osm_id']}"
         else:
-            source_id = f"{service}:{props.get('id') or props.get('gid') or f'{lat},{lon}'}"
+            source_id = f"{service}:{props.get('gid') or props.get('id') or f'{lat},{lon}'}"
     else:
         parts = {}
         source_id = f"{service}:{float(lat):.6f},{float(lon):.6f}"

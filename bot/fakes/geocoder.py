@@ -6,8 +6,9 @@ coordinates) and record every request with its arrival time, so a test can check
 asked and how fast (`fake.requests`).
 
 Failure switches: `fail_with(status, count)` answers the next `count` requests with `status`
-(429 carries `Retry-After` if given), `delay(seconds)` holds every answer back, `down()` drops
-every connection without answering until `up()`. `await fake.stop()` closes the port.
+(429 carries `Retry-After` if given; `after=n` lets n requests through first),
+`delay(seconds)` holds every answer back, `down()` drops every connection without answering
+until `up()`. `await fake.stop()` closes the port.
 
 Run one standalone for the sandbox: `python -m bot.fakes.geocoder [--photon] [--port 8089]`.
 """
@@ -175,7 +176,7 @@ class _FakeServer:
     places: list[DemoPlace] = field(default_factory=lambda: list(DEMO_PLACES))
     requests: list[RecordedRequest] = field(default_factory=list)
     url: str = ""
-    _failures: list[tuple[int, float | None]] = field(default_factory=list)
+    _failures: list[tuple[int, float | None] | None] = field(default_factory=list)
     _delay: float = 0.0
     _down: bool = False
     _runner: web.AppRunner | None = None
@@ -207,9 +208,13 @@ class _FakeServer:
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
 
-    def fail_with(self, status: int, count: int = 1, retry_after: float | None = None) -> None:
-        """Answer the next `count` requests with HTTP `status` (and `Retry-After` if given)."""
-        self._failures.extend([(status, retry_after)] * count)
+    def fail_with(self, status: int, count: int = 1, retry_after: float | None = None,
+                  *, after: int = 0) -> None:
+        """Answer `count` requests with HTTP `status` (and `Retry-After` if given).
+
+        The failures start with the next request, or after `after` more normal answers.
+        """
+        self._failures.extend([None] * after + [(status, retry_after)] * count)
 
     def delay(self, seconds: float) -> None:
         """Hold every answer back `seconds` (0 to stop)."""
@@ -242,8 +247,9 @@ class _FakeServer:
             return web.Response(status=503)  # never sent
         if self._delay:
             await asyncio.sleep(self._delay)
-        if self._failures:
-            status, retry_after = self._failures.pop(0)
+        failure = self._failures.pop(0) if self._failures else None
+        if failure is not None:
+            status, retry_after = failure
             headers = {"Retry-After": f"{retry_after:g}"} if retry_after is not None else {}
             reason = {429: "Too Many Requests", 503: "Service Unavailable"}.get(status, "Error")
             return web.Response(status=status, text=f"<html><body>{status} {reason}</body></html>",
