@@ -1,0 +1,118 @@
+"""Safe loading of photos that users send: size limits, formats, EXIF orientation, HEIC.
+
+`load_image` turns untrusted bytes into an upright Pillow image or raises `ImageError` with a
+short reason code; it never lets Pillow decode more pixels than allowed (decompression bombs)
+and reads only the first frame of animated files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import warnings
+from typing import Final
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+MAX_BYTES: Final = 20 * 1024 * 1024
+"""Largest file accepted (Telegram bots can download files up to 20 MB)."""
+
+MAX_PIXELS: Final = 50_000_000
+"""Largest image accepted, in pixels (48 MP phone cameras fit)."""
+
+FORMATS: Final = ("JPEG", "MPO", "PNG", "WEBP", "HEIF", "AVIF", "GIF", "BMP")
+"""Formats a phone or a desktop client sends; nothing more exotic is parsed."""
+
+_heif_ready = False
+
+
+class ImageError(Exception):
+    """An image that cannot be used; `reason` is a short code.
+
+    - ``not_image``: not a picture in a format we read;
+    - ``too_large``: more bytes or pixels than allowed;
+    - ``broken_image``: a known format, but damaged or truncated.
+    """
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+        self.detail = detail
+
+
+def _register_heif() -> None:
+    """Teach Pillow to open HEIC/HEIF (iPhone) and AVIF files, once."""
+    global _heif_ready
+    if _heif_ready:
+        return
+    try:
+        import pillow_heif
+
+        pillow_heif.register_heif_opener()
+        if hasattr(pillow_heif, "register_avif_opener"):
+            with contextlib.suppress(Exception):  # AVIF support is optional in some builds
+                pillow_heif.register_avif_opener()
+    except ImportError:  # pragma: no cover - pillow-heif is a dependency
+        pass
+    _heif_ready = True
+
+
+def load_image(
+    data: bytes,
+    *,
+    max_pixels: int = MAX_PIXELS,
+    max_bytes: int = MAX_BYTES,
+    mode: str | None = None,
+) -> Image.Image:
+    """Decode untrusted image bytes into an upright image, or raise `ImageError`.
+
+    `mode` converts the result (``"L"`` for grey, ``"RGB"``); for JPEG, ``"L"`` decodes the
+    luminance only, which is about twice as fast. EXIF orientation is applied.
+    """
+    if not data:
+        raise ImageError("not_image", "empty file")
+    if len(data) > max_bytes:
+        raise ImageError("too_large", f"{len(data)} bytes, limit {max_bytes}")
+    _register_heif()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img = Image.open(io.BytesIO(data), formats=FORMATS)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageError("too_large", str(exc)) from None
+    except UnidentifiedImageError:
+        raise ImageError("not_image", "unknown format") from None
+    except (OSError, ValueError, SyntaxError, EOFError, TypeError) as exc:
+        raise ImageError("broken_image", str(exc) or type(exc).__name__) from None
+    width, height = img.size
+    if width <= 0 or height <= 0:
+        raise ImageError("broken_image", "empty image")
+    if width * height > max_pixels:
+        raise ImageError("too_large", f"{width}x{height} pixels, limit {max_pixels}")
+    try:
+        if mode == "L" and img.format in ("JPEG", "MPO"):
+            img.draft("L", img.size)
+        img.load()
+        upright = _transpose(img)
+        if mode and upright.mode != mode:
+            if upright.mode.startswith("I;16") and mode in ("L", "RGB"):
+                grey = (np.asarray(upright).astype(np.uint32) >> 8).astype(np.uint8)
+                upright = Image.fromarray(grey).convert(mode)
+            else:
+                upright = upright.convert(mode)
+    except ImageError:
+        raise
+    except MemoryError:
+        raise ImageError("too_large", "out of memory") from None
+    except Exception as exc:  # Pillow raises many types for damaged data
+        raise ImageError("broken_image", str(exc) or type(exc).__name__) from None
+    return upright
+
+
+def _transpose(img: Image.Image) -> Image.Image:
+    """Apply the EXIF orientation; a damaged EXIF block is ignored."""
+    try:
+        return ImageOps.exif_transpose(img) or img
+    except Exception:
+        return img

@@ -1,0 +1,268 @@
+"""Find and decode codes in a grey photo: a cascade of decoders and image treatments.
+
+The cascade runs cheap, broad steps first (zxing-cpp on the photo as it is) and costlier
+rescues later (denoised, upscaled, zbar, grid resampling of `bot.qrgrid`), and stops as soon as
+a step finds a symbol the caller accepts. Steps are skipped once the deadline has passed.
+Besides decoded symbols it collects *suspects*: places where a code was seen but not read,
+so the caller can tell the user where to look.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import zxingcpp
+from PIL import Image, ImageFilter
+from pyzbar import pyzbar
+
+from bot import qrgrid
+
+WORK_MAX_SIDE = 2048
+"""Longer side of the working copy that every step except the first uses."""
+
+
+@dataclass(frozen=True)
+class Symbol:
+    """A decoded code: text, format name, centre (fractions of width and height), decoder."""
+
+    text: str
+    format: str
+    centre: tuple[float, float]
+    decoder: str
+
+
+@dataclass
+class ScanOutcome:
+    """What a scan found: all decoded symbols, those accepted, and undecoded code positions."""
+
+    symbols: list[Symbol] = field(default_factory=list)
+    accepted: list[Symbol] = field(default_factory=list)
+    suspects: list[tuple[float, float]] = field(default_factory=list)
+    timed_out: bool = False
+    steps: list[str] = field(default_factory=list)
+
+
+class _Context:
+    """The photo at the sizes and treatments the steps share (computed once, on demand)."""
+
+    def __init__(self, grey: Image.Image) -> None:
+        self.grey = grey
+        w, h = grey.size
+        factor = max(1, int(np.ceil(max(w, h) / WORK_MAX_SIDE)))
+        self.work = grey.reduce(factor) if factor > 1 else grey
+        self.work_scale = (w / self.work.width, h / self.work.height)
+        self._cache: dict[str, np.ndarray] = {}
+
+    def array(self, key: str) -> np.ndarray:
+        """The working copy as uint8 (`work`), blurred (`blur1`), inverted (`inv`) …"""
+        if key not in self._cache:
+            if key == "work":
+                arr = np.asarray(self.work)
+            elif key == "blur1":
+                arr = np.asarray(self.work.filter(ImageFilter.GaussianBlur(1.0)))
+            elif key == "up2":
+                w = self.work
+                arr = np.asarray(w.resize((w.width * 2, w.height * 2), Image.Resampling.BICUBIC))
+            elif key == "inv":
+                arr = 255 - self.array("work")
+            else:  # pragma: no cover - programming error
+                raise KeyError(key)
+            self._cache[key] = np.ascontiguousarray(arr)
+        return self._cache[key]
+
+    def frac(self, x: float, y: float, scale: float = 1.0) -> tuple[float, float]:
+        """Working-copy coordinates (divided by `scale`) as fractions of the photo."""
+        return (
+            min(max(x / scale / self.work.width, 0.0), 1.0),
+            min(max(y / scale / self.work.height, 0.0), 1.0),
+        )
+
+
+Step = Callable[[_Context, "_Collector"], None]
+
+
+class _Collector:
+    """Gathers symbols and suspects during a scan."""
+
+    def __init__(self, accept: Callable[[str], bool]) -> None:
+        self.accept = accept
+        self.outcome = ScanOutcome()
+        self._seen: set[str] = set()
+
+    def symbol(self, sym: Symbol) -> None:
+        if not sym.text:
+            return
+        if sym.text not in self._seen:
+            self._seen.add(sym.text)
+            self.outcome.symbols.append(sym)
+        if self.accept(sym.text) and all(s.text != sym.text for s in self.outcome.accepted):
+            self.outcome.accepted.append(sym)
+
+    def suspect(self, centre: tuple[float, float]) -> None:
+        self.outcome.suspects.append(centre)
+
+
+# ---------------------------------------------------------------------------------------------
+# Decoder wrappers
+
+_QR = zxingcpp.BarcodeFormat.QRCode
+
+
+def _centre(points: Iterable[tuple[float, float]]) -> tuple[float, float]:
+    pts = list(points)
+    return sum(p[0] for p in pts) / len(pts), sum(p[1] for p in pts) / len(pts)
+
+
+def zxing_read(
+    ctx: _Context,
+    col: _Collector,
+    arr: np.ndarray,
+    *,
+    scale: float = 1.0,
+    name: str = "zxing",
+    formats: zxingcpp.BarcodeFormat | zxingcpp.BarcodeFormats = _QR,
+    full: bool = False,
+    **kw: object,
+) -> None:
+    """Run zxing-cpp on an array of the working copy (or of the full photo when `full`)."""
+    for bc in zxingcpp.read_barcodes(
+        arr, formats=formats, text_mode=zxingcpp.TextMode.Plain, return_errors=True, **kw
+    ):
+        p = bc.position
+        pts = [(q.x, q.y) for q in (p.top_left, p.top_right, p.bottom_right, p.bottom_left)]
+        cx, cy = _centre(pts)
+        full_frac = (cx / ctx.grey.width, cy / ctx.grey.height)
+        centre = full_frac if full else ctx.frac(cx, cy, scale)
+        if bc.valid and bc.text:
+            col.symbol(Symbol(bc.text, str(bc.format).split(".")[-1], centre, name))
+        elif bc.format == _QR and any(pts[0]):
+            col.suspect(centre)
+
+
+def zbar_read(
+    ctx: _Context,
+    col: _Collector,
+    arr: np.ndarray,
+    *,
+    scale: float = 1.0,
+    name: str = "zbar",
+    symbols: Sequence[pyzbar.ZBarSymbol] = (pyzbar.ZBarSymbol.QRCODE,),
+) -> None:
+    """Run zbar (pyzbar) on an array of the working copy."""
+    h, w = arr.shape
+    for res in pyzbar.decode((arr.tobytes(), w, h), symbols=list(symbols)):
+        pts = [(p.x, p.y) for p in res.polygon] or [(res.rect.left, res.rect.top)]
+        text = res.data.decode("utf-8", errors="replace")
+        col.symbol(Symbol(text, str(res.type), ctx.frac(*_centre(pts), scale), name))
+
+
+# ---------------------------------------------------------------------------------------------
+# Steps of the QR cascade
+
+
+def step_zxing_full(ctx: _Context, col: _Collector) -> None:
+    """zxing-cpp on the full-resolution photo (it tries rotations, inversion, downscales)."""
+    zxing_read(ctx, col, np.asarray(ctx.grey), full=True, name="zxing")
+
+
+def step_zxing_blur(ctx: _Context, col: _Collector) -> None:
+    """zxing-cpp on a lightly blurred working copy (noise, JPEG artefacts)."""
+    zxing_read(ctx, col, ctx.array("blur1"), name="zxing-blur")
+
+
+def step_zbar(ctx: _Context, col: _Collector) -> None:
+    """zbar on the working copy."""
+    zbar_read(ctx, col, ctx.array("work"))
+
+
+def step_zxing_up2(ctx: _Context, col: _Collector) -> None:
+    """zxing-cpp on the working copy upscaled twice (tiny modules)."""
+    if ctx.work.width * ctx.work.height > 2_500_000:
+        return
+    zxing_read(ctx, col, ctx.array("up2"), scale=2.0, name="zxing-up2", try_downscale=False)
+
+
+def _grid(ctx: _Context, col: _Collector, radius: int, blur: float, invert: bool) -> None:
+    src = ctx.array("inv" if invert else "work").astype(np.float32)
+    find_in = src
+    if blur:
+        img = Image.fromarray(ctx.array("inv" if invert else "work"))
+        find_in = np.asarray(img.filter(ImageFilter.GaussianBlur(blur)), np.float32)
+    finders = qrgrid.find_finders(find_in, radius=radius, limit=24)
+    for fit in qrgrid.fit_codes(src, finders):
+        decoded = False
+        for bits in qrgrid.read_modules(src, fit):
+            img = qrgrid.render(bits)
+            found = zxingcpp.read_barcodes(
+                img,
+                formats=_QR,
+                text_mode=zxingcpp.TextMode.Plain,
+                is_pure=True,
+                try_rotate=False,
+                try_invert=False,
+                try_downscale=False,
+            )
+            texts = [bc.text for bc in found if bc.valid and bc.text]
+            if texts:
+                col.symbol(Symbol(texts[0], "QRCode", ctx.frac(*fit.centre), "grid"))
+                decoded = True
+                break
+        if not decoded and fit.score >= 0.8:
+            col.suspect(ctx.frac(*fit.centre))
+
+
+def step_grid(ctx: _Context, col: _Collector) -> None:
+    """Grid resampling around finder patterns (small radius, raw pixels)."""
+    _grid(ctx, col, radius=8, blur=0.0, invert=False)
+
+
+def step_grid_soft(ctx: _Context, col: _Collector) -> None:
+    """Grid resampling, finder patterns searched on a blurred copy with a larger window."""
+    _grid(ctx, col, radius=14, blur=0.8, invert=False)
+
+
+def step_grid_inverted(ctx: _Context, col: _Collector) -> None:
+    """Grid resampling for light-on-dark codes."""
+    _grid(ctx, col, radius=8, blur=0.0, invert=True)
+
+
+QR_STEPS: dict[str, Step] = {
+    "zxing": step_zxing_full,
+    "zxing-blur": step_zxing_blur,
+    "grid": step_grid,
+    "zbar": step_zbar,
+    "zxing-up2": step_zxing_up2,
+    "grid-soft": step_grid_soft,
+    "grid-inverted": step_grid_inverted,
+}
+"""The QR cascade, in order."""
+
+
+def scan(
+    grey: Image.Image,
+    accept: Callable[[str], bool],
+    *,
+    deadline: float | None = None,
+    steps: Sequence[str] | None = None,
+    registry: dict[str, Step] | None = None,
+) -> ScanOutcome:
+    """Run the cascade on a grey image until a step yields an accepted symbol.
+
+    `deadline` is a `time.monotonic()` value; steps not started before it are skipped and
+    the outcome is marked `timed_out`.
+    """
+    registry = registry or QR_STEPS
+    ctx = _Context(grey)
+    col = _Collector(accept)
+    for name in steps or list(registry):
+        if deadline is not None and time.monotonic() > deadline:
+            col.outcome.timed_out = True
+            break
+        registry[name](ctx, col)
+        col.outcome.steps.append(name)
+        if col.outcome.accepted:
+            break
+    return col.outcome
