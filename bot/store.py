@@ -248,14 +248,20 @@ class Store:
         return user
 
     async def set_user_status(
-        self, user_id: int, status: str, installer_id: str | None = None
-    ) -> None:
-        """Move a user through registration; keep the installer id when none is given."""
-        await self._write(
+        self, user_id: int, status: str, installer_id: str | None = None,
+        only_from: str | None = None,
+    ) -> bool:
+        """Move a user through registration; keep the installer id when none is given.
+
+        With `only_from`, the change happens only from that status (so that two admins
+        pressing at once decide once); returns whether it happened.
+        """
+        cur = await self._exec(
             """UPDATE users SET status = ?, installer_id = COALESCE(?, installer_id),
-               updated_at = ? WHERE id = ?""",
-            (status, installer_id, self.now(), user_id),
+               updated_at = ? WHERE id = ? AND (? IS NULL OR status = ?)""",
+            (status, installer_id, self.now(), user_id, only_from, only_from),
         )
+        return cur.rowcount > 0
 
     async def user_by_installer_id(self, installer_id: str) -> User | None:
         """The user linked to this installer account, or None."""

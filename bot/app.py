@@ -1,0 +1,117 @@
+"""The factory: settings in, a wired python-telegram-bot `Application` out.
+
+This is the one module of `bot/` that knows Telegram; the handlers live in `handlers/`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from telegram import BotCommand, Update
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
+
+from bot.config import Settings
+from bot.services import Services
+from bot.store import utc_now
+from handlers import access, installer
+from handlers.context import PinpointContext
+from handlers.errors import on_error
+from handlers.ordering import PerUserUpdateProcessor
+
+COMMANDS = ("start", "new", "back", "status", "cancel", "help")
+
+
+def build_application(
+    settings: Settings, clock: Callable[[], datetime] = utc_now
+) -> Application:
+    """Build the bot: services are created in `post_init`, closed in `post_shutdown`."""
+    if settings.telegram_token is None:
+        raise ValueError("TELEGRAM_TOKEN is not set")
+
+    async def post_init(app: Application) -> None:
+        services = await Services.create(settings, clock)
+        app.bot_data["services"] = services
+        texts = services.texts
+        await app.bot.set_my_commands(
+            [BotCommand(name, texts.get(f"commands.{name}")) for name in COMMANDS]
+        )
+
+    async def post_shutdown(app: Application) -> None:
+        services: Services | None = app.bot_data.pop("services", None)
+        if services is not None:
+            await services.close()
+
+    app = (
+        ApplicationBuilder()
+        .token(settings.telegram_token.get_secret_value())
+        .base_url(settings.bot_base_url)
+        .base_file_url(settings.bot_base_file_url)
+        .context_types(ContextTypes(context=PinpointContext))
+        .concurrent_updates(PerUserUpdateProcessor())
+        .post_init(post_init)
+        .post_shutdown(post_shutdown)
+        .build()
+    )
+    register_handlers(app)
+    return app
+
+
+def register_handlers(app: Application) -> None:
+    """Handlers in the order they are tried; catch-alls come last."""
+    private = filters.ChatType.PRIVATE
+    # -1: every update: who is it? (never stops the update)
+    app.add_handler(TypeHandler(Update, access.identify), group=-1)
+    # 0: buttons, by the prefix of their data
+    app.add_handler(CallbackQueryHandler(access.registration_decision, pattern=r"^r:"))
+    app.add_handler(CallbackQueryHandler(installer.button, pattern=r"^[amc]:"))
+    # 0: installer commands, in private chats
+    commands = {
+        "start": installer.start, "new": installer.new_job, "back": installer.back,
+        "status": installer.status, "cancel": installer.cancel, "help": installer.help_step,
+    }
+    for name, callback in commands.items():
+        app.add_handler(CommandHandler(name, callback, filters=private))
+    # 0: any other private message is an answer (or a wrong kind of one)
+    app.add_handler(MessageHandler(private & filters.UpdateType.MESSAGE, installer.message))
+    # last: buttons nobody claims (old messages after an upgrade)
+    app.add_handler(CallbackQueryHandler(access.stale_button))
+    app.add_error_handler(on_error)
+
+
+async def start_polling(app: Application, poll_timeout: int = 10) -> None:
+    """Start the bot inside a running event loop, in `run_polling`'s order.
+
+    The tests and the sandbox use this (`run_polling` owns the loop and blocks).
+    """
+    await app.initialize()
+    if app.post_init is not None:
+        await app.post_init(app)
+    assert app.updater is not None
+    await app.updater.start_polling(
+        poll_interval=0.0, timeout=poll_timeout,
+        allowed_updates=["message", "edited_message", "callback_query"],
+    )
+    await app.start()
+
+
+async def stop_polling(app: Application) -> None:
+    """Stop what `start_polling` started, in `run_polling`'s order."""
+    if app.updater is not None and app.updater.running:
+        await app.updater.stop()
+    if app.running:
+        await app.stop()
+    if app.post_stop is not None:
+        await app.post_stop(app)
+    await app.shutdown()
+    if app.post_shutdown is not None:
+        await app.post_shutdown(app)

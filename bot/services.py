@@ -1,0 +1,50 @@
+"""The bot's dependencies, built once at start from the settings, shared by all handlers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.catalog import Catalog
+from bot.config import DATA_DIR, Settings
+from bot.engine import Engine
+from bot.people import People
+from bot.procedure import Procedure
+from bot.store import Store, utc_now
+from bot.texts import Texts
+from bot.validators import VALIDATORS
+
+PROCEDURE_PATH = DATA_DIR / "procedure.toml"
+TEXTS_DIR = DATA_DIR / "texts"
+
+
+@dataclass
+class Services:
+    """Settings, storage, catalog, texts and the domain services built on them."""
+
+    settings: Settings
+    store: Store
+    catalog: Catalog
+    texts: Texts
+    procedure: Procedure
+    engine: Engine
+    people: People
+
+    @classmethod
+    async def create(
+        cls, settings: Settings, clock: Callable[[], datetime] = utc_now
+    ) -> Services:
+        """Load the data files, open (and migrate) the database, wire the services."""
+        procedure = Procedure.load(PROCEDURE_PATH, VALIDATORS)
+        catalog = Catalog.load(settings.catalog_path, settings.checklists_path)
+        texts = Texts(TEXTS_DIR, settings.language)
+        store = await Store.open(settings.database_path, clock=clock)
+        engine = Engine(store, procedure, catalog, texts, settings)
+        people = People(store, texts, settings)
+        await people.sync_configured_roles()
+        return cls(settings, store, catalog, texts, procedure, engine, people)
+
+    async def close(self) -> None:
+        """Release what `create` opened."""
+        await self.store.close()

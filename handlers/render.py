@@ -1,0 +1,112 @@
+"""Turn the engine's `Outcome` into Telegram messages, edits and callback answers."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    LinkPreviewOptions,
+    Message,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
+    Update,
+)
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, Forbidden, TelegramError
+
+from bot.interaction import Outcome, Reply
+from handlers.context import PinpointContext
+
+log = logging.getLogger(__name__)
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+
+
+def inline_markup(reply: Reply) -> InlineKeyboardMarkup | None:
+    """The reply's inline keyboard, or None."""
+    if not reply.buttons:
+        return None
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(b.label, callback_data=b.data, url=b.url) for b in row]
+         for row in reply.buttons]
+    )
+
+
+def _reply_keyboard(reply: Reply) -> ReplyKeyboardMarkup | ReplyKeyboardRemove | None:
+    if reply.keyboard == "location":
+        return ReplyKeyboardMarkup(
+            [[KeyboardButton(reply.keyboard_label, request_location=True)]],
+            resize_keyboard=True, one_time_keyboard=True,
+        )
+    if reply.keyboard == "remove":
+        return ReplyKeyboardRemove()
+    return None
+
+
+async def send(context: PinpointContext, chat_id: int, reply: Reply) -> Message:
+    """Send one reply. A message carries one kind of keyboard, so a reply with both a
+    reply keyboard and inline buttons goes out as two messages (the second is returned)."""
+    keyboard = _reply_keyboard(reply)
+    inline = inline_markup(reply)
+    bot = context.bot
+    if keyboard is not None and inline is not None:
+        await bot.send_message(chat_id, reply.text, parse_mode=ParseMode.HTML,
+                               reply_markup=keyboard, link_preview_options=NO_PREVIEW)
+        return await bot.send_message(chat_id, "⬇️", reply_markup=inline)
+    return await bot.send_message(chat_id, reply.text, parse_mode=ParseMode.HTML,
+                                  reply_markup=keyboard or inline,
+                                  link_preview_options=NO_PREVIEW)
+
+
+async def _retire(context: PinpointContext, update: Update, message_id: int, mark: str) -> None:
+    """Take a question's buttons away; on the pressed message, also show what was chosen."""
+    query = update.callback_query
+    chat_id = update.effective_chat.id if update.effective_chat else None
+    try:
+        if query and isinstance(query.message, Message) and query.message.message_id == message_id:
+            text = query.message.text_html or ""
+            await query.edit_message_text(f"{text}\n\n{mark}", parse_mode=ParseMode.HTML,
+                                          link_preview_options=NO_PREVIEW)
+        elif chat_id is not None:
+            await context.bot.edit_message_reply_markup(chat_id, message_id, reply_markup=None)
+    except BadRequest as exc:  # already edited, too old, or deleted: nothing to retire
+        log.debug("could not retire message %s: %s", message_id, exc)
+
+
+async def apply(update: Update, context: PinpointContext, outcome: Outcome) -> None:
+    """Carry out an outcome in answer to this update.
+
+    A pressed button is answered last, once its effects are visible: the phone's spinner
+    stops when the new question is there.
+    """
+    query = update.callback_query
+    if query is None and outcome.alert:
+        outcome.replies.insert(0, Reply(outcome.alert))
+    if outcome.retire is not None:
+        await _retire(context, update, *outcome.retire)
+    if outcome.edit is not None and query is not None:
+        try:
+            await query.edit_message_text(outcome.edit.text, parse_mode=ParseMode.HTML,
+                                          reply_markup=inline_markup(outcome.edit),
+                                          link_preview_options=NO_PREVIEW)
+        except BadRequest as exc:
+            log.debug("edit not applied: %s", exc)
+    chat_id = update.effective_chat.id if update.effective_chat else None
+    engine = context.services.engine
+    for reply in outcome.replies:
+        if chat_id is None:
+            break
+        message = await send(context, chat_id, reply)
+        if reply.prompt and outcome.job_id is not None:
+            await engine.remember_prompt(outcome.job_id, message.message_id)
+    for notice in outcome.notices:
+        try:
+            await send(context, notice.chat_id, notice.reply)
+        except (Forbidden, BadRequest) as exc:
+            log.warning("could not notify chat %s: %s", notice.chat_id, exc)
+        except TelegramError:
+            log.exception("could not notify chat %s", notice.chat_id)
+    if query is not None:
+        await query.answer(outcome.alert or None)

@@ -1,0 +1,130 @@
+"""Fixtures: the Bot API emulator, settings on a temporary database, and the running bot."""
+
+from __future__ import annotations
+
+import io
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from bot.app import build_application, start_polling, stop_polling  # noqa: E402
+from bot.config import Settings  # noqa: E402
+from bot.emulator import BotApiEmulator, Player  # noqa: E402
+from bot.services import Services  # noqa: E402
+
+ADMIN_ID = 9001
+SUPPORT_ID = 9100
+MANAGER_ID = 9200
+ANA_ID = 1001  # pre-approved installer
+BEN_ID = 1002  # installer who registers and waits for approval
+SUPPORT_CHAT_ID = -1009999
+
+
+def make_settings(tmp_path: Path, emu: BotApiEmulator, **overrides: object) -> Settings:
+    """Settings for a test bot: the emulator's API, a fresh database, known people."""
+    values: dict[str, object] = {
+        "telegram_token": emu.token,
+        "telegram_api_url": emu.api_root,
+        "database_path": tmp_path / "pinpoint.db",
+        "admin_ids": [ADMIN_ID],
+        "installer_ids": [ANA_ID],
+        "support_ids": [SUPPORT_ID],
+        "manager_ids": [MANAGER_ID],
+        "support_chat_id": SUPPORT_CHAT_ID,
+        "manager_chat_ids": [MANAGER_ID],
+        "network_name": "ChargeNet",
+        "timezone": "Europe/Berlin",
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[arg-type]
+
+
+class RunningBot:
+    """The real `Application`, polling the emulator; can be stopped and started again."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.app = None
+
+    @property
+    def services(self) -> Services:
+        """The running bot's services (database, engine, ...)."""
+        assert self.app is not None
+        return self.app.bot_data["services"]
+
+    async def start(self) -> None:
+        """Build and start a new Application on the same settings and database."""
+        self.app = build_application(self.settings)
+        await start_polling(self.app, poll_timeout=1)
+
+    async def stop(self) -> None:
+        """Stop polling and shut the Application down (the database is closed)."""
+        app, self.app = self.app, None
+        if app is not None:
+            await stop_polling(app)
+
+    async def restart(self) -> None:
+        """Stop the process's Application and start a fresh one, as after a crash."""
+        await self.stop()
+        await self.start()
+
+
+@pytest.fixture
+async def emu() -> AsyncIterator[BotApiEmulator]:
+    """A started Bot API emulator on a free loopback port."""
+    emulator = BotApiEmulator()
+    await emulator.start()
+    try:
+        yield emulator
+    finally:
+        await emulator.stop()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, emu: BotApiEmulator) -> Settings:
+    """Settings pointing at the emulator and a temporary database."""
+    return make_settings(tmp_path, emu)
+
+
+@pytest.fixture
+async def bot(settings: Settings) -> AsyncIterator[RunningBot]:
+    """The real bot, running against the emulator."""
+    running = RunningBot(settings)
+    await running.start()
+    try:
+        yield running
+    finally:
+        await running.stop()
+
+
+@pytest.fixture
+def admin(emu: BotApiEmulator) -> Player:
+    """The configured admin, in a private chat."""
+    return emu.user(ADMIN_ID, "Alex", "Admin", username="alexadmin")
+
+
+@pytest.fixture
+async def ana(emu: BotApiEmulator, bot: RunningBot) -> Player:
+    """Ana, a pre-approved installer who has registered her installer ID."""
+    player = emu.user(ANA_ID, "Ana", "Installer", username="ana")
+    await player.send("/start")
+    await player.expect_text("installer ID")
+    await player.send("INS-10234")
+    await player.expect_text("approved")
+    return player
+
+
+def photo_bytes(width: int = 1280, height: int = 960, fmt: str = "JPEG",
+                exif: Image.Exif | None = None) -> bytes:
+    """A camera-like test photo (noise and shapes, so JPEG does not make it tiny)."""
+    image = Image.effect_noise((width, height), 40).convert("RGB")
+    image.paste((200, 60, 40), (width // 4, height // 4, width // 2, height // 2))
+    out = io.BytesIO()
+    kwargs = {"exif": exif} if exif is not None else {}
+    image.save(out, fmt, quality=85, **kwargs)
+    return out.getvalue()
