@@ -31,11 +31,14 @@ def build_application(emu: BotApiEmulator, **kwargs: Any) -> Application:
 
 @asynccontextmanager
 async def running(app: Application, *, poll_timeout: int = 1) -> AsyncIterator[Application]:
-    """Initialise, start and long-poll; stop and shut down cleanly on exit."""
+    """Run `app` as `run_polling` does (initialize, post_init, poll, start), without blocking;
+    on exit stop polling, stop, post_stop, shut down, post_shutdown."""
     await app.initialize()
-    await app.start()
+    if app.post_init:
+        await app.post_init(app)
     assert app.updater is not None
     await app.updater.start_polling(poll_interval=0.0, timeout=poll_timeout)
+    await app.start()
     try:
         yield app
     finally:
@@ -43,7 +46,11 @@ async def running(app: Application, *, poll_timeout: int = 1) -> AsyncIterator[A
             await app.updater.stop()
         if app.running:
             await app.stop()
+        if app.post_stop:
+            await app.post_stop(app)
         await app.shutdown()
+        if app.post_shutdown:
+            await app.post_shutdown(app)
 
 
 @asynccontextmanager
