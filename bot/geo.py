@@ -20,7 +20,7 @@ back by `Retry-After` (or 10 s). Answers (also empty ones, for an hour) are cach
 (`GeocodeCache`, table from `data/migrations/002_geocode_cache.sql`); the cache is checked
 again once a caller's turn comes, so a spot fetched by a colleague meanwhile costs nothing.
 
-Bounded waits. Each `reverse`/`search` has a budget (`GEOCODER_BUDGET_S`, default 8 s) that
+Bounded waits. Each `reverse`/`search` has a budget (`GEOCODER_BUDGET_S`, default 6 s) that
 covers queueing, spacing and the requests; each request is also bounded by
 `GEOCODER_TIMEOUT_S`. The caller gets a `GeocoderError` whose `kind` is one of `timeout`,
 `rate_limited` (429, or too long a queue), `unavailable` (refused, 5xx, unreadable answer) or
@@ -33,18 +33,22 @@ the fix (`GEOCODER_PROBES`, default 4, nearest corner first), de-duplicate by OS
 label, and order by distance from the fix. Grid corners rather than offsets from the fix,
 so the next station at the same site (a fix in the same cell) hits the cache for every probe
 and costs one request. Probes stop when the budget runs out: the installer then gets what
-was found so far (the fix's own address comes first). Photon's `/reverse` takes `limit`, so
-it costs one request (queried at the fix rounded to ~10 m for the cache).
+was found so far (the request at the fix itself is never skipped: FIFO turns put every
+waiting installer's fix request before anyone's probes). Photon's `/reverse` takes `limit`, so it
+costs one request (asked at the fix rounded to ~10 m, so nearby fixes share the cache).
 
-Measured against the fake Nominatim on 127.0.0.1 with the real 1 s interval (network latency
-of a real server adds to each request):
-    cold fix, idle bot         5 requests, 4.0 s, 4 distinct candidates
-    same fix again             0 requests, < 0.01 s (all cached)
-    next fix, same site/cell   1 request, ~0.01 s (the 4 probes cached)
-    three installers at once   first answer each within ~2 s, turns interleave; each gets
-                               3-4 requests within the 8 s budget instead of 5.
-With `GEOCODER_PROBES=0` a cold fix costs one request (one candidate); the trade-off is a
-longer wait on site for more choice.
+Measured against the fake Nominatim on 127.0.0.1 with the real 1 s interval (a real server
+adds its latency, typically 0.1-0.5 s, to each request):
+    cold fix, idle bot                      5 requests, 4.0 s
+    same fix again                          0 requests, < 0.01 s (all cached)
+    next station in the same cell           1 request, no wait (1.0 s if a lookup ran
+                                            in the second before)
+    neighbouring cell of the same site      3-4 requests (the fix + corners not shared)
+    GEOCODER_PROBES=2 / 0, cold             3 requests 2.0 s / 1 request, no wait
+    three installers at once, cold          6 requests in 5.0 s, 2 each (fix + 1 probe),
+                                            everyone answered in 5.0 s (budget 6 s)
+The trade-off is choice against waiting on site: each probe adds one second (when idle) and
+maybe one more address; the budget caps the wait when installers are busy at the same time.
 
 Typed search. With a fix, Nominatim is asked within a box of `GEOCODER_SEARCH_RADIUS_M`
 around it (`viewbox` + `bounded=1`), then, if nothing was found, with the box as a mere
@@ -191,7 +195,7 @@ class GeoSettings:
     user_agent: str = "pinpoint-bot/0.1 (set GEOCODER_USER_AGENT to your contact)"
     timeout_s: float = 5.0
     min_interval_s: float = 1.0
-    budget_s: float = 8.0
+    budget_s: float = 6.0
     probes: int = 4
     probe_spacing_m: float = 30.0
     search_radius_m: float = 5000.0
@@ -697,14 +701,16 @@ class AddressFinder:
         deadline = time.monotonic() + self.config.budget_s
         calls = self._reverse_calls(lat, lon, limit)
         found: list[Candidate] = []
+        cache_only = False  # after a failed probe, only what the cache already knows
         for n, call in enumerate(calls):
             try:
-                items = await self._fetch(call, deadline)
+                items = await self._fetch(call, deadline, cache_only=cache_only)
             except GeocoderError as exc:
                 if n == 0:
                     raise
                 log.info("reverse probes stopped after %d of %d: %s", n, len(calls), exc)
-                break
+                cache_only = True
+                continue
             found.extend(c for c in (candidate_from(i, self.service) for i in items) if c)
             if len(rank(found, (lat, lon), limit)) >= limit:
                 break
@@ -799,11 +805,12 @@ class AddressFinder:
         except Exception as exc:
             log.warning("geocode cache write failed: %s", exc)
 
-    async def _fetch(self, call: _Call, deadline: float) -> list[dict[str, Any]]:
+    async def _fetch(self, call: _Call, deadline: float, *,
+                     cache_only: bool = False) -> list[dict[str, Any]]:
         key = f"{self.service}|{self.endpoint}|{call.key}"
         cached = await self._cache_get(key)
-        if cached is not None:
-            return cached
+        if cached is not None or cache_only:
+            return cached or []
         async with self.spacer.turn(deadline):
             cached = await self._cache_get(key)  # fetched by someone else while we queued?
             if cached is not None:

@@ -139,6 +139,22 @@ async def test_a_failing_probe_keeps_what_was_found(nominatim: FakeNominatim) ->
     assert len(nominatim.requests) == 2  # the fix, then one probe that failed: stop there
 
 
+async def test_after_a_failed_probe_the_cache_still_answers(
+    nominatim: FakeNominatim, db: aiosqlite.Connection
+) -> None:
+    cache = GeocodeCache(db)
+    async with AddressFinder.from_settings(config(nominatim.url), cache=cache) as finder:
+        full = await finder.reverse(*FIX)
+        await db.execute("DELETE FROM geocode_cache WHERE key LIKE '%|z18' AND rowid IN "
+                         "(SELECT rowid FROM geocode_cache ORDER BY rowid LIMIT 2)")
+        await db.commit()  # forget the fix and the nearest corner
+        nominatim.fail_with(503, count=9, after=1)
+        again = await finder.reverse(*FIX)
+    # The fix was asked again, the nearest corner failed, the other corners came from the cache.
+    assert len(nominatim.requests) == 7
+    assert again[0] == full[0] and set(again) <= set(full) and len(again) >= len(full) - 1
+
+
 async def test_photon_reverse_is_one_request(photon: FakePhoton) -> None:
     async with AddressFinder.from_settings(config(photon.url, geocoder="photon")) as finder:
         found = await finder.reverse(*FIX)
@@ -463,7 +479,7 @@ def test_settings_come_from_the_bot_config() -> None:
     cfg = GeoSettings.from_settings(s)
     assert (cfg.geocoder, cfg.url, cfg.timeout_s, cfg.pin_max_from_gps_m) == (
         "photon", "https://photon.example.org/x/", 3.0, 100.0)
-    assert cfg.budget_s == 8.0 and cfg.probes == 4  # not in bot.config yet: defaults
+    assert cfg.budget_s == 6.0 and cfg.probes == 4  # not in bot.config yet: defaults
     finder = AddressFinder.from_settings(s)
     assert finder.endpoint == "https://photon.example.org/x"
     assert finder.geocoder.headers["User-Agent"] == "acme-pinpoint/2 (ops@acme.example)"

@@ -16,7 +16,7 @@ import aiosqlite
 import pytest
 
 from bot import geo
-from bot.config import DATA_DIR, Settings, load_settings
+from bot.config import DATA_DIR, Settings
 from bot.fakes.geocoder import FakeNominatim
 
 FIX = ("52.5304", "13.3845")
@@ -39,7 +39,7 @@ def settings_for(url: str, tmp_path: Path, **kw: Any) -> Settings:
         "geocoder_timeout_s": 1.0, "database_path": tmp_path / "bot.db",
         "geocoder_user_agent": "pinpoint-tests/1 (ops@example.org)",
     }
-    return load_settings(**(values | kw))
+    return Settings(_env_file=None, **(values | kw))  # type: ignore[arg-type]
 
 
 async def run(argv: list[str], settings: Settings) -> tuple[int, list[str], str]:
