@@ -1,0 +1,96 @@
+"""End to end: who may use the bot — registration, admin approval, refusal, roles."""
+
+from __future__ import annotations
+
+from bot.emulator import BotApiEmulator, Player
+from conftest import BEN_ID, RunningBot
+
+
+async def register(player: Player, installer_id: str) -> None:
+    await player.send("/start")
+    await player.expect_text("installer ID")
+    await player.send(installer_id)
+
+
+async def test_admin_approves_a_new_installer(emu: BotApiEmulator, bot: RunningBot,
+                                              admin: Player) -> None:
+    ben = emu.user(BEN_ID, "Ben", "Builder", username="ben")
+    await ben.send("/start")
+    await ben.expect_text("installer ID")
+    await ben.send("not an id!")
+    await ben.expect_text("doesn't look like an installer ID")
+    await ben.send("ins-20001")
+    await ben.expect_text("waiting for approval", "INS-20001")
+
+    request = await admin.expect_text("Installer registration", "Ben Builder", "INS-20001")
+    assert request.buttons == [["✅ Approve", "❌ Refuse"]]
+
+    await ben.send("/new")
+    await ben.expect_text("waiting for approval")
+
+    answer = await admin.press("Approve")
+    assert answer is not None and not answer.text
+    decided = admin.messages[-1]
+    assert "Approved by Alex Admin" in decided.text and not decided.buttons
+    await ben.expect_text("You're approved", "/new")
+
+    again = await admin.press_data(request, f"r:{BEN_ID}:approve")
+    assert again is not None and again.text == "Already decided."
+    await ben.expect_nothing(0.2)
+
+    user = await bot.services.store.user(BEN_ID)
+    assert user is not None and user.status == "approved" and user.installer_id == "INS-20001"
+    assert "installer" in await bot.services.store.roles(BEN_ID)
+    actions = [e["action"] for e in await bot.services.store.audit_trail()]
+    assert "registration_requested" in actions and "installer_approved" in actions
+
+    await ben.send("/new")
+    await ben.expect_text("Job #1 started")
+
+
+async def test_refused_applicant_hears_how_to_get_certified_and_nothing_else(
+    emu: BotApiEmulator, bot: RunningBot, admin: Player
+) -> None:
+    carl = emu.user(1003, "Carl")
+    await register(carl, "INS-30003")
+    await carl.expect_text("waiting for approval")
+    await admin.expect_text("INS-30003")
+    await admin.press("Refuse")
+    refusal = await carl.expect_text("only for certified ChargeNet installers",
+                                     "installer training")
+    assert not refusal.buttons
+    for attempt in ("/new", "hello", "/status"):
+        await carl.send(attempt)
+        reply = await carl.expect()
+        assert reply.text == refusal.text
+    assert (await bot.services.store.user(1003)).status == "refused"
+
+
+async def test_only_admins_can_decide(emu: BotApiEmulator, bot: RunningBot,
+                                      admin: Player) -> None:
+    dana = emu.user(1004, "Dana")
+    await register(dana, "INS-40004")
+    await dana.expect_text("waiting for approval")
+    request = await admin.expect_text("INS-40004")
+    mallory = emu.user(6666, "Mallory")
+    answer = await mallory.press_data(request, "r:1004:approve")
+    assert answer is not None and answer.text == "That button is not for you."
+    assert (await bot.services.store.user(1004)).status == "pending"
+
+
+async def test_installer_id_cannot_be_taken_twice(emu: BotApiEmulator, bot: RunningBot,
+                                                  ana: Player) -> None:
+    eve = emu.user(1005, "Eve")
+    await register(eve, "INS-10234")  # Ana's
+    await eve.expect_text("already linked to another account")
+
+
+async def test_pre_approved_installer_starts_at_once(ana: Player) -> None:
+    await ana.send("/new")
+    await ana.expect_text("Job #1 started")
+
+
+async def test_command_menu_is_set(emu: BotApiEmulator, bot: RunningBot) -> None:
+    call = await emu.wait_for_call("setMyCommands", timeout=5)
+    names = [c["command"] for c in call.params["commands"]]
+    assert names == ["start", "new", "back", "status", "cancel", "help"]
