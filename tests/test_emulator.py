@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import io
+import json
 import time
 
 import aiohttp
@@ -309,6 +310,24 @@ async def test_edit_and_delete_errors(emu, app, ana):
     message = await ana.expect()
     assert message.deleted and ana.messages == []
 
+    keyboard = InlineKeyboardMarkup([[InlineKeyboardButton("A", callback_data="a")]])
+    photo_message = await app.bot.send_photo(ANA, sample_image(50, 50), caption="v1")
+    edited = await app.bot.edit_message_caption(
+        chat_id=ANA, message_id=photo_message.message_id, caption="<i>v2</i>",
+        parse_mode="HTML", reply_markup=keyboard,
+    )
+    assert edited.caption == "v2" and edited.edit_date is not None
+    with pytest.raises(BadRequest, match=r"(?i)message is not modified"):
+        await app.bot.edit_message_reply_markup(
+            ANA, photo_message.message_id, reply_markup=keyboard
+        )
+    await app.bot.edit_message_reply_markup(ANA, photo_message.message_id)
+    with pytest.raises(BadRequest, match=r"(?i)there is no text in the message to edit"):
+        await app.bot.edit_message_text("x", chat_id=ANA, message_id=photo_message.message_id)
+    shown = await ana.expect()
+    assert shown.caption == "v2" and shown.entity_texts("italic") == ["v2"]
+    assert shown.buttons == [] and [h.get("caption") for h in shown.history] == ["v1", "v2"]
+
 
 # -- keyboards, locations, groups ------------------------------------------------------------
 
@@ -438,6 +457,7 @@ async def test_getfile_20mb_limit_and_self_hosted(ana, emu, app):
 # -- failures, auth, waiting -----------------------------------------------------------------
 
 
+@pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
 async def test_injected_429_and_500(emu, app, ana):
     emu.fail_next("sendMessage", status=429, retry_after=7)
     with pytest.raises(RetryAfter) as caught:
@@ -501,3 +521,73 @@ async def test_wait_for_call_commands_and_fast_stop():
             assert (await response.json()) == {"ok": True, "result": []}
             assert time.monotonic() - started < 2
 
+
+
+async def test_get_updates_offset_limit_and_allowed_updates(emu):
+    ana = emu.user(id=ANA, first_name="Ana")
+    await ana.send("a")
+    await ana.send("b")
+    shown = await app_less_send_menu(emu)
+    await ana.press_data(shown, "x", wait=False)
+    url = f"{emu.base_url}{emu.token}/getUpdates"
+    async with aiohttp.ClientSession() as session:
+        async with session.get(url, params={"limit": "1"}) as response:
+            first = (await response.json())["result"]
+        assert [u["message"]["text"] for u in first] == ["a"]
+        offset = first[0]["update_id"] + 1
+        body = {"offset": offset, "allowed_updates": ["callback_query"]}
+        async with session.post(url, json=body) as response:
+            rest = (await response.json())["result"]
+        assert [u["callback_query"]["data"] for u in rest] == ["x"]
+        assert emu.pending_updates == 1  # "b" was dropped as not allowed
+        started = time.monotonic()
+        body = {"offset": rest[0]["update_id"] + 1, "timeout": 0.05}
+        async with session.post(url, json=body) as response:
+            assert (await response.json())["result"] == []
+        assert time.monotonic() - started >= 0.04 and emu.pending_updates == 0
+
+
+async def app_less_send_menu(emu: BotApiEmulator):
+    """Send a bot message with a button through the raw HTTP API (no PTB)."""
+    markup = {"inline_keyboard": [[{"text": "X", "callback_data": "x"}]]}
+    async with aiohttp.ClientSession() as session:
+        url = f"{emu.base_url}{emu.token}/sendMessage"
+        async with session.post(url, data={"chat_id": str(ANA), "text": "menu",
+                                           "reply_markup": json.dumps(markup)}) as response:
+            assert (await response.json())["ok"] is True
+    return emu.player(ANA, ANA).last
+
+
+async def test_other_user_content_parses_in_ptb(emu, ana):
+    seen: list[str] = []
+
+    async def kind(update: Update, context: Ctx) -> None:
+        message = update.effective_message
+        if message.forward_origin:
+            seen.append(f"forward:{message.forward_origin.type}")
+        elif message.venue:  # a venue also carries `location`, as in the real API
+            seen.append(f"Venue:{message.venue.title}@{message.location.latitude}")
+        else:
+            attachment = message.effective_attachment
+            seen.append(type(attachment).__name__ if attachment else "text")
+        await context.bot.send_chat_action(message.chat_id, "typing")
+        await message.reply_text(seen[-1])
+
+    app = build_application(emu)
+    app.add_handler(MessageHandler(filters.ALL, kind))
+    async with running(app):
+        await ana.send_sticker()
+        await ana.send_voice()
+        await ana.send_video()
+        await ana.send_contact("+331234")
+        await ana.send_venue(1.0, 2.0, "Depot", "1 Main St")
+        await ana.forward("look", sender_name="Carl")
+        for _ in range(6):
+            await ana.expect()
+        await app.bot.set_my_commands([("start", "Begin")], language_code="fr")
+        assert [c.command for c in await app.bot.get_my_commands(language_code="fr")] == ["start"]
+        assert await app.bot.get_my_commands() == ()
+    assert seen == [
+        "Sticker", "Voice", "Video", "Contact", "Venue:Depot@1.0", "forward:hidden_user"
+    ]
+    assert emu.chats[ANA].actions == ["typing"] * 6

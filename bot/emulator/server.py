@@ -131,7 +131,12 @@ class BotApiEmulator(ApiMethods):
         except ApiError as error:
             if call not in self.calls:
                 self.calls.append(call)
-            call.ok, call.error = False, error.description
+            call.abandoned = _client_gone(request)
+            if call.abandoned and error.code == 409 and name == "getUpdates":
+                # A long poll the client cancelled, superseded by its next one: not a conflict.
+                call.ok, call.result = True, []
+            else:
+                call.ok, call.error = False, error.description
             self.emit("call", call)
             return web.json_response(error.payload(), status=error.code)
         except Exception as exc:
@@ -141,6 +146,7 @@ class BotApiEmulator(ApiMethods):
             body = {"ok": False, "error_code": 500, "description": call.error}
             return web.json_response(body, status=500)
         call.ok, call.result = True, result
+        call.abandoned = _client_gone(request)
         self.emit("call", call)
         return web.json_response({"ok": True, "result": result})
 
@@ -243,3 +249,8 @@ class BotApiEmulator(ApiMethods):
                 f"{len(self.updates)} update(s) not fetched within {timeout}s "
                 f"(is the bot polling?): {[u['update_id'] for u in self.updates]}"
             )
+
+
+def _client_gone(request: web.Request) -> bool:
+    transport = request.transport
+    return transport is None or transport.is_closing()

@@ -76,10 +76,11 @@ class ApiCall:
     ok: bool | None = None
     result: Any = None
     error: str | None = None
+    abandoned: bool = False  # the client hung up before the answer (a cancelled long poll)
 
     def __repr__(self) -> str:
         state = {None: "running", True: "ok"}.get(self.ok, f"error {self.error!r}")
-        return f"<ApiCall {self.method} {state}>"
+        return f"<ApiCall {self.method} {state}{' abandoned' if self.abandoned else ''}>"
 
 
 @dataclass
