@@ -1,31 +1,33 @@
-"""The run command: `python -m bot` (or `pinpoint`) starts the bot with the settings."""
+"""The run command: `python -m bot [COMMAND]` (also `./pinpoint [COMMAND]`).
+
+    run               start the bot (the default)
+    geo ...           probe the geocoder set-up (python -m bot.geo --help)
+    sticker PATH...   read activation stickers from photos (python -m bot.sticker --help)
+"""
 
 from __future__ import annotations
 
-import argparse
+import importlib
 import sys
 
 from pydantic import ValidationError
 
 NO_TOKEN = """\
-Pinpoint needs a Telegram bot token to run.
+Pinpoint needs a Telegram bot token to run: set TELEGRAM_TOKEN.
 
   1. In Telegram, talk to @BotFather, send /newbot and follow the steps.
   2. Copy the token it gives you (it looks like 123456789:AAE...).
   3. Put it in a file named .env in the project folder:
          TELEGRAM_TOKEN=123456789:AAE...
-     (copy .env.example to .env for every other setting), or export TELEGRAM_TOKEN.
+     (copy .env.example to .env: it lists every other setting), or export TELEGRAM_TOKEN.
   4. Run this command again.
 """
 
+TOOLS = {"geo": "bot.geo", "sticker": "bot.sticker"}
 
-def main(argv: list[str] | None = None) -> int:
-    """Parse the command line, load the settings, run the bot until interrupted."""
-    parser = argparse.ArgumentParser(prog="pinpoint", description=__doc__)
-    parser.add_argument("command", nargs="?", default="run", choices=["run"],
-                        help="run: start the bot (default)")
-    parser.parse_args(argv)
 
+def run() -> int:
+    """Load the settings and run the bot until interrupted."""
     from bot.config import load_settings
 
     try:
@@ -44,6 +46,18 @@ def main(argv: list[str] | None = None) -> int:
     app = build_application(settings)
     app.run_polling(allowed_updates=["message", "edited_message", "callback_query"])
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Dispatch to the bot or to one of its command-line tools."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    command = args.pop(0) if args else "run"
+    if command == "run":
+        return run()
+    if command in TOOLS:
+        return int(importlib.import_module(TOOLS[command]).main(args) or 0)
+    print(__doc__, file=sys.stderr)
+    return 0 if command in ("-h", "--help", "help") else 2
 
 
 if __name__ == "__main__":
