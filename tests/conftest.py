@@ -12,10 +12,10 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from bot.app import build_application, start_polling, stop_polling  # noqa: E402
-from bot.config import Settings  # noqa: E402
-from bot.emulator import BotApiEmulator, Player  # noqa: E402
-from bot.services import Services  # noqa: E402
+from bot.app import build_application, start_polling, stop_polling
+from bot.config import Settings
+from bot.emulator import BotApiEmulator, Player
+from bot.services import Services
 
 ADMIN_ID = 9001
 SUPPORT_ID = 9100

@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 
 from bot.emulator import BotMessage, Player
 from bot.validators import luhn_ok
+
 from conftest import RunningBot, photo_bytes
 
 MODEL = "Hypercharger HYC300"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.emulator import BotApiEmulator, Player
+
 from conftest import RunningBot
 from flow import ICCID, MAC, SERIAL, current_step, next_prompt, start_job, walk
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.emulator import BotApiEmulator, Player
+
 from conftest import BEN_ID, RunningBot
 
 
