@@ -1,0 +1,70 @@
+"""Unit tests: settings, `.env.example`, the run command without a token, log redaction."""
+
+from __future__ import annotations
+
+import logging
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.config import PROJECT_ROOT, Settings
+from bot.logs import RedactingFilter
+
+
+def example_keys() -> list[str]:
+    text = (PROJECT_ROOT / ".env.example").read_text()
+    return re.findall(r"^([A-Z][A-Z0-9_]*)=", text, flags=re.MULTILINE)
+
+
+def test_env_example_lists_every_setting_with_a_comment() -> None:
+    keys = example_keys()
+    assert sorted(keys) == sorted(name.upper() for name in Settings.model_fields)
+    lines = (PROJECT_ROOT / ".env.example").read_text().splitlines()
+    for i, line in enumerate(lines):
+        if re.match(r"^[A-Z][A-Z0-9_]*=", line):
+            assert lines[i - 1].startswith("#"), f"{line} has no comment above it"
+
+
+def test_env_example_values_are_valid_settings(tmp_path: Path) -> None:
+    env = tmp_path / ".env"
+    env.write_text((PROJECT_ROOT / ".env.example").read_text())
+    settings = Settings(_env_file=env)  # type: ignore[call-arg]
+    assert settings.telegram_token is None
+    assert settings.admin_ids == [] and settings.support_chat_id is None
+
+
+def test_lists_and_time_zone_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ADMIN_IDS", "1, 2;3")
+    monkeypatch.setenv("TIMEZONE", "Europe/Berlin")
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert settings.admin_ids == [1, 2, 3]
+    assert str(settings.tz) == "Europe/Berlin"
+    monkeypatch.setenv("TIMEZONE", "Mars/Olympus")
+    with pytest.raises(ValueError):
+        Settings(_env_file=None)  # type: ignore[call-arg]
+
+
+def test_run_without_a_token_says_what_to_set(tmp_path: Path) -> None:
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "PYTHONPATH": str(PROJECT_ROOT)}
+    result = subprocess.run([sys.executable, "-m", "bot", "run"], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "TELEGRAM_TOKEN" in result.stderr and "@BotFather" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_logs_never_carry_the_token_or_a_password() -> None:
+    token = "123456789:AAEhBOweik6ad9r_QXMENQjcrGbqCrxyzAB"
+    redactor = RedactingFilter([token, "ABCD7K"])
+    record = logging.LogRecord("x", logging.INFO, __file__, 1,
+                               "POST https://api.telegram.org/bot%s/getMe pw=%s",
+                               (token, "ABCD7K"), None)
+    redactor.filter(record)
+    assert token not in record.getMessage() and "ABCD7K" not in record.getMessage()
+    unknown = logging.LogRecord("x", logging.INFO, __file__, 1,
+                                "other 987654321:ZZEhBOweik6ad9r_QXMENQjcrGbqCrxyz99", None, None)
+    redactor.filter(unknown)
+    assert "[redacted]" in unknown.getMessage()
