@@ -20,10 +20,15 @@ class Rendition:
     data: bytes
 
 
-def open_image(data: bytes) -> Image.Image:
-    """Open image bytes, turned upright by their EXIF orientation; ValueError if not an image."""
+def open_image(data: bytes, draft_side: int | None = None) -> Image.Image:
+    """Open image bytes, turned upright by their EXIF orientation; ValueError if not an image.
+
+    With `draft_side`, a JPEG may be decoded at a reduced scale that still keeps both sides
+    at least that long (much faster for big camera photos)."""
     try:
         image = Image.open(io.BytesIO(data))
+        if draft_side and image.format == "JPEG":
+            image.draft("RGB", (draft_side, draft_side))
         image.load()
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
         raise ValueError("not an image") from exc
@@ -50,27 +55,35 @@ def _jpeg(image: Image.Image, quality: int = 87) -> bytes:
     return out.getvalue()
 
 
-def _scaled(image: Image.Image, side: int) -> Image.Image:
-    width, height = image.size
+def _fit(size: tuple[int, int], side: int) -> tuple[int, int]:
+    width, height = size
     scale = side / max(width, height)
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    return image.resize(size, Image.Resampling.LANCZOS)
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def _scaled(image: Image.Image, side: int) -> Image.Image:
+    return image.resize(_fit(image.size, side), Image.Resampling.LANCZOS)
 
 
 def photo_renditions(data: bytes, sides: tuple[int, ...] = PHOTO_SIDES) -> list[Rendition]:
     """JPEG sizes as Telegram stores a photo: one per side smaller than the original's longest
     side, plus the original size when it is not larger than the biggest side. Smallest first,
     never upscaled, metadata (EXIF) dropped."""
-    image = open_image(data)
-    longest = max(image.size)
-    result = []
-    for side in sorted(sides):
-        if side < longest:
-            scaled = _scaled(image, side)
-            result.append(Rendition(scaled.width, scaled.height, _jpeg(scaled)))
-    if longest <= max(sides):
-        result.append(Rendition(image.width, image.height, _jpeg(image)))
-    return result
+    size = image_size(data)
+    if size is None:
+        raise ValueError("not an image")
+    longest = max(size)
+    keep_full = longest <= max(sides)
+    targets = sorted((side for side in sides if side < longest), reverse=True)
+    image = open_image(data, draft_side=None if keep_full or not targets else targets[0])
+    turned = (image.width >= image.height) != (size[0] >= size[1])
+    full = (size[1], size[0]) if turned else size  # upright, at full scale
+    result = [Rendition(image.width, image.height, _jpeg(image))] if keep_full else []
+    source = image
+    for side in targets:  # each size from the previous, larger one
+        source = source.resize(_fit(full, side), Image.Resampling.LANCZOS, reducing_gap=3.0)
+        result.append(Rendition(source.width, source.height, _jpeg(source)))
+    return sorted(result, key=lambda r: r.width * r.height)
 
 
 def thumbnail(data: bytes, side: int = THUMBNAIL_SIDE) -> Rendition | None:
