@@ -243,14 +243,14 @@ async def test_slow_geocoder_times_out_within_the_bound(nominatim: FakeNominatim
         with pytest.raises(GeocoderError) as err:
             await finder.reverse(*FIX)
         assert err.value.kind == "timeout"
-        assert time.monotonic() - started < 0.6
+        assert time.monotonic() - started < 0.3 + 0.4
         # The budget also caps a long per-request timeout.
         finder.config = replace(cfg, timeout_s=30.0, budget_s=0.5)
         started = time.monotonic()
         with pytest.raises(GeocoderError) as err:
             await finder.search("Hauptstraße 5", near=FIX)
         assert err.value.kind == "timeout"
-        assert time.monotonic() - started < 0.8
+        assert time.monotonic() - started < 0.5 + 0.4
 
 
 @pytest.mark.parametrize(("status", "kind"), [(500, "unavailable"), (502, "unavailable"),
@@ -278,7 +278,7 @@ async def test_429_backs_off_for_the_whole_bot(nominatim: FakeNominatim) -> None
             with pytest.raises(GeocoderError) as err:
                 await f.search("Hauptstraße 5", near=FIX)
             assert err.value.kind == "rate_limited"
-        assert time.monotonic() - started < 0.2
+        assert time.monotonic() - started < 0.5  # no 30 s wait
     assert len(nominatim.requests) == 1
 
 
@@ -303,8 +303,10 @@ async def test_rate_limit_holds_across_concurrent_installers(nominatim: FakeNomi
     times = [r.t for r in nominatim.requests]
     assert len(times) == 12  # 4 fixes × (fix + 2 probes)
     gaps = [b - a for a, b in itertools.pairwise(times)]
-    # Starts are spaced by the interval, measured where the geocoder sees them.
-    assert min(gaps) >= interval - 0.005, gaps
+    # Starts are spaced by the interval, measured where the geocoder sees them (the tolerance
+    # is for delivery jitter; without the limiter the gaps would be ~1 ms).
+    assert min(gaps) >= interval - 0.03, gaps
+    assert times[-1] - times[0] >= 11 * interval - 0.03
     # Turns are FIFO: every installer's own fix goes before anyone's probes.
     first_four = {(float(r.params["lat"]), float(r.params["lon"]))
                   for r in nominatim.requests[:4]}
@@ -337,7 +339,7 @@ async def test_queueing_is_bounded_by_the_budget(nominatim: FakeNominatim) -> No
         outcomes = await asyncio.gather(*(one(i) for i in range(4)))
     kinds = sorted(kind for kind, _ in outcomes)
     assert kinds.count("rate_limited") >= 2 and "ok" in kinds
-    assert max(elapsed for _, elapsed in outcomes) < 1.0
+    assert max(elapsed for _, elapsed in outcomes) < 0.9 + 0.4
     assert len(nominatim.requests) <= 2
 
 
