@@ -79,6 +79,20 @@ class Settings(BaseSettings):
     pin_max_from_gps_m: float = 150.0
     pin_max_from_address_m: float = 300.0
 
+    # Support hand-off, paging and the record's submission
+    paging_webhooks: StrList = Field(default_factory=list)
+    pagerduty_routing_key: SecretStr | None = None
+    record_endpoint: str | None = None
+    record_token: SecretStr | None = None
+    http_timeout_s: float = 10.0
+    outbox_max_attempts: int = 12
+    support_wait_minutes: int = 60
+
+    # Managers
+    summary_time: str = "18:00"
+    stuck_after_minutes: int = 120
+    reminder_after_minutes: int = 60
+
     # Logging
     log_level: str = "INFO"
 
@@ -89,6 +103,21 @@ class Settings(BaseSettings):
     @classmethod
     def _split_ids(cls, value: Any) -> Any:
         return _split(value)
+
+    @field_validator("paging_webhooks", mode="before")
+    @classmethod
+    def _split_urls(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.replace("\n", ",").split(",") if part.strip()]
+        return value
+
+    @field_validator("summary_time")
+    @classmethod
+    def _clock_time(cls, value: str) -> str:
+        hours, _, minutes = value.partition(":")
+        if not (hours.isdigit() and minutes.isdigit() and int(hours) < 24 and int(minutes) < 60):
+            raise ValueError(f"expected HH:MM, got {value!r}")
+        return f"{int(hours):02d}:{int(minutes):02d}"
 
     @field_validator("telegram_token", mode="before")
     @classmethod
