@@ -12,8 +12,9 @@ dependency, so no thread pool). `GEOCODER` picks the geopy geocoder (`nominatim`
 
 Usage policy. Every request of the process to one geocoder endpoint goes through one shared
 `RequestSpacer` (a module-level registry keyed by endpoint, so two `AddressFinder`s still
-share it): one request at a time, starts at least `GEOCODER_MIN_INTERVAL_S` apart (never less
-than 1 s for the public Nominatim), FIFO so concurrent installers take turns. geopy's
+share it): one request at a time, starts at least `GEOCODER_MIN_INTERVAL_S` + 20 ms apart
+(the interval is never under 1 s for the public Nominatim; the 20 ms absorb delivery jitter,
+so the server too sees the interval), FIFO so concurrent installers take turns. geopy's
 `AsyncRateLimiter` is not used: it spaces the calls of the one wrapped function instance
 only, and has no notion of a deadline for the time spent queued. A 429 pushes the next start
 back by `Retry-After` (or 10 s). Answers (also empty ones, for an hour) are cached in SQLite
@@ -39,14 +40,14 @@ costs one request (asked at the fix rounded to ~10 m, so nearby fixes share the 
 
 Measured against the fake Nominatim on 127.0.0.1 with the real 1 s interval (a real server
 adds its latency, typically 0.1-0.5 s, to each request):
-    cold fix, idle bot                      5 requests, 4.0 s
+    cold fix, idle bot                      5 requests, 4.1 s
     same fix again                          0 requests, < 0.01 s (all cached)
     next station in the same cell           1 request, no wait (1.0 s if a lookup ran
-                                            in the second before)
+                                            in the second before), same candidates
     neighbouring cell of the same site      3-4 requests (the fix + corners not shared)
-    GEOCODER_PROBES=2 / 0, cold             3 requests 2.0 s / 1 request, no wait
-    three installers at once, cold          6 requests in 5.0 s, 2 each (fix + 1 probe),
-                                            everyone answered in 5.0 s (budget 6 s)
+    GEOCODER_PROBES=2 / 0, cold             3 requests 2.05 s / 1 request, no wait
+    three installers at once, cold          6 requests, 2 each (fix + 1 probe), everyone
+                                            answered in 5.1 s (budget 6 s)
 The trade-off is choice against waiting on site: each probe adds one second (when idle) and
 maybe one more address; the budget caps the wait when installers are busy at the same time.
 
@@ -99,6 +100,7 @@ PUBLIC_PHOTON = "photon.komoot.io"
 DEFAULT_BACKOFF_S = 10.0  # after a 429 without Retry-After
 MAX_BACKOFF_S = 300.0
 MIN_REQUEST_S = 0.5  # don't start a request with less budget than this left
+SPACING_MARGIN_S = 0.02  # added to the interval: delivery jitter must not bring two closer
 EMPTY_TTL_S = 3600.0  # "nothing here" answers are cached this long only
 _METRES_PER_DEGREE = 111_320.0
 
@@ -400,7 +402,7 @@ class RequestSpacer:
                 raise GeocoderError("rate_limited", "the geocoder's rate limit leaves no time "
                                     "for this lookup; try again shortly", retry_after=wait)
             await asyncio.sleep(wait)
-        self._next_start = time.monotonic() + self.min_interval_s
+        self._next_start = time.monotonic() + self.min_interval_s + SPACING_MARGIN_S
 
     def back_off(self, seconds: float) -> None:
         """After a 429: no request before `seconds` from now."""
