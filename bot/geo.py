@@ -15,11 +15,13 @@ Usage policy. Every request of the process to one geocoder endpoint goes through
 share it): one request at a time, starts at least `GEOCODER_MIN_INTERVAL_S` + 20 ms apart
 (the interval is never under 1 s for the public Nominatim; the 20 ms absorb delivery jitter,
 so the server too sees the interval), FIFO so concurrent installers take turns. geopy's
-`AsyncRateLimiter` is not used: it spaces the calls of the one wrapped function instance
-only, and has no notion of a deadline for the time spent queued. A 429 pushes the next start
-back by `Retry-After` (or 10 s). Answers (also empty ones, for an hour) are cached in SQLite
-(`GeocodeCache`, table from `data/migrations/002_geocode_cache.sql`); the cache is checked
-again once a caller's turn comes, so a spot fetched by a colleague meanwhile costs nothing.
+`AsyncRateLimiter` is not used: its state lives in the instance wrapping one function (the
+`reverse` and `geocode` wrappers, or two finders, would each allow 1/s), it lets requests
+overlap, and it has no deadline for the time spent waiting (it even sleeps and retries on
+errors). A 429 pushes the next start back by `Retry-After` (or 10 s). Answers (empty ones
+too, for an hour) are cached in SQLite (`GeocodeCache`, table from
+`data/migrations/002_geocode_cache.sql`); the cache is checked again once a caller's turn
+comes, so a spot fetched by a colleague meanwhile costs nothing.
 
 Bounded waits. Each `reverse`/`search` has a budget (`GEOCODER_BUDGET_S`, default 6 s) that
 covers queueing, spacing and the requests; each request is also bounded by
