@@ -66,6 +66,8 @@ class Job:
     updated_at: datetime
     submitted_at: datetime | None
     closed_at: datetime | None
+    reopened_part: str | None = None
+    reminded_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,41 @@ class Photo:
     exif_lat: float | None
     exif_lon: float | None
     exif_taken_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Handoff:
+    """One submission of a job to support, and support's decision."""
+
+    id: int
+    job_id: int
+    previous_id: int | None
+    chat_id: int | None
+    message_id: int | None
+    created_at: datetime
+    decision: str | None
+    decided_by: int | None
+    decided_at: datetime | None
+    reason: str | None
+    redo_part: str | None
+    repaged_at: datetime | None
+    draft_by: int | None
+    draft_part: str | None
+    draft_message_id: int | None
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """An outgoing HTTP delivery waiting in (or done from) the outbox."""
+
+    id: int
+    kind: str
+    target: str
+    payload: dict[str, Any]
+    dedup_key: str
+    attempts: int
+    delivered_at: datetime | None
+    last_error: str | None
 
 
 @dataclass(frozen=True)
@@ -317,6 +354,7 @@ class Store:
             prompt_message_id=row["prompt_message_id"], stop_reason=row["stop_reason"],
             created_at=_time(row["created_at"]), updated_at=_time(row["updated_at"]),
             submitted_at=_time(row["submitted_at"]), closed_at=_time(row["closed_at"]),
+            reopened_part=row["reopened_part"], reminded_at=_time(row["reminded_at"]),
         )  # type: ignore[arg-type]
 
     async def create_job(self, installer_id: int, chat_id: int, visit_id: int | None) -> Job:
@@ -367,7 +405,7 @@ class Store:
     async def update_job(self, job_id: int, **fields: Any) -> None:
         """Set columns of a job (cursor, pending, prompt_message_id, status, ...)."""
         allowed = {"cursor", "pending", "prompt_message_id", "status", "stop_reason",
-                   "submitted_at", "closed_at"}
+                   "submitted_at", "closed_at", "reopened_part", "reminded_at"}
         unknown = set(fields) - allowed
         if unknown:
             raise ValueError(f"not job columns: {unknown}")
@@ -456,6 +494,141 @@ class Store:
                   bool(r["as_file"]), r["exif_lat"], r["exif_lon"], _time(r["exif_taken_at"]))
             for r in rows
         ]
+
+    # Hand-offs ---------------------------------------------------------------------------
+
+    @staticmethod
+    def _handoff(row: aiosqlite.Row) -> Handoff:
+        return Handoff(
+            id=row["id"], job_id=row["job_id"], previous_id=row["previous_id"],
+            chat_id=row["chat_id"], message_id=row["message_id"],
+            created_at=_time(row["created_at"]), decision=row["decision"],
+            decided_by=row["decided_by"], decided_at=_time(row["decided_at"]),
+            reason=row["reason"], redo_part=row["redo_part"],
+            repaged_at=_time(row["repaged_at"]), draft_by=row["draft_by"],
+            draft_part=row["draft_part"], draft_message_id=row["draft_message_id"],
+        )  # type: ignore[arg-type]
+
+    async def add_handoff(self, job_id: int, chat_id: int | None) -> Handoff:
+        """Record a new hand-off of the job, linked to its previous one."""
+        previous = await self.latest_handoff(job_id)
+        handoff_id = await self._write(
+            "INSERT INTO handoffs (job_id, previous_id, chat_id, created_at) VALUES (?,?,?,?)",
+            (job_id, previous.id if previous else None, chat_id, self.now()),
+        )
+        handoff = await self.handoff(handoff_id)
+        assert handoff is not None
+        return handoff
+
+    async def handoff(self, handoff_id: int) -> Handoff | None:
+        """The hand-off with this id, or None."""
+        row = await self._one("SELECT * FROM handoffs WHERE id = ?", (handoff_id,))
+        return self._handoff(row) if row else None
+
+    async def latest_handoff(self, job_id: int) -> Handoff | None:
+        """The job's newest hand-off, or None."""
+        row = await self._one(
+            "SELECT * FROM handoffs WHERE job_id = ? ORDER BY id DESC LIMIT 1", (job_id,)
+        )
+        return self._handoff(row) if row else None
+
+    async def handoff_by_draft(self, chat_id: int, message_id: int) -> Handoff | None:
+        """The undecided hand-off whose reason prompt is this message, or None."""
+        row = await self._one(
+            """SELECT * FROM handoffs WHERE chat_id = ? AND draft_message_id = ?
+               AND decision IS NULL""",
+            (chat_id, message_id),
+        )
+        return self._handoff(row) if row else None
+
+    async def update_handoff(self, handoff_id: int, **fields: Any) -> None:
+        """Set columns of a hand-off (message_id, repaged_at, draft_*)."""
+        allowed = {"message_id", "repaged_at", "draft_by", "draft_part", "draft_message_id"}
+        if set(fields) - allowed:
+            raise ValueError(f"not settable: {set(fields) - allowed}")
+        assignments = ", ".join(f"{k} = ?" for k in fields)
+        await self._write(f"UPDATE handoffs SET {assignments} WHERE id = ?",
+                          (*fields.values(), handoff_id))
+
+    async def decide_handoff(
+        self, handoff_id: int, decision: str, by: int, reason: str | None = None,
+        redo_part: str | None = None,
+    ) -> bool:
+        """Record support's decision, once: False when it was already decided."""
+        cur = await self._exec(
+            """UPDATE handoffs SET decision = ?, decided_by = ?, decided_at = ?, reason = ?,
+                   redo_part = ?, draft_by = NULL, draft_message_id = NULL
+               WHERE id = ? AND decision IS NULL""",
+            (decision, by, self.now(), reason, redo_part, handoff_id),
+        )
+        return cur.rowcount > 0
+
+    async def waiting_handoffs(self, older_than: str) -> list[Handoff]:
+        """Undecided hand-offs created before this time and not re-paged yet."""
+        rows = await self._all(
+            """SELECT handoffs.* FROM handoffs JOIN jobs ON jobs.id = handoffs.job_id
+               WHERE handoffs.decision IS NULL AND handoffs.repaged_at IS NULL
+                 AND handoffs.created_at < ? AND jobs.status = 'submitted'
+               ORDER BY handoffs.id""",
+            (older_than,),
+        )
+        return [self._handoff(r) for r in rows]
+
+    # Outbox ------------------------------------------------------------------------------
+
+    async def enqueue(self, kind: str, target: str, payload: dict[str, Any],
+                      dedup_key: str) -> bool:
+        """Queue a delivery; False when one with this key is already queued or done."""
+        now = self.now()
+        cur = await self._exec(
+            """INSERT OR IGNORE INTO outbox (kind, target, payload, dedup_key, created_at,
+                   next_attempt_at) VALUES (?, ?, ?, ?, ?, ?)""",
+            (kind, target, json.dumps(payload), dedup_key, now, now),
+        )
+        return cur.rowcount > 0
+
+    async def due_deliveries(self, now: str, max_attempts: int) -> list[Delivery]:
+        """Undelivered items whose next attempt is due, oldest first."""
+        rows = await self._all(
+            """SELECT * FROM outbox WHERE delivered_at IS NULL AND attempts < ?
+               AND next_attempt_at <= ? ORDER BY id""",
+            (max_attempts, now),
+        )
+        return [self._delivery(r) for r in rows]
+
+    async def next_delivery_time(self, max_attempts: int) -> datetime | None:
+        """When the next undelivered item is due, or None."""
+        row = await self._one(
+            """SELECT MIN(next_attempt_at) AS due FROM outbox
+               WHERE delivered_at IS NULL AND attempts < ?""",
+            (max_attempts,),
+        )
+        return _time(row["due"]) if row else None
+
+    async def deliveries(self) -> list[Delivery]:
+        """Every outbox item, oldest first."""
+        return [self._delivery(r) for r in await self._all("SELECT * FROM outbox ORDER BY id")]
+
+    @staticmethod
+    def _delivery(row: aiosqlite.Row) -> Delivery:
+        return Delivery(row["id"], row["kind"], row["target"], json.loads(row["payload"]),
+                        row["dedup_key"], row["attempts"], _time(row["delivered_at"]),
+                        row["last_error"])
+
+    async def delivered(self, delivery_id: int) -> None:
+        """Mark a delivery acknowledged: it is never sent again."""
+        await self._write(
+            "UPDATE outbox SET delivered_at = ?, attempts = attempts + 1 WHERE id = ?",
+            (self.now(), delivery_id),
+        )
+
+    async def delivery_failed(self, delivery_id: int, error: str, retry_at: str) -> None:
+        """Count a failed attempt and when to try again."""
+        await self._write(
+            """UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?
+               WHERE id = ?""",
+            (error[:500], retry_at, delivery_id),
+        )
 
     # Flags and audit --------------------------------------------------------------------
 

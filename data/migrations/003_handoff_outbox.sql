@@ -15,7 +15,10 @@ CREATE TABLE handoffs (
     decided_at  TEXT,
     reason      TEXT,                          -- a reason id (data/texts) or free text
     redo_part   TEXT,                          -- the procedure part to redo, on rejection
-    repaged_at  TEXT                           -- when support was paged again for waiting
+    repaged_at  TEXT,                          -- when support was paged again for waiting
+    draft_by    INTEGER,                       -- a supporter typing a rejection reason ...
+    draft_part  TEXT,                          -- ... for this part ...
+    draft_message_id INTEGER                   -- ... as a reply to this message
 );
 CREATE INDEX handoffs_job ON handoffs (job_id);
 CREATE INDEX handoffs_open ON handoffs (decision, created_at);
