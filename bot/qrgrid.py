@@ -11,6 +11,7 @@ Only numpy is used.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from itertools import combinations
 
@@ -120,20 +121,17 @@ def _bilinear(a: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
 # Finder patterns
 
 
-def pil_box_mean(a: np.ndarray, r: int) -> np.ndarray:
-    """Fast box mean of an 8-bit image (Pillow's BoxBlur), as float32."""
-    img = Image.fromarray(np.clip(a, 0, 255).astype(np.uint8))
-    return np.asarray(img.filter(ImageFilter.BoxBlur(r)), np.float32)
-
-
 def binarise(a: np.ndarray, radius: int, invert: bool = False) -> np.ndarray:
     """Dark (or, inverted, light) pixels by local mean, ignoring areas flat up to the noise."""
-    a = a.astype(np.float32, copy=False)
-    mu = pil_box_mean(a, radius)
-    dev = pil_box_mean(np.abs(a - mu), radius) * 1.25  # ≈ local standard deviation
-    noise = float(np.median(np.abs(np.diff(a[::4], axis=1)))) + 1.0
-    d = (a - mu) if invert else (mu - a)
-    return (d > 0.15 * dev) & (dev > 2.5 * noise)
+    img = Image.fromarray(np.clip(a, 0, 255).astype(np.uint8, copy=False))
+    grey = np.asarray(img, np.int16)
+    mu = np.asarray(img.filter(ImageFilter.BoxBlur(radius)), np.int16)
+    d = (grey - mu) if invert else (mu - grey)
+    dev_img = Image.fromarray(np.abs(d).astype(np.uint8))
+    dev = np.asarray(dev_img.filter(ImageFilter.BoxBlur(radius)), np.int16)  # ≈ 0.8 σ
+    sample = grey[::8]
+    noise = int(np.median(np.abs(np.diff(sample, axis=1)))) + 1
+    return (d * 16 > dev * 3) & (dev * 4 > noise * 8)
 
 
 def _runs(b: np.ndarray) -> np.ndarray:
@@ -241,6 +239,33 @@ def function_pattern(version: int) -> tuple[np.ndarray, np.ndarray]:
     return known, dark
 
 
+def square_to_quad(quad: np.ndarray) -> np.ndarray:
+    """The projective map taking the unit square (0,0),(1,0),(1,1),(0,1) to `quad` (Heckbert)."""
+    (x0, y0), (x1, y1), (x2, y2), (x3, y3) = (tuple(map(float, p)) for p in quad)
+    dx1, dx2, dx3 = x1 - x2, x3 - x2, x0 - x1 + x2 - x3
+    dy1, dy2, dy3 = y1 - y2, y3 - y2, y0 - y1 + y2 - y3
+    den = dx1 * dy2 - dx2 * dy1
+    if abs(den) < 1e-12:
+        g = h = 0.0
+    else:
+        g = (dx3 * dy2 - dx2 * dy3) / den
+        h = (dx1 * dy3 - dx3 * dy1) / den
+    return np.array(
+        [
+            [x1 - x0 + g * x1, x3 - x0 + h * x3, x0],
+            [y1 - y0 + g * y1, y3 - y0 + h * y3, y0],
+            [g, h, 1.0],
+        ]
+    )
+
+
+def _band(n: int, r: int) -> np.ndarray:
+    """n×n matrix whose product with a vector averages it over ±r (within bounds)."""
+    idx = np.arange(n)
+    band = (np.abs(idx[:, None] - idx[None, :]) <= r).astype(np.float64)
+    return band / band.sum(axis=1, keepdims=True)
+
+
 class _Fitter:
     """Scores a corner quad for one version by how well the known modules match the image."""
 
@@ -249,29 +274,54 @@ class _Fitter:
         self.version = version
         self.n = n = 17 + 4 * version
         self.known, dark = function_pattern(version)
-        self.sign = np.where(dark[self.known], 1.0, -1.0).astype(np.float32)
-        jj, ii = np.meshgrid(np.arange(n) + 0.5, np.arange(n) + 0.5)
+        self.sign = np.where(dark[self.known], 1.0, -1.0)
+        jj, ii = np.meshgrid((np.arange(n) + 0.5) / n, (np.arange(n) + 0.5) / n)
         self.points = np.stack([jj.ravel(), ii.ravel(), np.ones(n * n)])
-        self.corners = np.array([(0, 0), (n, 0), (n, n), (0, n)], float)
+        self.band = _band(n, 2)
 
     def values(self, quad: np.ndarray, offset: tuple[float, float] = (0.0, 0.0)) -> np.ndarray:
+        """Image values at the module centres (shifted by `offset` modules)."""
         pts = self.points
         if offset != (0.0, 0.0):
-            pts = pts + np.array([[offset[0]], [offset[1]], [0.0]])
-        q = homography(self.corners, quad) @ pts
+            pts = pts + np.array([[offset[0] / self.n], [offset[1] / self.n], [0.0]])
+        q = square_to_quad(quad) @ pts
         return _bilinear(self.a, q[0] / q[2], q[1] / q[2]).reshape(self.n, self.n)
 
-    def score(self, quad: np.ndarray) -> float:
+    def local_mean(self, m: np.ndarray) -> np.ndarray:
+        """Mean over the 5×5 modules around each module."""
+        return self.band @ m @ self.band.T
+
+    def agreement(self, quad: np.ndarray) -> float:
+        """Agreement of the known modules with the image, -1 … 1."""
         m = self.values(quad)
-        z = (box_mean(m, 2) - m)[self.known]
+        z = (self.local_mean(m) - m)[self.known]
         return float((z * self.sign).sum() / (np.abs(z).sum() + 1e-6))
 
-    def refine(self, quad: np.ndarray, max_evals: int = 400) -> tuple[np.ndarray, float]:
-        """Pattern search over the eight corner coordinates, from 0.8 to 0.05 module."""
+    def refine(
+        self, quad: np.ndarray, max_evals: int = 400, sharpness: float = 0.6
+    ) -> tuple[np.ndarray, float]:
+        """Pattern search over the eight corner coordinates, from 0.8 to 0.05 module.
+
+        The objective is the known modules' agreement plus `sharpness` times the mean contrast
+        of all modules (relative to the start): sampling at module centres gives the most
+        decided values, which aligns the grid inside the code, where no pattern is known.
+        Returns the quad and its agreement.
+        """
+        m = self.values(quad)
+        z = self.local_mean(m) - m
+        scale = float(np.abs(z[self.known]).mean()) + 1e-6
+
+        def objective(q: np.ndarray) -> float:
+            m = self.values(q.reshape(4, 2))
+            z = self.local_mean(m) - m
+            k = z[self.known]
+            agree = float((k * self.sign).sum() / (np.abs(k).sum() + 1e-6))
+            return agree + sharpness * float(np.abs(z).mean()) / scale
+
         q = quad.astype(float).ravel()
         module = float(np.hypot(*(q[2:4] - q[0:2]))) / self.n
         step = 0.8 * module
-        best = self.score(q.reshape(4, 2))
+        best = objective(q)
         evals = 1
         while step > 0.05 * module and evals < max_evals:
             improved = False
@@ -279,14 +329,14 @@ class _Fitter:
                 for d in (step, -step):
                     t = q.copy()
                     t[i] += d
-                    s = self.score(t.reshape(4, 2))
+                    s = objective(t)
                     evals += 1
                     if s > best:
                         best, q, improved = s, t, True
                         break
             if not improved:
                 step /= 2
-        return q.reshape(4, 2), best
+        return q.reshape(4, 2), self.agreement(q.reshape(4, 2))
 
 
 def _triples(finders: list[Finder]) -> list[tuple[float, Finder, Finder, Finder]]:
@@ -296,23 +346,23 @@ def _triples(finders: list[Finder]) -> list[tuple[float, Finder, Finder, Finder]
         us = [f.module for f in trio]
         if max(us) > 2.2 * min(us):
             continue
-        pts = [np.array([f.x, f.y]) for f in trio]
-        sides = [np.hypot(*(pts[(k + 1) % 3] - pts[(k + 2) % 3])) for k in range(3)]
-        k = int(np.argmax(sides))  # the corner opposite the longest side is top-left
+        sides = [
+            math.hypot(
+                trio[(k + 1) % 3].x - trio[(k + 2) % 3].x, trio[(k + 1) % 3].y - trio[(k + 2) % 3].y
+            )
+            for k in range(3)
+        ]
+        k = sides.index(max(sides))  # the corner opposite the longest side is top-left
         tl, p1, p2 = trio[k], trio[(k + 1) % 3], trio[(k + 2) % 3]
-        v1 = np.array([p1.x - tl.x, p1.y - tl.y])
-        v2 = np.array([p2.x - tl.x, p2.y - tl.y])
-        d1, d2 = float(np.hypot(*v1)), float(np.hypot(*v2))
+        v1x, v1y, v2x, v2y = p1.x - tl.x, p1.y - tl.y, p2.x - tl.x, p2.y - tl.y
+        d1, d2 = math.hypot(v1x, v1y), math.hypot(v2x, v2y)
         if min(d1, d2) < 1e-3 or not 0.6 < d1 / d2 < 1.66:
             continue
-        cos = float(v1 @ v2) / (d1 * d2)
+        cos = (v1x * v2x + v1y * v2y) / (d1 * d2)
         if abs(cos) > 0.55:
             continue
-        if v1[0] * v2[1] - v1[1] * v2[0] > 0:
-            tr, bl = p1, p2
-        else:
-            tr, bl = p2, p1
-        u = float(np.mean(us))
+        tr, bl = (p1, p2) if v1x * v2y - v1y * v2x > 0 else (p2, p1)
+        u = sum(us) / 3
         n_est = (d1 + d2) / 2 / u + 7
         if not 17 <= n_est <= 17 + 4 * MAX_VERSION + 6:
             continue
@@ -351,7 +401,7 @@ def fit_codes(
         for version in range(max(1, v0 - 2), min(MAX_VERSION, v0 + 2) + 1):
             fitter = fitters.get(version) or fitters.setdefault(version, _Fitter(a, version))
             quad = _initial_quad(tl, tr, bl, fitter.n)
-            score = fitter.score(quad)
+            score = fitter.agreement(quad)
             if score >= min_start:
                 starts.append((score, version, quad))
     starts.sort(key=lambda s: -s[0])
@@ -375,16 +425,49 @@ def _module(fit: GridFit) -> float:
     return float(np.hypot(*(q[1] - q[0])) / (17 + 4 * fit.version))
 
 
-def read_modules(a: np.ndarray, fit: GridFit) -> list[np.ndarray]:
-    """Several dark-module matrices for a fitted code (different local thresholds and offsets)."""
-    fitter = _Fitter(a, fit.version)
+def _neighbours(s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    p = np.pad(s, 1)
+    side = p[:-2, 1:-1] + p[2:, 1:-1] + p[1:-1, :-2] + p[1:-1, 2:]
+    corner = p[:-2, :-2] + p[2:, 2:] + p[:-2, 2:] + p[2:, :-2]
+    return side, corner
+
+
+def equalise(z: np.ndarray, iterations: int = 2) -> list[np.ndarray]:
+    """Dark-module decisions with blur between neighbours removed (decision feedback).
+
+    `z` is each module's darkness relative to its surroundings. The module's value is modelled
+    as its own ±1 plus weighted sums of its 4 side and 4 corner neighbours (fitted by least
+    squares to the current decisions); subtracting the neighbours' share sharpens the decisions.
+    """
+    s = np.where(z > 0, 1.0, -1.0)
+    out = []
+    for _ in range(iterations):
+        side, corner = _neighbours(s)
+        x = np.stack([s.ravel(), side.ravel(), corner.ravel(), np.ones(s.size)], 1)
+        coef, *_ = np.linalg.lstsq(x, z.ravel(), rcond=None)
+        if coef[0] <= 0:
+            break
+        s = np.where(z - coef[1] * side - coef[2] * corner - coef[3] > 0, 1.0, -1.0)
+        out.append(s > 0)
+    return out
+
+
+def read_modules(
+    a: np.ndarray, fit: GridFit, sources: tuple[np.ndarray, ...] = ()
+) -> list[np.ndarray]:
+    """Dark-module matrices of a fitted code, most likely first (thresholds, sources, offsets)."""
     out: list[np.ndarray] = []
-    for offset in ((0.0, 0.0), (0.12, 0.0), (-0.12, 0.0), (0.0, 0.12), (0.0, -0.12)):
-        m = fitter.values(fit.quad, offset)
-        for r in (1, 2):
-            out.append(m < box_mean(m, r))
-        if offset == (0.0, 0.0):
-            out.append(m < np.median(m))
+    known, dark = function_pattern(fit.version)
+    for offset in ((0.0, 0.0), (0.1, 0.0), (-0.1, 0.0), (0.0, 0.1), (0.0, -0.1)):
+        for src in (a, *sources):
+            fitter = _Fitter(src, fit.version)
+            m = fitter.values(fit.quad, offset)
+            z = box_mean(m, 1) - m
+            out.extend(equalise(z))
+            out.append(z > 0)
+            out.append(m < fitter.local_mean(m))
+    for bits in out:  # the fixed patterns are known: restore them
+        bits[known] = dark[known]
     return out
 
 

@@ -73,6 +73,14 @@ class _Context:
             self._cache[key] = np.ascontiguousarray(arr)
         return self._cache[key]
 
+    def blurred(self, key: str, sigma: float) -> np.ndarray:
+        """`array(key)` after a Gaussian blur, as float32 (cached)."""
+        name = f"{key}@{sigma}"
+        if name not in self._cache:
+            img = Image.fromarray(self.array(key)).filter(ImageFilter.GaussianBlur(sigma))
+            self._cache[name] = np.asarray(img, np.float32)
+        return self._cache[name]
+
     def frac(self, x: float, y: float, scale: float = 1.0) -> tuple[float, float]:
         """Working-copy coordinates (divided by `scale`) as fractions of the photo."""
         return (
@@ -186,18 +194,24 @@ def step_zxing_up2(ctx: _Context, col: _Collector) -> None:
 
 
 def _grid(ctx: _Context, col: _Collector, radius: int, blur: float, invert: bool) -> None:
-    src = ctx.array("inv" if invert else "work").astype(np.float32)
-    find_in = src
-    if blur:
-        img = Image.fromarray(ctx.array("inv" if invert else "work"))
-        find_in = np.asarray(img.filter(ImageFilter.GaussianBlur(blur)), np.float32)
+    key = "inv" if invert else "work"
+    src = ctx.array(key).astype(np.float32)
+    find_in = ctx.blurred(key, blur) if blur else src
     finders = qrgrid.find_finders(find_in, radius=radius, limit=24)
-    for fit in qrgrid.fit_codes(src, finders):
+    fits = qrgrid.fit_codes(src, finders)
+    if not fits:
+        return
+    soft = ctx.blurred(key, 0.5)
+    for fit in fits:
         decoded = False
-        for bits in qrgrid.read_modules(src, fit):
-            img = qrgrid.render(bits)
+        seen: set[bytes] = set()
+        for bits in qrgrid.read_modules(src, fit, (soft,)):
+            packed = np.packbits(bits).tobytes()
+            if packed in seen:
+                continue
+            seen.add(packed)
             found = zxingcpp.read_barcodes(
-                img,
+                qrgrid.render(bits),
                 formats=_QR,
                 text_mode=zxingcpp.TextMode.Plain,
                 is_pure=True,
