@@ -673,3 +673,25 @@ class Store:
         else:
             rows = await self._all("SELECT * FROM audit WHERE job_id = ? ORDER BY id", (job_id,))
         return [dict(r) | {"detail": json.loads(r["detail"] or "{}")} for r in rows]
+
+    # Reminders (managers' issue) ------------------------------------------------------------
+
+    async def idle_jobs(self, idle_since: str) -> list[Job]:
+        """Open jobs untouched since `idle_since` and not yet reminded in this idle period
+        (a reminder older than the job's last activity belongs to an earlier period)."""
+        rows = await self._all(
+            """SELECT * FROM jobs WHERE status = 'open' AND updated_at < ?
+               AND (reminded_at IS NULL OR reminded_at < updated_at) ORDER BY id""",
+            (idle_since,),
+        )
+        return [self._job(r) for r in rows]
+
+    async def mark_reminded(self, job_id: int) -> bool:
+        """Claim the reminder of the job's current idle period: False when it is taken
+        (or the job is no longer open). Leaves `updated_at` alone."""
+        cur = await self._exec(
+            """UPDATE jobs SET reminded_at = ? WHERE id = ? AND status = 'open'
+               AND (reminded_at IS NULL OR reminded_at < updated_at)""",
+            (self.now(), job_id),
+        )
+        return cur.rowcount > 0
