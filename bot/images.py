@@ -46,6 +46,7 @@ def _register_heif() -> None:
     global _heif_ready
     if _heif_ready:
         return
+    Image.init()  # all of Pillow's plugins, so that `FORMATS` can be looked up
     try:
         import pillow_heif
 
@@ -75,10 +76,11 @@ def load_image(
     if len(data) > max_bytes:
         raise ImageError("too_large", f"{len(data)} bytes, limit {max_bytes}")
     _register_heif()
+    formats = [f for f in FORMATS if f in Image.OPEN]
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img = Image.open(io.BytesIO(data), formats=FORMATS)
+            img = Image.open(io.BytesIO(data), formats=formats)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageError("too_large", str(exc)) from None
     except UnidentifiedImageError:

@@ -193,7 +193,33 @@ def step_zxing_up2(ctx: _Context, col: _Collector) -> None:
     zxing_read(ctx, col, ctx.array("up2"), scale=2.0, name="zxing-up2", try_downscale=False)
 
 
-def _grid(ctx: _Context, col: _Collector, radius: int, blur: float, invert: bool) -> None:
+def _zxing_clean(img: np.ndarray) -> list[str]:
+    found = zxingcpp.read_barcodes(
+        img,
+        formats=_QR,
+        text_mode=zxingcpp.TextMode.Plain,
+        is_pure=True,
+        try_rotate=False,
+        try_invert=False,
+        try_downscale=False,
+    )
+    return [bc.text for bc in found if bc.valid and bc.text]
+
+
+def _zbar_clean(img: np.ndarray) -> list[str]:
+    h, w = img.shape
+    found = pyzbar.decode((img.tobytes(), w, h), symbols=[pyzbar.ZBarSymbol.QRCODE])
+    return [r.data.decode("utf-8", errors="replace") for r in found]
+
+
+def _grid(
+    ctx: _Context,
+    col: _Collector,
+    radius: int,
+    blur: float,
+    invert: bool,
+    read_clean: Callable[[np.ndarray], list[str]] = _zxing_clean,
+) -> None:
     key = "inv" if invert else "work"
     src = ctx.array(key).astype(np.float32)
     find_in = ctx.blurred(key, blur) if blur else src
@@ -210,16 +236,7 @@ def _grid(ctx: _Context, col: _Collector, radius: int, blur: float, invert: bool
             if packed in seen:
                 continue
             seen.add(packed)
-            found = zxingcpp.read_barcodes(
-                qrgrid.render(bits),
-                formats=_QR,
-                text_mode=zxingcpp.TextMode.Plain,
-                is_pure=True,
-                try_rotate=False,
-                try_invert=False,
-                try_downscale=False,
-            )
-            texts = [bc.text for bc in found if bc.valid and bc.text]
+            texts = read_clean(qrgrid.render(bits))
             if texts:
                 col.symbol(Symbol(texts[0], "QRCode", ctx.frac(*fit.centre), "grid"))
                 decoded = True
@@ -253,6 +270,22 @@ QR_STEPS: dict[str, Step] = {
     "grid-inverted": step_grid_inverted,
 }
 """The QR cascade, in order."""
+
+
+def _zbar_array(ctx: _Context, col: _Collector, key: str, scale: float = 1.0) -> None:
+    zbar_read(ctx, col, ctx.array(key), scale=scale, name=f"zbar-{key}")
+
+
+QR_STEPS_ZBAR_ONLY: dict[str, Step] = {
+    "zbar": lambda ctx, col: _zbar_array(ctx, col, "work"),
+    "zbar-blur": lambda ctx, col: _zbar_array(ctx, col, "blur1"),
+    "zbar-inverted": lambda ctx, col: _zbar_array(ctx, col, "inv"),
+    "grid": lambda ctx, col: _grid(ctx, col, 8, 0.0, False, _zbar_clean),
+    "zbar-up2": lambda ctx, col: _zbar_array(ctx, col, "up2", 2.0),
+    "grid-soft": lambda ctx, col: _grid(ctx, col, 14, 0.8, False, _zbar_clean),
+    "grid-inverted": lambda ctx, col: _grid(ctx, col, 8, 0.0, True, _zbar_clean),
+}
+"""The same cascade without zxing-cpp (zbar everywhere): for the benchmark's comparison."""
 
 
 def scan(

@@ -12,6 +12,7 @@ normalised MAC and password, or an error code the bot turns into one sentence:
 ``unreadable_code`` a code is visible (``where`` tells where) but too small or blurred to read
 ``ambiguous``       two different activation stickers in one photo
 ``timeout``         reading took longer than the time budget
+``internal_error``  the decoder failed (a bug); the bot offers typed entry
 ==================  ==========================================================================
 
 `StickerReader` runs `decode` in a process pool so the bot's event loop never blocks.
@@ -23,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import json
+import logging
 import multiprocessing
 import os
 import re
@@ -32,8 +34,10 @@ from dataclasses import dataclass
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from bot.images import ImageError, load_image
-from bot.qrscan import ScanOutcome, scan
+from bot.qrscan import ScanOutcome, Step, scan
 from bot.validators import normalise_mac, normalise_password
+
+log = logging.getLogger(__name__)
 
 ERRORS = (
     "not_image",
@@ -44,6 +48,7 @@ ERRORS = (
     "unreadable_code",
     "ambiguous",
     "timeout",
+    "internal_error",
 )
 """Every error code `StickerResult.error` can hold."""
 
@@ -187,11 +192,12 @@ def decode(
     *,
     budget_s: float | None = None,
     steps: list[str] | None = None,
+    registry: dict[str, Step] | None = None,
 ) -> StickerResult:
     """Read the sticker from image bytes (synchronous, CPU-bound, safe on any bytes).
 
     With `budget_s`, no further step starts once it is spent (`error="timeout"`).
-    `steps` restricts the cascade (for benchmarks).
+    `steps` and `registry` choose other cascades (for the benchmark).
     """
     t0 = time.monotonic()
     deadline = t0 + budget_s if budget_s is not None else None
@@ -204,15 +210,21 @@ def decode(
         grey = load_image(data, mode="L")
     except ImageError as exc:
         return done(StickerResult(None, None, exc.reason))
+    except Exception:  # a Pillow or plugin bug must not take the bot down
+        return done(StickerResult(None, None, "broken_image"))
     try:
         outcome = scan(
             grey,
             lambda text: parse_payload(text, config) is not None,
             deadline=deadline,
             steps=steps,
+            registry=registry,
         )
     except MemoryError:
         return done(StickerResult(None, None, "too_large"))
+    except Exception:  # never let a decoder bug reach the bot; it offers typed entry
+        log.exception("sticker decoding failed")
+        return done(StickerResult(None, None, "internal_error"))
     return done(_result(outcome, config))
 
 
@@ -308,7 +320,11 @@ def main(argv: list[str] | None = None) -> int:
                 "detail": str(exc),
             }
         else:
-            res = decode(data, config, budget_s=args.budget)
+            try:
+                res = decode(data, config, budget_s=args.budget)
+            except Exception as exc:  # keep going with the next file
+                res = StickerResult(None, None, "internal_error")
+                print(f"{path}: {exc!r}", file=sys.stderr)
             row = {"file": path, "mac": res.mac, "pw": res.pw, "ms": res.ms}
             if res.error:
                 row["error"] = res.error
