@@ -23,12 +23,13 @@ from telegram.ext import (
 from bot.config import Settings
 from bot.services import Services
 from bot.store import utc_now
-from handlers import access, installer
+from handlers import access, installer, support
 from handlers.context import PinpointContext
 from handlers.errors import on_error
 from handlers.ordering import PerUserUpdateProcessor
 
-COMMANDS = ("start", "new", "back", "status", "cancel", "help")
+COMMANDS = ("start", "new", "back", "status", "jobs", "cancel", "help")
+SWEEP_INTERVAL_S = 60
 
 
 def build_application(
@@ -41,6 +42,10 @@ def build_application(
     async def post_init(app: Application) -> None:
         services = await Services.create(settings, clock)
         app.bot_data["services"] = services
+        services.start()
+        if app.job_queue is not None:
+            app.job_queue.run_repeating(support.sweep_waiting, interval=SWEEP_INTERVAL_S,
+                                        first=SWEEP_INTERVAL_S, name="support-waiting")
         texts = services.texts
         await app.bot.set_my_commands(
             [BotCommand(name, texts.get(f"commands.{name}")) for name in COMMANDS]
@@ -74,15 +79,20 @@ def register_handlers(app: Application) -> None:
     # 0: buttons, by the prefix of their data
     app.add_handler(CallbackQueryHandler(access.registration_decision, pattern=r"^r:"))
     app.add_handler(CallbackQueryHandler(installer.button, pattern=r"^[amc]:"))
+    app.add_handler(CallbackQueryHandler(support.button, pattern=r"^s:"))
     # 0: installer commands, in private chats
     commands = {
         "start": installer.start, "new": installer.new_job, "back": installer.back,
-        "status": installer.status, "cancel": installer.cancel, "help": installer.help_step,
+        "status": installer.status, "jobs": installer.jobs, "cancel": installer.cancel,
+        "help": installer.help_step,
     }
     for name, callback in commands.items():
         app.add_handler(CommandHandler(name, callback, filters=private))
     # 0: any other private message is an answer (or a wrong kind of one)
     app.add_handler(MessageHandler(private & filters.UpdateType.MESSAGE, installer.message))
+    # 0: in groups, a supporter's typed rejection reason (a reply to the bot's question)
+    app.add_handler(MessageHandler(filters.ChatType.GROUPS & filters.REPLY & filters.TEXT
+                                   & ~filters.COMMAND, support.reason_reply))
     # last: buttons nobody claims (old messages after an upgrade)
     app.add_handler(CallbackQueryHandler(access.stale_button))
     app.add_error_handler(on_error)

@@ -86,6 +86,7 @@ class Settings(BaseSettings):
     record_token: SecretStr | None = None
     http_timeout_s: float = 10.0
     outbox_max_attempts: int = 12
+    outbox_retry_base_s: float = 5.0
     support_wait_minutes: int = 60
 
     # Managers

@@ -21,7 +21,7 @@ from bot.config import Settings
 from bot.interaction import Button, Input, LocationInput, Outcome, PhotoInput, Reply
 from bot.photos import check_photo, inspect_photo
 from bot.procedure import Option, Procedure, Step, condition_holds
-from bot.store import CANCELLED, OPEN, STOPPED, SUBMITTED, Answer, Job, Store
+from bot.store import CANCELLED, OPEN, REJECTED, STOPPED, SUBMITTED, Answer, Job, Store
 from bot.texts import Safe, Texts
 from bot.validators import VALIDATORS, Context, Invalid, mask_secret
 
@@ -401,8 +401,8 @@ class Engine:
                 [Button(self.t("job.cancel_no"), f"c:{job.id}:keep")]]
         return Outcome([Reply(self.t("job.cancel_confirm", job=job.id), rows)], job_id=job.id)
 
-    async def remember_prompt(self, job_id: int, message_id: int) -> None:
-        """Note the message that carries the job's current question."""
+    async def remember_prompt(self, job_id: int, message_id: int | None) -> None:
+        """Note the message whose buttons belong to the job's current question."""
         await self.store.update_job(job_id, prompt_message_id=message_id)
 
     async def _job(self, job_id: int) -> Job:
@@ -816,7 +816,8 @@ class Engine:
         now = self.store.now()
         async with self.store.transaction():
             await self.store.save_answer(job.id, "submit", True, "button")
-            await self.store.update_job(job.id, status=SUBMITTED, submitted_at=now, cursor=None)
+            await self.store.update_job(job.id, status=SUBMITTED, submitted_at=now, cursor=None,
+                                        reopened_part=None)
             await self.store.audit(user_id, job.id, "submitted", {})
         rows = [[Button(self.t("job.next_same_site"), f"c:{job.id}:next")],
                 [Button(self.t("job.done_for_now"), f"c:{job.id}:done")]]
@@ -831,6 +832,8 @@ class Engine:
         self, job: Job, action: str, args: list[str], user_id: int, message_id: int | None
     ) -> Outcome:
         mark = lambda label: self._mark(message_id, label)  # noqa: E731
+        if action == "fix":
+            return await self._fix(job, user_id, message_id)
         if action == "cont":
             if job.status != OPEN:
                 return Outcome(alert=self.t("job.stale_button"))
@@ -867,6 +870,39 @@ class Engine:
                            retire=mark(self.t("job.stop_yes", job=job.id)), job_id=job.id,
                            events=[("stopped", job.id)])
         return Outcome(alert=self.t("job.stale_button"))
+
+    async def _fix(self, job: Job, user_id: int, message_id: int | None) -> Outcome:
+        """Reopen a rejected job at exactly the part support named."""
+        if job.status != REJECTED or not job.reopened_part:
+            return Outcome(alert=self.t("job.stale_button"))
+        other = await self.store.open_job(user_id)
+        if other is not None:
+            return Outcome([Reply(self.t("support.fix_other_open", job=other.id))])
+        view = await self.view(job)
+        redo = [s.key for s in view.slots if s.step.part == job.reopened_part]
+        await self._clear(job, [*redo, "submit"])
+        await self.store.update_job(job.id, status=OPEN)
+        await self.store.audit(user_id, job.id, "reopened", {"part": job.reopened_part})
+        part = self.t(f"part.{job.reopened_part}")
+        outcome = await self._next(job.id, [Reply(self.t("support.fix_started", job=job.id,
+                                                         part=part))])
+        outcome.retire = self._mark(message_id, self.t("support.fix_now", job=job.id))
+        return outcome
+
+    async def jobs(self, user_id: int) -> Outcome:
+        """The installer's recent jobs with their states; rejected ones offer a fix."""
+        tz = self.settings.tz
+        jobs = await self.store.jobs_of(user_id, 10)
+        if not jobs:
+            return Outcome([Reply(self.t("job.none"))])
+        lines, rows = [self.t("job.status_recent")], []
+        for job in jobs:
+            when = (job.submitted_at or job.updated_at).astimezone(tz).strftime("%d %b %H:%M")
+            lines.append(self.t("job.status_line", job=job.id,
+                                state=self.t(f"state.{job.status}"), when=when))
+            if job.status == REJECTED:
+                rows.append([Button(self.t("support.fix_now", job=job.id), f"c:{job.id}:fix")])
+        return Outcome([Reply("\n".join(lines), rows)])
 
     async def _close(self, job: Job, status: str, reason: str | None, user_id: int) -> None:
         async with self.store.transaction():

@@ -26,6 +26,8 @@ class Reply:
     `keyboard` is "location" for a reply keyboard with a share-location button labelled
     `keyboard_label`, "remove" to take a reply keyboard away, or None. `prompt` marks the
     question of the current step: the handler reports its message id back to the engine.
+    `force_reply` asks the reader to answer by replying; `reply_to` quotes a message;
+    `remember` is called with the sent message's id.
     """
 
     text: str
@@ -33,8 +35,18 @@ class Reply:
     keyboard: str | None = None
     keyboard_label: str = ""
     prompt: bool = False
-    photo_file_ids: list[str] = field(default_factory=list)
-    location: tuple[float, float] | None = None
+    force_reply: bool = False
+    reply_to: int | None = None
+    remember: Callable[[int], Awaitable[None]] | None = None
+
+
+@dataclass(frozen=True)
+class Edit:
+    """New content for a message the bot sent earlier (its buttons go unless given)."""
+
+    chat_id: int
+    message_id: int
+    reply: Reply
 
 
 @dataclass(frozen=True)
@@ -52,6 +64,8 @@ class Outcome:
     - `replies`: new messages to the user's chat, in order;
     - `edit`: new content for the message whose button was pressed;
     - `retire`: (message id, mark) — drop that message's buttons and append the mark;
+    - `rekey`: new buttons for the message whose button was pressed (its text stays);
+    - `edits`: new content for other messages the bot sent;
     - `alert`: the text of the callback answer (a toast), e.g. for a stale button;
     - `notices`: messages to other chats;
     - `events`: facts for other parts of the bot, e.g. ("submitted", job_id).
@@ -59,6 +73,8 @@ class Outcome:
 
     replies: list[Reply] = field(default_factory=list)
     edit: Reply | None = None
+    rekey: list[list[Button]] | None = None
+    edits: list[Edit] = field(default_factory=list)
     retire: tuple[int, str] | None = None
     alert: str | None = None
     notices: list[Notice] = field(default_factory=list)

@@ -7,6 +7,11 @@ import re
 from collections.abc import Iterable
 
 TOKEN_PATTERN = re.compile(r"\d{5,}:[A-Za-z0-9_-]{20,}")
+# Libraries whose detailed logs carry raw updates (what installers typed, passwords
+# included) or request URLs (the bot token): never more verbose than this.
+LIBRARY_LEVELS = {"telegram": logging.INFO, "httpx": logging.WARNING,
+                  "httpcore": logging.WARNING, "apscheduler": logging.WARNING,
+                  "aiosqlite": logging.INFO}
 
 
 class RedactingFilter(logging.Filter):
@@ -33,7 +38,7 @@ class RedactingFilter(logging.Filter):
 
 
 def configure_logging(level: str = "INFO", secrets: Iterable[str] = ()) -> RedactingFilter:
-    """Log to stderr, redacted; quiet the HTTP client, whose request lines carry the token."""
+    """Log to stderr, redacted; cap the libraries whose debug output carries secrets."""
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     redactor = RedactingFilter(secrets)
@@ -41,6 +46,11 @@ def configure_logging(level: str = "INFO", secrets: Iterable[str] = ()) -> Redac
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("httpx", "httpcore", "apscheduler"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    quiet_libraries()
     return redactor
+
+
+def quiet_libraries() -> None:
+    """Cap the libraries' log levels (see `LIBRARY_LEVELS`), whatever LOG_LEVEL says."""
+    for name, cap in LIBRARY_LEVELS.items():
+        logging.getLogger(name).setLevel(cap)

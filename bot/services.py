@@ -9,6 +9,8 @@ from datetime import datetime
 from bot.catalog import Catalog
 from bot.config import DATA_DIR, Settings
 from bot.engine import Engine
+from bot.handoff import Support
+from bot.outbox import Outbox
 from bot.people import People
 from bot.procedure import Procedure
 from bot.store import Store, utc_now
@@ -30,6 +32,8 @@ class Services:
     procedure: Procedure
     engine: Engine
     people: People
+    outbox: Outbox
+    support: Support
 
     @classmethod
     async def create(
@@ -43,8 +47,15 @@ class Services:
         engine = Engine(store, procedure, catalog, texts, settings)
         people = People(store, texts, settings)
         await people.sync_configured_roles()
-        return cls(settings, store, catalog, texts, procedure, engine, people)
+        outbox = Outbox(store, settings, base_delay_s=settings.outbox_retry_base_s)
+        support = Support(store, engine, texts, settings, outbox)
+        return cls(settings, store, catalog, texts, procedure, engine, people, outbox, support)
+
+    def start(self) -> None:
+        """Start the background work (the outbox's deliveries)."""
+        self.outbox.start()
 
     async def close(self) -> None:
-        """Release what `create` opened."""
+        """Stop the background work and release what `create` opened."""
+        await self.outbox.stop()
         await self.store.close()

@@ -190,7 +190,7 @@ VALIDATORS: dict[str, Callable[[str, Context], Any]] = {
     "screen_mac": _screen_mac,
     "reference": lambda raw, ctx: check_reference(raw),
     "short_text": lambda raw, ctx: check_text(raw, 120),
-    "long_text": lambda raw, ctx: check_text(raw, 1000),
+    "long_text": lambda raw, ctx: check_text(raw, 4000),
     "address": lambda raw, ctx: check_text(raw, 200),
 }
 """Text checks by the name the procedure file uses: (typed text, context) -> stored value."""

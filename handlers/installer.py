@@ -14,6 +14,7 @@ from telegram import Message, Update
 from bot.interaction import Input, LocationInput, Outcome, PhotoInput
 from handlers.context import PinpointContext
 from handlers.render import apply
+from handlers.support import on_events
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".heic", ".heif", ".tif", ".tiff")
 OTHER_KINDS = ("sticker", "voice", "video", "video_note", "audio", "animation", "contact",
@@ -41,6 +42,8 @@ def installers_only(handler: Handler) -> Callable[[Update, PinpointContext], Awa
             else:
                 outcome = await people.message(person, message.text if message else None)
         await apply(update, context, outcome)
+        if outcome.events:
+            await on_events(context, outcome.events)
 
     return wrapper
 
@@ -68,6 +71,12 @@ async def back(update: Update, context: PinpointContext) -> Outcome:
 async def status(update: Update, context: PinpointContext) -> Outcome:
     """`/status`: where the job stands."""
     return await context.services.engine.status(update.effective_user.id)
+
+
+@installers_only
+async def jobs(update: Update, context: PinpointContext) -> Outcome:
+    """`/jobs`: the installer's recent jobs and their states."""
+    return await context.services.engine.jobs(update.effective_user.id)
 
 
 @installers_only

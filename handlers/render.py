@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from telegram import (
+    ForceReply,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     KeyboardButton,
@@ -12,6 +13,7 @@ from telegram import (
     Message,
     ReplyKeyboardMarkup,
     ReplyKeyboardRemove,
+    ReplyParameters,
     Update,
 )
 from telegram.constants import ParseMode
@@ -34,7 +36,11 @@ def inline_markup(reply: Reply) -> InlineKeyboardMarkup | None:
     )
 
 
-def _reply_keyboard(reply: Reply) -> ReplyKeyboardMarkup | ReplyKeyboardRemove | None:
+def _reply_keyboard(
+    reply: Reply,
+) -> ReplyKeyboardMarkup | ReplyKeyboardRemove | ForceReply | None:
+    if reply.force_reply:
+        return ForceReply(selective=True)
     if reply.keyboard == "location":
         return ReplyKeyboardMarkup(
             [[KeyboardButton(reply.keyboard_label, request_location=True)]],
@@ -51,13 +57,21 @@ async def send(context: PinpointContext, chat_id: int, reply: Reply) -> Message:
     keyboard = _reply_keyboard(reply)
     inline = inline_markup(reply)
     bot = context.bot
+    quote = (ReplyParameters(reply.reply_to, allow_sending_without_reply=True)
+             if reply.reply_to else None)
     if keyboard is not None and inline is not None:
         await bot.send_message(chat_id, reply.text, parse_mode=ParseMode.HTML,
-                               reply_markup=keyboard, link_preview_options=NO_PREVIEW)
-        return await bot.send_message(chat_id, "⬇️", reply_markup=inline)
-    return await bot.send_message(chat_id, reply.text, parse_mode=ParseMode.HTML,
-                                  reply_markup=keyboard or inline,
-                                  link_preview_options=NO_PREVIEW)
+                               reply_markup=keyboard, link_preview_options=NO_PREVIEW,
+                               reply_parameters=quote)
+        message = await bot.send_message(chat_id, "⬇️", reply_markup=inline)
+    else:
+        message = await bot.send_message(chat_id, reply.text, parse_mode=ParseMode.HTML,
+                                         reply_markup=keyboard or inline,
+                                         link_preview_options=NO_PREVIEW,
+                                         reply_parameters=quote)
+    if reply.remember is not None:
+        await reply.remember(message.message_id)
+    return message
 
 
 async def _retire(context: PinpointContext, update: Update, message_id: int, mark: str) -> None:
@@ -93,14 +107,29 @@ async def apply(update: Update, context: PinpointContext, outcome: Outcome) -> N
                                           link_preview_options=NO_PREVIEW)
         except BadRequest as exc:
             log.debug("edit not applied: %s", exc)
+    if outcome.rekey is not None and query is not None:
+        try:
+            await query.edit_message_reply_markup(
+                reply_markup=inline_markup(Reply("", outcome.rekey)))
+        except BadRequest as exc:
+            log.debug("buttons not changed: %s", exc)
+    for edit in outcome.edits:
+        try:
+            await context.bot.edit_message_text(
+                edit.reply.text, chat_id=edit.chat_id, message_id=edit.message_id,
+                parse_mode=ParseMode.HTML, reply_markup=inline_markup(edit.reply),
+                link_preview_options=NO_PREVIEW)
+        except BadRequest as exc:
+            log.debug("edit of message %s not applied: %s", edit.message_id, exc)
     chat_id = update.effective_chat.id if update.effective_chat else None
     engine = context.services.engine
     for reply in outcome.replies:
         if chat_id is None:
             break
         message = await send(context, chat_id, reply)
-        if reply.prompt and outcome.job_id is not None:
-            await engine.remember_prompt(outcome.job_id, message.message_id)
+        if reply.prompt and outcome.job_id is not None:  # only buttons need retiring
+            await engine.remember_prompt(outcome.job_id,
+                                         message.message_id if reply.buttons else None)
     for notice in outcome.notices:
         try:
             await send(context, notice.chat_id, notice.reply)
