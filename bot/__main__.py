@@ -1,6 +1,8 @@
 """The run command: `python -m bot [COMMAND]` (also `./pinpoint [COMMAND]`).
 
-    run               start the bot (the default)
+    run               start the bot (the default); without TELEGRAM_TOKEN, the sandbox
+    sandbox           the bot against a fake Telegram, chat page in the browser
+                      (python -m bot sandbox --help)
     geo ...           probe the geocoder set-up (python -m bot.geo --help)
     sticker PATH...   read activation stickers from photos (python -m bot.sticker --help)
 """
@@ -12,8 +14,12 @@ import sys
 
 from pydantic import ValidationError
 
+SANDBOX_FIRST_LINE = (
+    "No TELEGRAM_TOKEN set: starting the local sandbox (a fake Telegram in your browser; "
+    "nothing reaches Telegram)."
+)
 NO_TOKEN = """\
-Pinpoint needs a Telegram bot token to run: set TELEGRAM_TOKEN.
+To run the real bot instead, Pinpoint needs a Telegram bot token: set TELEGRAM_TOKEN.
 
   1. In Telegram, talk to @BotFather, send /newbot and follow the steps.
   2. Copy the token it gives you (it looks like 123456789:AAE...).
@@ -26,8 +32,9 @@ Pinpoint needs a Telegram bot token to run: set TELEGRAM_TOKEN.
 TOOLS = {"geo": "bot.geo", "sticker": "bot.sticker"}
 
 
-def run() -> int:
-    """Load the settings and run the bot until interrupted."""
+def run(args: list[str] | None = None) -> int:
+    """Load the settings and run the bot until interrupted; without a token, the sandbox
+    (`args` are the sandbox's options then)."""
     from bot.config import load_settings
 
     try:
@@ -36,8 +43,10 @@ def run() -> int:
         print(f"Pinpoint: a setting is wrong:\n{exc}", file=sys.stderr)
         return 2
     if settings.telegram_token is None:
-        print(NO_TOKEN, file=sys.stderr)
-        return 2
+        print(SANDBOX_FIRST_LINE, NO_TOKEN, sep="\n", flush=True)
+        from bot.sandbox import main as sandbox
+
+        return sandbox(args or [], settings)
 
     from bot.app import build_application
     from bot.logs import configure_logging
@@ -53,7 +62,11 @@ def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     command = args.pop(0) if args else "run"
     if command == "run":
-        return run()
+        return run(args)
+    if command == "sandbox":
+        from bot.sandbox import main as sandbox
+
+        return sandbox(args)
     if command in TOOLS:
         return int(importlib.import_module(TOOLS[command]).main(args) or 0)
     print(__doc__, file=sys.stderr)

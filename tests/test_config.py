@@ -48,12 +48,20 @@ def test_lists_and_time_zone_from_the_environment(monkeypatch: pytest.MonkeyPatc
 
 
 def test_run_without_a_token_says_what_to_set(tmp_path: Path) -> None:
+    """No token: the first line says the sandbox starts, the token steps follow (--check stops
+    the sandbox once it answers instead of serving until Ctrl+C)."""
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "PYTHONPATH": str(PROJECT_ROOT)}
-    result = subprocess.run([sys.executable, "-m", "bot", "run"], cwd=tmp_path, env=env,
-                            capture_output=True, text=True, timeout=60)
-    assert result.returncode == 2
-    assert "TELEGRAM_TOKEN" in result.stderr and "@BotFather" in result.stderr
-    assert "Traceback" not in result.stderr
+    command = [sys.executable, "-m", "bot", "run", "--check", "--no-browser", "--port", "0",
+               "--database", str(tmp_path / "sandbox.db")]
+    result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    first, *rest = result.stdout.splitlines()
+    assert first.startswith("No TELEGRAM_TOKEN set: starting the local sandbox")
+    assert "TELEGRAM_TOKEN=" in result.stdout and "@BotFather" in result.stdout
+    assert "Pinpoint sandbox: open http://127.0.0.1:" in result.stdout
+    assert "sandbox check: ok" in rest
+    assert "Traceback" not in result.stderr + result.stdout
 
 
 def test_logs_never_carry_the_token_or_a_password() -> None:

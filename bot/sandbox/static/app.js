@@ -1,0 +1,547 @@
+// Pinpoint sandbox: a small chat client for the project's Bot API emulator.
+// No framework, no build step. Live updates arrive over Server-Sent Events
+// (/api/chats/{chat}/events); actions are POSTs to /api/chats/{chat}/...
+(() => {
+  'use strict';
+
+  const $ = (selector, root = document) => root.querySelector(selector);
+  const state = {
+    info: null,        // /api/people: bot, people, places, commands, sticker, demo
+    person: null,      // who this tab is
+    chat: null,        // {id, title, type}
+    source: null,      // the EventSource of the open chat
+    keyboardKey: '',   // the reply keyboard shown (JSON), to notice changes
+    keyboard: null,
+    keyboardHidden: false,
+    typingTimer: 0,
+    locationMode: 'pin',
+  };
+
+  // -- helpers -----------------------------------------------------------------------
+
+  function el(tag, attrs = {}, ...children) {
+    const node = document.createElement(tag);
+    for (const [key, value] of Object.entries(attrs)) {
+      if (value === null || value === undefined || value === false) continue;
+      if (key === 'class') node.className = value;
+      else if (key.startsWith('on')) node.addEventListener(key.slice(2), value);
+      else node.setAttribute(key, value === true ? '' : value);
+    }
+    for (const child of children.flat()) {
+      if (child !== null && child !== undefined && child !== false) {
+        node.append(child instanceof Node ? child : String(child));
+      }
+    }
+    return node;
+  }
+
+  async function api(path, options = {}) {
+    const response = await fetch(path, options);
+    let body = null;
+    try { body = await response.json(); } catch (_) { /* not JSON */ }
+    if (!response.ok) throw new Error((body && body.error) || `${response.status} ${response.statusText}`);
+    return body;
+  }
+
+  function post(path, data) {
+    return api(path, {
+      method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(data),
+    });
+  }
+
+  function chatPath(suffix = '') {
+    return `/api/chats/${state.chat.id}${suffix}`;
+  }
+
+  function fileUrl(fileId, download = false) {
+    return `/api/files/${encodeURIComponent(fileId)}${download ? '?download=1' : ''}`;
+  }
+
+  function clock(seconds) {
+    const date = new Date(seconds * 1000);
+    return date.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+  }
+
+  function size(bytes) {
+    if (!bytes) return '';
+    if (bytes < 1024) return `${bytes} B`;
+    if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(0)} KB`;
+    return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+  }
+
+  let toastTimer = 0;
+  function toast(text, ms = 3500) {
+    const box = $('#toast');
+    box.textContent = text;
+    box.hidden = false;
+    clearTimeout(toastTimer);
+    toastTimer = setTimeout(() => { box.hidden = true; }, ms);
+  }
+
+  function showAlert(text) {
+    $('#alert-text').textContent = text;
+    $('#alert-sheet').showModal();
+  }
+
+  async function act(work) {
+    try { return await work(); } catch (error) { toast(error.message || String(error)); }
+    return null;
+  }
+
+  // -- the person picker ---------------------------------------------------------------
+
+  function chatLink(person, chat) {
+    return `#user=${person.id}&chat=${chat.id}`;
+  }
+
+  function chatLabel(chat) {
+    return chat.type === 'private' ? `Chat with ${state.info.bot.name}` : `${chat.title} (group)`;
+  }
+
+  function showPicker() {
+    closeChat();
+    document.title = 'Pinpoint sandbox';
+    const list = $('#people');
+    list.replaceChildren(...state.info.people.map((person) => el('li', { class: 'person' },
+      el('div', { class: 'avatar', 'aria-hidden': 'true' }, person.first_name[0]),
+      el('div', { class: 'about' },
+        el('strong', {}, person.name, ' ', el('span', { class: `role ${person.role}` }, person.role)),
+        el('p', {}, person.about),
+        el('div', { class: 'links' }, person.chats.map((chat) => el('a', {
+          class: 'button', href: chatLink(person, chat), 'data-person': person.id,
+        }, chatLabel(chat))))))));
+    $('#chat').hidden = true;
+    $('#picker').hidden = false;
+  }
+
+  // -- the chat ------------------------------------------------------------------------
+
+  function route() {
+    const params = new URLSearchParams(location.hash.slice(1));
+    const person = state.info.people.find((p) => String(p.id) === params.get('user'));
+    if (!person) { showPicker(); return; }
+    const chat = person.chats.find((c) => String(c.id) === params.get('chat')) || person.chats[0];
+    openChat(person, chat);
+  }
+
+  function closeChat() {
+    if (state.source) state.source.close();
+    state.source = null;
+  }
+
+  function openChat(person, chat) {
+    closeChat();
+    state.person = person;
+    state.chat = chat;
+    state.keyboardKey = '';
+    state.keyboard = null;
+    const title = chat.type === 'private' ? state.info.bot.name : chat.title;
+    document.title = `${person.first_name} · ${title} — Pinpoint sandbox`;
+    $('#chat-title').textContent = title;
+    $('#avatar').textContent = title[0];
+    setSubtitle();
+    const select = $('#chat-select');
+    select.replaceChildren(...person.chats.map((c) => el('option', {
+      value: c.id, selected: c.id === chat.id,
+    }, chatLabel(c))));
+    select.hidden = person.chats.length < 2;
+    $('#commands').hidden = chat.type !== 'private';
+    $('#messages').replaceChildren();
+    renderKeyboard(null);
+    $('#picker').hidden = true;
+    $('#chat').hidden = false;
+    connect();
+  }
+
+  function setSubtitle(extra) {
+    const you = `you are ${state.person.name} (${state.person.role})`;
+    $('#chat-sub').textContent = extra ? `${extra} · ${you}` : you;
+  }
+
+  function connect() {
+    const source = new EventSource(`${chatPath('/events')}?user=${state.person.id}`);
+    state.source = source;
+    source.onmessage = (event) => handle(JSON.parse(event.data));
+    source.onopen = () => { document.body.dataset.live = '1'; setSubtitle(); };
+    source.onerror = () => { document.body.dataset.live = ''; setSubtitle('reconnecting…'); };
+  }
+
+  function handle(event) {
+    if (event.type === 'chat') {
+      const list = $('#messages');
+      list.replaceChildren();
+      for (const message of event.chat.messages) upsert(message, false);
+      setKeyboard(event.chat.keyboard);
+      scrollToEnd();
+      document.body.dataset.ready = '1';
+    } else if (event.type === 'message') {
+      const stick = nearEnd() || event.message.from.id === state.person.id;
+      upsert(event.message, true);
+      if (event.message.from.is_bot) {
+        setKeyboard(event.keyboard);
+        stopTyping();
+      }
+      if (stick) scrollToEnd();
+    } else if (event.type === 'action') {
+      setSubtitle(event.action === 'typing' ? `${state.info.bot.name} is typing…` : `${state.info.bot.name} is sending…`);
+      clearTimeout(state.typingTimer);
+      state.typingTimer = setTimeout(stopTyping, 5000);
+    }
+  }
+
+  function stopTyping() {
+    clearTimeout(state.typingTimer);
+    setSubtitle();
+  }
+
+  function nearEnd() {
+    const list = $('#messages');
+    return list.scrollHeight - list.scrollTop - list.clientHeight < 80;
+  }
+
+  function scrollToEnd() {
+    const list = $('#messages');
+    list.scrollTop = list.scrollHeight;
+  }
+
+  // -- messages ------------------------------------------------------------------------
+
+  function upsert(message, live) {
+    const list = $('#messages');
+    const old = list.querySelector(`[data-id="${message.id}"]`);
+    if (message.deleted) {
+      if (old) removeNode(old);
+      return;
+    }
+    const node = renderMessage(message);
+    if (live && !old) node.classList.add('new');
+    if (old) { old.replaceWith(node); return; }
+    if (message.album) {
+      const last = list.lastElementChild;
+      if (last && last.classList.contains('album') && last.dataset.album === message.album) {
+        last.append(node);
+        return;
+      }
+      const album = el('div', { class: `album ${node.classList.contains('out') ? 'out' : 'in'}`, 'data-album': message.album });
+      album.append(node);
+      list.append(album);
+      return;
+    }
+    list.append(node);
+  }
+
+  function removeNode(node) {
+    const album = node.parentElement && node.parentElement.classList.contains('album') ? node.parentElement : null;
+    node.remove();
+    if (album && !album.children.length) album.remove();
+  }
+
+  function renderMessage(m) {
+    const mine = m.from.id === state.person.id;
+    const node = el('div', { class: `msg ${mine ? 'out' : 'in'}`, 'data-id': m.id });
+    if (!mine && state.chat.type !== 'private') node.append(el('div', { class: 'sender' }, m.from.name));
+    if (m.photo) node.append(photoNode(m.photo));
+    if (m.document) node.append(documentNode(m.document));
+    if (m.location) node.append(locationNode(m.location, m.venue));
+    if (m.other) node.append(el('div', { class: 'other' }, `[${m.other}]`));
+    if (m.html) {
+      const text = el('div', { class: 'text' });
+      text.innerHTML = m.html;  // built and escaped by the server (bot/sandbox/views.py)
+      node.append(text);
+    }
+    node.append(el('div', { class: 'meta' }, m.edited ? 'edited ' : '', clock(m.date)));
+    if (m.buttons && m.buttons.length) node.append(inlineKeyboard(m));
+    return node;
+  }
+
+  function photoNode(photo) {
+    const ratio = photo.width && photo.height ? `${photo.width} / ${photo.height}` : 'auto';
+    return el('a', { class: 'photo', href: fileUrl(photo.file_id), target: '_blank', rel: 'noopener' },
+      el('img', {
+        src: fileUrl(photo.preview_id), alt: 'photo', loading: 'lazy', style: `aspect-ratio: ${ratio}`,
+      }));
+  }
+
+  function documentNode(doc) {
+    const isImage = (doc.mime_type || '').startsWith('image/');
+    return el('a', { class: 'document', href: fileUrl(doc.file_id, true), download: doc.name },
+      doc.thumb_id && isImage
+        ? el('img', { src: fileUrl(doc.thumb_id), alt: '', class: 'thumb' })
+        : el('span', { class: 'doc-icon', 'aria-hidden': 'true' }, '📄'),
+      el('span', { class: 'doc-name' }, doc.name, el('small', {}, size(doc.size))));
+  }
+
+  function locationNode(loc, venue) {
+    const lat = Number(loc.latitude).toFixed(6);
+    const lon = Number(loc.longitude).toFixed(6);
+    const accuracy = loc.horizontal_accuracy ? ` ±${Math.round(loc.horizontal_accuracy)} m` : '';
+    const map = `https://www.openstreetmap.org/?mlat=${lat}&mlon=${lon}#map=18/${lat}/${lon}`;
+    return el('div', { class: 'location' },
+      el('span', { class: 'pin', 'aria-hidden': 'true' }, '📍'),
+      el('span', {},
+        venue ? el('strong', {}, venue.title) : null,
+        venue ? el('small', {}, venue.address) : null,
+        el('span', { class: 'coords' }, `${lat}, ${lon}${accuracy}`),
+        loc.live_period ? el('small', {}, 'live location') : null,
+        el('a', { href: map, target: '_blank', rel: 'noopener' }, 'map ↗')));
+  }
+
+  function inlineKeyboard(m) {
+    return el('div', { class: 'inline-keyboard' }, m.buttons.map((row) => el('div', { class: 'row' },
+      row.map((button) => {
+        if (button.url) {
+          return el('a', { class: 'ib', href: button.url, target: '_blank', rel: 'noopener' }, `${button.text} ↗`);
+        }
+        if (button.copy_text) {
+          return el('button', {
+            type: 'button', class: 'ib',
+            onclick: () => navigator.clipboard && navigator.clipboard.writeText(button.copy_text.text)
+              .then(() => toast('Copied')),
+          }, button.text);
+        }
+        return el('button', {
+          type: 'button', class: 'ib', 'data-data': button.callback_data,
+          onclick: (event) => press(m, button, event.currentTarget),
+        }, button.text);
+      }))));
+  }
+
+  async function press(m, button, node) {
+    node.disabled = true;
+    node.classList.add('busy');
+    const answer = await act(() => post(chatPath('/press'), {
+      user: state.person.id, message_id: m.id, data: button.callback_data,
+    }));
+    node.disabled = false;
+    node.classList.remove('busy');
+    if (answer && answer.text) {
+      if (answer.show_alert) showAlert(answer.text); else toast(answer.text);
+    } else if (answer && !answer.answered) {
+      toast(`${state.info.bot.name} did not answer the button.`);
+    }
+  }
+
+  // -- the reply keyboard ----------------------------------------------------------------
+
+  function setKeyboard(keyboard) {
+    const key = JSON.stringify(keyboard || null);
+    if (key === state.keyboardKey) return;
+    state.keyboardKey = key;
+    state.keyboardHidden = false;
+    renderKeyboard(keyboard);
+  }
+
+  function renderKeyboard(keyboard) {
+    state.keyboard = keyboard;
+    const box = $('#reply-keyboard');
+    const shown = Boolean(keyboard) && !state.keyboardHidden;
+    box.hidden = !shown;
+    $('#keyboard-toggle').hidden = !keyboard;
+    $('#keyboard-toggle').classList.toggle('on', shown);
+    $('#text').placeholder = (keyboard && keyboard.placeholder) || 'Message';
+    if (!keyboard) { box.replaceChildren(); return; }
+    box.replaceChildren(...keyboard.rows.map((row) => el('div', { class: 'row' },
+      row.map((button) => el('button', {
+        type: 'button', class: 'rk', onclick: () => replyButton(button),
+      }, button.request_location ? `📍 ${button.text}` : button.text)))));
+  }
+
+  function usedKeyboard() {
+    if (state.keyboard && state.keyboard.one_time) {
+      state.keyboardHidden = true;
+      renderKeyboard(state.keyboard);
+    }
+  }
+
+  function replyButton(button) {
+    if (button.request_location) { openLocation('gps'); return; }
+    if (button.request_contact) { toast('Sharing a contact is not part of the sandbox.'); return; }
+    sendText(button.text).then(usedKeyboard);
+  }
+
+  // -- sending -----------------------------------------------------------------------------
+
+  async function sendText(text) {
+    text = text.trim();
+    if (!text) return;
+    await act(() => post(chatPath('/messages'), { user: state.person.id, text }));
+  }
+
+  async function upload(file, as) {
+    if (!file) return;
+    const form = new FormData();
+    form.append('user', state.person.id);
+    form.append('as', as);
+    form.append('file', file, file.name || 'photo.jpg');
+    toast(`Sending the ${as === 'document' ? 'file' : 'photo'}…`, 60000);
+    const done = await act(() => api(chatPath('/upload'), { method: 'POST', body: form }));
+    if (done) $('#toast').hidden = true;
+  }
+
+  function openLocation(mode) {
+    state.locationMode = mode;
+    const gps = mode === 'gps';
+    $('#location-title').textContent = gps ? 'Share my location' : 'Send a location';
+    $('#location-hint').textContent = gps
+      ? 'Your phone\'s GPS fix: pick a demo site, type coordinates, or use this device.'
+      : 'The pin: a demo site, or coordinates typed as on a map.';
+    const device = $('#use-device');
+    device.disabled = !(window.isSecureContext && navigator.geolocation);
+    device.title = device.disabled ? 'Needs https or localhost: pick a site or type coordinates.' : '';
+    $('#location-form').reset();
+    $('#location-sheet').showModal();
+  }
+
+  function fillLocation(latitude, longitude, accuracy) {
+    const form = $('#location-form');
+    form.latitude.value = latitude;
+    form.longitude.value = longitude;
+    form.accuracy.value = accuracy === null || accuracy === undefined ? '' : accuracy;
+  }
+
+  function useDevice() {
+    const device = $('#use-device');
+    device.disabled = true;
+    navigator.geolocation.getCurrentPosition((position) => {
+      device.disabled = false;
+      const c = position.coords;
+      fillLocation(c.latitude.toFixed(6), c.longitude.toFixed(6), c.accuracy ? Math.round(c.accuracy) : '');
+    }, (error) => {
+      device.disabled = false;
+      toast(`No location from this device: ${error.message}`);
+    }, { enableHighAccuracy: true, timeout: 15000 });
+  }
+
+  async function sendLocation() {
+    const form = $('#location-form');
+    const number = (value) => value.trim().replace(',', '.');
+    const body = {
+      user: state.person.id,
+      latitude: number(form.latitude.value),
+      longitude: number(form.longitude.value),
+      accuracy: number(form.accuracy.value) || null,
+    };
+    const done = await act(() => post(chatPath('/location'), body));
+    if (done && state.locationMode === 'gps') usedKeyboard();
+  }
+
+  // -- sheets ------------------------------------------------------------------------------
+
+  function renderCommands() {
+    const commands = state.info.commands || [];
+    $('#command-list').replaceChildren(...(commands.length ? commands : [{ command: 'start', description: '' }])
+      .map((c) => el('button', {
+        type: 'button', onclick: () => { $('#commands-sheet').close(); sendText(`/${c.command}`); },
+      }, `/${c.command}`, el('small', {}, c.description))));
+  }
+
+  function valueButton(value) {
+    return el('button', {
+      type: 'button', class: 'value', onclick: () => {
+        $('#demo-sheet').close();
+        if (!$('#chat').hidden) { $('#text').value = value; $('#text').focus(); }
+      },
+    }, value);
+  }
+
+  function renderDemo() {
+    const { sticker, demo } = state.info;
+    const rows = [
+      ['Installer ID (Ben registers with any)', demo.installer_id],
+      ['Sticker MAC', sticker.mac],
+      ['Sticker password', sticker.password],
+      ['SIM ICCID', demo.iccid],
+    ];
+    $('#demo-values').replaceChildren(
+      el('p', {}, el('a', { href: sticker.href, download: 'demo-sticker.png' }, '🏷 Download the demo sticker'),
+        ' and send it as a photo of the activation sticker.'),
+      el('dl', {}, rows.map(([label, value]) => [el('dt', {}, label), el('dd', {}, valueButton(value))])),
+      el('table', {},
+        el('thead', {}, el('tr', {}, el('th', {}, 'Model'), el('th', {}, 'Min. firmware'), el('th', {}, 'Serial, e.g.'))),
+        el('tbody', {}, demo.models.map((m) => el('tr', {},
+          el('td', {}, m.name), el('td', {}, valueButton(m.min_firmware)), el('td', {}, valueButton(m.serial_example)))))));
+  }
+
+  // -- wiring ------------------------------------------------------------------------------
+
+  function wire() {
+    const text = $('#text');
+    $('#composer').addEventListener('submit', (event) => {
+      event.preventDefault();
+      const value = text.value;
+      text.value = '';
+      text.style.height = '';
+      sendText(value);
+    });
+    text.addEventListener('keydown', (event) => {
+      if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
+        event.preventDefault();
+        $('#composer').requestSubmit();
+      }
+    });
+    text.addEventListener('input', () => {
+      text.style.height = '';
+      text.style.height = `${Math.min(text.scrollHeight, 140)}px`;
+    });
+    $('#attach').addEventListener('click', () => $('#attach-sheet').showModal());
+    $('#commands').addEventListener('click', async () => {
+      const info = await act(() => api('/api/people'));
+      if (info) state.info.commands = info.commands;
+      renderCommands();
+      $('#commands-sheet').showModal();
+    });
+    $('#keyboard-toggle').addEventListener('click', () => {
+      state.keyboardHidden = !state.keyboardHidden;
+      renderKeyboard(state.keyboard);
+    });
+    for (const button of document.querySelectorAll('[data-pick]')) {
+      button.addEventListener('click', () => {
+        $('#attach-sheet').close();
+        const pick = button.dataset.pick;
+        if (pick === 'location') openLocation('pin');
+        else $(`#pick-${pick}`).click();
+      });
+    }
+    for (const [id, as] of [['pick-camera', 'photo'], ['pick-photo', 'photo'], ['pick-file', 'document']]) {
+      const input = document.getElementById(id);
+      input.addEventListener('change', () => {
+        const file = input.files[0];
+        input.value = '';
+        upload(file, as);
+      });
+    }
+    $('#use-device').addEventListener('click', useDevice);
+    $('#location-sheet').addEventListener('close', () => {
+      if ($('#location-sheet').returnValue === 'send') sendLocation();
+    });
+    $('#places').replaceChildren(...state.info.places.map((place) => el('button', {
+      type: 'button', class: 'place',
+      onclick: () => fillLocation(place.latitude, place.longitude,
+        state.locationMode === 'gps' ? place.accuracy : null),
+    }, place.label)));
+    for (const opener of document.querySelectorAll('[data-open="demo"]')) {
+      opener.addEventListener('click', () => { renderDemo(); $('#demo-sheet').showModal(); });
+    }
+    $('#chat-select').addEventListener('change', (event) => {
+      location.hash = `user=${state.person.id}&chat=${event.target.value}`;
+    });
+    $('#messages').addEventListener('click', (event) => {
+      const command = event.target.closest('.command');
+      if (command && state.chat.type === 'private') sendText(command.textContent);
+    });
+    window.addEventListener('hashchange', route);
+  }
+
+  async function boot() {
+    try {
+      state.info = await api('/api/people');
+    } catch (error) {
+      document.body.textContent = `The sandbox server does not answer (${error.message}). Is it running?`;
+      return;
+    }
+    wire();
+    route();
+  }
+
+  boot();
+})();
