@@ -75,6 +75,12 @@ class Settings(BaseSettings):
     geocoder_user_agent: str = "pinpoint-bot/0.1 (set GEOCODER_USER_AGENT to your contact)"
     geocoder_timeout_s: float = 5.0
     geocoder_min_interval_s: float = 1.0
+    geocoder_budget_s: float = 6.0
+    geocoder_probes: int = 4
+    geocoder_probe_spacing_m: float = 30.0
+    geocoder_search_radius_m: float = 5000.0
+    geocoder_cache_ttl_days: float = 90.0
+    geocoder_api_key: SecretStr | None = None
     gps_max_accuracy_m: float = 50.0
     pin_max_from_gps_m: float = 150.0
     pin_max_from_address_m: float = 300.0

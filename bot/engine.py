@@ -9,15 +9,16 @@ set a cursor on an earlier one. Nothing here knows about Telegram.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from geopy.distance import geodesic
-
 from bot.catalog import Catalog, ChecklistItem, Model
 from bot.config import Settings
+from bot.geo import AddressFinder, Candidate, GeocoderError, check_pin, distance_m
 from bot.interaction import Button, Input, LocationInput, Outcome, PhotoInput, Reply
 from bot.photos import check_photo, inspect_photo
 from bot.procedure import Option, Procedure, Step, condition_holds
@@ -74,23 +75,20 @@ def shorten(text: str, limit: int = LABEL_MAX) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def distance_m(a: tuple[float, float], b: tuple[float, float]) -> float:
-    """Distance in metres between two (lat, lon) points."""
-    return float(geodesic(a, b).meters)
-
-
 class Engine:
     """Walks the procedure: one instance per bot, shared by all installers."""
 
     def __init__(
         self, store: Store, procedure: Procedure, catalog: Catalog, texts: Texts,
-        settings: Settings,
+        settings: Settings, finder: AddressFinder | None = None,
     ) -> None:
         self.store = store
         self.procedure = procedure
         self.catalog = catalog
         self.texts = texts
         self.settings = settings
+        self.finder = finder
+        self._prefetches: set[asyncio.Task[Any]] = set()
 
     # Loading --------------------------------------------------------------------------
 
@@ -170,6 +168,10 @@ class Engine:
             return self._confirm_label(step)
         if step.kind == "photo":
             return f"{value.get('width')}×{value.get('height')}"
+        if step.kind == "address":
+            label = str(value.get("label", "")) if isinstance(value, dict) else str(value)
+            verified = not isinstance(value, dict) or value.get("verified", True)
+            return label if verified else f"{label} ({self.t('step.address.unverified')})"
         if step.kind == "location":
             text = f"{value['lat']:.5f}, {value['lon']:.5f}"
             if value.get("accuracy"):
@@ -237,9 +239,12 @@ class Engine:
         if job.pending:
             return self._pending_prompt(view)
         step = slot.step
-        body = self.t(f"step.{step.id}.prompt", **self._values(view, slot))
-        text = f"{self.header(view)}\n{body}"
         rows: list[list[Button]] = []
+        if step.kind == "address":
+            body = await self._address_offer(view, rows)
+        else:
+            body = self.t(f"step.{step.id}.prompt", **self._values(view, slot))
+        text = f"{self.header(view)}\n{body}"
         data = lambda option: f"a:{job.id}:{slot.key}:{option}"  # noqa: E731
         reply = Reply(text, rows, prompt=True)
         if step.kind in ("choice", "checklist"):
@@ -428,6 +433,8 @@ class Engine:
             return await self._typed(view, slot, inp.text or "", user_id)
         if inp.kind == "text" and kind == "model":
             return self._search_models(view, inp.text or "")
+        if inp.kind == "text" and kind == "address":
+            return await self._address_search(view, inp.text or "")
         if inp.kind == "photo" and kind == "photo":
             assert inp.photo is not None
             return await self._photo(view, slot, inp.photo, user_id)
@@ -556,15 +563,127 @@ class Engine:
             else:
                 warning = await self._photos_far_from(view, (loc.lat, loc.lon))
         elif slot.step.source == "pin":
-            gps = view.value("gps")
-            if gps:
-                far = distance_m((loc.lat, loc.lon), (gps["lat"], gps["lon"]))
-                if far > self.settings.pin_max_from_gps_m:
-                    warning = {"text": "step.pin.far", "values": {"distance": round(far)},
-                               "flag": "pin_far"}
+            warning = self._pin_warning(view, loc)
         if warning:
             return await self._hold(view, slot, value, "location", warning, user_id)
+        if slot.step.source == "gps":
+            self._prefetch_addresses(loc.lat, loc.lon)
         return await self._accept(view, slot, value, "location", user_id)
+
+    def _pin_warning(self, view: JobView, loc: LocationInput) -> dict[str, Any] | None:
+        gps, address = view.value("gps"), view.value("address")
+        check = check_pin(
+            (loc.lat, loc.lon),
+            (gps["lat"], gps["lon"]) if gps else None,
+            Candidate.from_json(address) if isinstance(address, dict) else None,
+            max_from_gps_m=self.settings.pin_max_from_gps_m,
+            max_from_address_m=self.settings.pin_max_from_address_m,
+        )
+        if not check.too_far:
+            return None
+        parts = []
+        if check.from_gps_m is not None and check.too_far_from_gps:
+            parts.append(self.t("step.pin.far_gps", distance=round(check.from_gps_m)))
+        if check.from_address_m is not None and check.too_far_from_address:
+            parts.append(self.t("step.pin.far_address", distance=round(check.from_address_m)))
+        return {"text": "step.pin.far", "values": {"distances": " and ".join(parts)},
+                "flag": "pin_far"}
+
+    # Addresses ------------------------------------------------------------------------
+
+    def _prefetch_addresses(self, lat: float, lon: float) -> None:
+        """Warm the geocoder cache while the installer answers the next questions."""
+        if self.finder is None:
+            return
+
+        async def fetch() -> None:
+            with contextlib.suppress(GeocoderError):  # asked again at the address step
+                await self.finder.reverse(lat, lon)  # type: ignore[union-attr]
+
+        task = asyncio.create_task(fetch())
+        self._prefetches.add(task)
+        task.add_done_callback(self._prefetches.discard)
+
+    async def close(self) -> None:
+        """Stop address look-ups still running in the background."""
+        for task in list(self._prefetches):
+            task.cancel()
+        await asyncio.gather(*self._prefetches, return_exceptions=True)
+
+    async def _address_offer(self, view: JobView, rows: list[list[Button]]) -> str:
+        """The address question: candidates near the GPS fix (or the last search) as buttons."""
+        job, gps = view.job, view.value("gps")
+        offers = job.offers
+        if gps is None or self.finder is None:
+            return self.t("step.address.prompt_no_gps")
+        here = [gps["lat"], gps["lon"]]
+        if not offers or offers.get("gps") != here:
+            offers = {"gps": here, "query": None}
+            try:
+                found = await self.finder.reverse(gps["lat"], gps["lon"])
+                offers["candidates"] = [json.loads(c.to_json()) for c in found]
+            except GeocoderError as problem:
+                offers["error"] = problem.kind
+            await self.store.update_job(job.id, offers=offers)
+        data = lambda option: f"a:{job.id}:address:{option}"  # noqa: E731
+        for index, candidate in enumerate(offers.get("candidates", [])):
+            rows.append([Button(candidate["label"], data(f"c{index}"))])
+        query, error = offers.get("query"), offers.get("error")
+        if error and error != "no_result":
+            rows.append([Button(self.t("step.address.retry"), data("=retry"))])
+        if query:
+            rows.append([Button(self.t("step.address.use_typed", text=shorten(query, 30)),
+                                data("=typed"))])
+        if error and error != "no_result":
+            reason = self.t(f"step.address.reason_{error}")
+            return self.t("step.address.failed", reason=reason)
+        if query:
+            key = "results" if offers.get("candidates") else "no_results"
+            return self.t(f"step.address.{key}", query=shorten(query, 60))
+        return self.t("step.address.prompt")
+
+    async def _address_search(self, view: JobView, text: str) -> Outcome:
+        """A typed address: search near the GPS fix and offer what was found."""
+        query = " ".join(text.split())[:200]
+        if not query:
+            return self._wrong_kind(view, "unknown")
+        gps = view.value("gps")
+        here = [gps["lat"], gps["lon"]] if gps else None
+        offers: dict[str, Any] = {"gps": here, "query": query, "candidates": []}
+        if self.finder is not None:
+            try:
+                found = await self.finder.search(query, tuple(here) if here else None)
+                offers["candidates"] = [json.loads(c.to_json()) for c in found]
+            except GeocoderError as problem:
+                offers["error"] = problem.kind
+        else:
+            offers["error"] = "unavailable"
+        await self.store.update_job(view.job.id, offers=offers)
+        view = await self.view(await self._job(view.job.id))
+        return Outcome([await self.prompt(view)], job_id=view.job.id)
+
+    async def _address_button(self, view: JobView, slot: Slot, option: str, user_id: int,
+                              message_id: int | None) -> Outcome:
+        offers = view.job.offers or {}
+        candidates = offers.get("candidates", [])
+        if option == "=retry":
+            await self.store.update_job(view.job.id, offers={**offers, "gps": None}
+                                        if not offers.get("query") else None)
+            if offers.get("query"):
+                return await self._address_search(view, offers["query"])
+            return await self._next(view.job.id, [])
+        if option == "=typed" and offers.get("query"):
+            gps = view.value("gps") or {"lat": 0.0, "lon": 0.0}
+            typed = Candidate.unverified(offers["query"], gps["lat"], gps["lon"])
+            await self.store.add_flag(view.job.id, "address_unverified", slot.key, {})
+            await self.store.update_job(view.job.id, offers=None)
+            return await self._accept(view, slot, json.loads(typed.to_json()), "typed",
+                                      user_id, message_id, keep_flags=True)
+        if option.startswith("c") and option[1:].isdigit() and int(option[1:]) < len(candidates):
+            await self.store.update_job(view.job.id, offers=None)
+            return await self._accept(view, slot, candidates[int(option[1:])], "button",
+                                      user_id, message_id)
+        return Outcome(alert=self.t("job.stale_button"))
 
     async def _photos_far_from(
         self, view: JobView, where: tuple[float, float]
@@ -654,6 +773,8 @@ class Engine:
             return await self._submit(view, user_id, message_id)
         if step.kind == "model" and self.catalog.model(option):
             return await self._accept(view, slot, option, "button", user_id, message_id)
+        if step.kind == "address":
+            return await self._address_button(view, slot, option, user_id, message_id)
         if step.kind in ("choice", "checklist"):
             return await self._choose(view, slot, option, user_id, message_id)
         return Outcome(alert=self.t("job.stale_button"))

@@ -162,7 +162,8 @@ class Support:
         gps, pin = value("gps"), value("pin")
         accuracy = gps.get("accuracy") if isinstance(gps, dict) else None
         lines.append(t("support.distances", pin_gps=self._distance(pin, gps),
-                       pin_address=self._distance(pin, address),
+                       pin_address=self._distance(pin, address) if _address_verified(address)
+                       else "—",
                        accuracy=f"{round(accuracy)} m" if accuracy else "—"))
         lines.extend(t("support.detail", label=self.t("label." + k), value=value(k))
                      for k in DETAIL_STEPS if value(k))

@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-KINDS = {"choice", "confirm", "text", "photo", "location", "model", "checklist", "submit"}
+KINDS = {"choice", "confirm", "text", "photo", "location", "model", "checklist", "address",
+         "submit"}
 CONDITION = re.compile(r"^\s*([a-z_]+)(?:\.([a-z_]+))?\s*(?:(==|!=)\s*([A-Za-z0-9_\-]+))?\s*$")
 
 

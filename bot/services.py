@@ -6,9 +6,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+import aiosqlite
+
 from bot.catalog import Catalog
 from bot.config import DATA_DIR, Settings
 from bot.engine import Engine
+from bot.geo import AddressFinder, GeocodeCache
 from bot.handoff import Support
 from bot.outbox import Outbox
 from bot.people import People
@@ -34,6 +37,8 @@ class Services:
     people: People
     outbox: Outbox
     support: Support
+    finder: AddressFinder
+    cache_db: aiosqlite.Connection
 
     @classmethod
     async def create(
@@ -44,12 +49,17 @@ class Services:
         catalog = Catalog.load(settings.catalog_path, settings.checklists_path)
         texts = Texts(TEXTS_DIR, settings.language)
         store = await Store.open(settings.database_path, clock=clock)
-        engine = Engine(store, procedure, catalog, texts, settings)
+        cache_db = await aiosqlite.connect(str(settings.database_path))
+        await cache_db.execute("PRAGMA busy_timeout=5000")
+        finder = AddressFinder.from_settings(settings, GeocodeCache.from_settings(cache_db,
+                                                                                 settings))
+        engine = Engine(store, procedure, catalog, texts, settings, finder)
         people = People(store, texts, settings)
         await people.sync_configured_roles()
         outbox = Outbox(store, settings, base_delay_s=settings.outbox_retry_base_s)
         support = Support(store, engine, texts, settings, outbox)
-        return cls(settings, store, catalog, texts, procedure, engine, people, outbox, support)
+        return cls(settings, store, catalog, texts, procedure, engine, people, outbox, support,
+                   finder, cache_db)
 
     def start(self) -> None:
         """Start the background work (the outbox's deliveries)."""
@@ -58,4 +68,7 @@ class Services:
     async def close(self) -> None:
         """Stop the background work and release what `create` opened."""
         await self.outbox.stop()
+        await self.engine.close()
+        await self.finder.aclose()
+        await self.cache_db.close()
         await self.store.close()

@@ -68,6 +68,7 @@ class Job:
     closed_at: datetime | None
     reopened_part: str | None = None
     reminded_at: datetime | None = None
+    offers: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -355,6 +356,7 @@ class Store:
             created_at=_time(row["created_at"]), updated_at=_time(row["updated_at"]),
             submitted_at=_time(row["submitted_at"]), closed_at=_time(row["closed_at"]),
             reopened_part=row["reopened_part"], reminded_at=_time(row["reminded_at"]),
+            offers=json.loads(row["offers"]) if row["offers"] else None,
         )  # type: ignore[arg-type]
 
     async def create_job(self, installer_id: int, chat_id: int, visit_id: int | None) -> Job:
@@ -405,11 +407,11 @@ class Store:
     async def update_job(self, job_id: int, **fields: Any) -> None:
         """Set columns of a job (cursor, pending, prompt_message_id, status, ...)."""
         allowed = {"cursor", "pending", "prompt_message_id", "status", "stop_reason",
-                   "submitted_at", "closed_at", "reopened_part", "reminded_at"}
+                   "submitted_at", "closed_at", "reopened_part", "reminded_at", "offers"}
         unknown = set(fields) - allowed
         if unknown:
             raise ValueError(f"not job columns: {unknown}")
-        values = {k: json.dumps(v) if k == "pending" and v is not None else v
+        values = {k: json.dumps(v) if k in ("pending", "offers") and v is not None else v
                   for k, v in fields.items()}
         values["updated_at"] = self.now()
         assignments = ", ".join(f"{k} = ?" for k in values)

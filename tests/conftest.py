@@ -15,6 +15,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from bot.app import build_application, start_polling, stop_polling
 from bot.config import Settings
 from bot.emulator import BotApiEmulator, Player
+from bot.fakes.geocoder import FakeNominatim
+from bot.geo import reset_rate_limits
 from bot.services import Services
 
 ADMIN_ID = 9001
@@ -25,9 +27,14 @@ BEN_ID = 1002  # installer who registers and waits for approval
 SUPPORT_CHAT_ID = -1009999
 
 
-def make_settings(tmp_path: Path, emu: BotApiEmulator, **overrides: object) -> Settings:
-    """Settings for a test bot: the emulator's API, a fresh database, known people."""
+def make_settings(tmp_path: Path, emu: BotApiEmulator, geocoder_url: str | None = None,
+                  **overrides: object) -> Settings:
+    """Settings for a test bot: the emulator's API, a fresh database, known people, and
+    the fake geocoder (an address nobody listens on when none is given: no internet)."""
     values: dict[str, object] = {
+        "geocoder_url": geocoder_url or "http://127.0.0.1:9",
+        "geocoder_min_interval_s": 0.0,
+        "geocoder_timeout_s": 2.0,
         "telegram_token": emu.token,
         "telegram_api_url": emu.api_root,
         "database_path": tmp_path / "pinpoint.db",
@@ -86,9 +93,21 @@ async def emu() -> AsyncIterator[BotApiEmulator]:
 
 
 @pytest.fixture
-def settings(tmp_path: Path, emu: BotApiEmulator) -> Settings:
-    """Settings pointing at the emulator and a temporary database."""
-    return make_settings(tmp_path, emu)
+async def nominatim() -> AsyncIterator[FakeNominatim]:
+    """A fake Nominatim on a free loopback port, with the demo addresses."""
+    reset_rate_limits()
+    fake = FakeNominatim()
+    await fake.start()
+    try:
+        yield fake
+    finally:
+        await fake.stop()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, emu: BotApiEmulator, nominatim: FakeNominatim) -> Settings:
+    """Settings pointing at the emulator, the fake geocoder and a temporary database."""
+    return make_settings(tmp_path, emu, nominatim.url)
 
 
 @pytest.fixture

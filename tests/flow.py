@@ -18,8 +18,8 @@ MANUFACTURER = "Alpitronic"
 MAC = "0024:B100:0002:1A2B"
 PASSWORD = "ABCD7K"
 SERIAL = "HYC300-23041187"
-GPS = (52.520008, 13.404954)
-PIN = (52.520100, 13.405100)
+GPS = (52.530450, 13.384600)  # Invalidenstraße, Berlin: in the fake geocoder's demo table
+PIN = (52.530400, 13.384650)
 
 
 def make_iccid(prefix: str = "894450010219830482") -> str:
@@ -85,7 +85,7 @@ ANSWERS: dict[str, Action] = {
     "serial": send(SERIAL),
     "serial_check": press("Exactly right"),
     "serial_final": press("Confirm serial"),
-    "address": send("Hauptstraße 5, 10115 Berlin"),
+    "address": press("Invalidenstraße 113, 10115 Berlin"),
     "pin": location(*PIN, accuracy=None),
     "lot_name": send("P2 Riverside"),
     "building": press("Skip the rest"),

@@ -12,6 +12,7 @@ import pytest
 
 from bot.config import Settings
 from bot.emulator import BotApiEmulator, Group, Player
+from bot.fakes.geocoder import FakeNominatim
 from bot.fakes.webhook import FakeWebhook
 from bot.logs import quiet_libraries
 
@@ -35,9 +36,10 @@ async def hooks() -> AsyncIterator[FakeWebhook]:
 
 
 @pytest.fixture
-def settings(tmp_path: Path, emu: BotApiEmulator, hooks: FakeWebhook) -> Settings:
+def settings(tmp_path: Path, emu: BotApiEmulator, hooks: FakeWebhook,
+             nominatim: FakeNominatim) -> Settings:
     return make_settings(
-        tmp_path, emu,
+        tmp_path, emu, nominatim.url,
         support_ids=[SUPPORT_ID, CAROL_ID],
         paging_webhooks=[f"generic:{hooks.url('/generic')}", f"slack:{hooks.url('/slack')}",
                          f"pagerduty:{hooks.url('/pagerduty')}"],
@@ -89,7 +91,7 @@ async def test_hand_off_carries_everything_and_verify_tells_the_installer(
     handoff = bob.messages[0]
     for fact in ("Job #1", "ChargeNet", "Ana Installer", "INS-10234", "Alpitronic",
                  "HYC300-23041187", "0024:B100:0002:1A2B", "••••7K", "8944500102198304826",
-                 "2.10.1", "Hauptstraße 5", "unverified", "pin↔GPS", "Checklist 7/7 OK",
+                 "2.10.1", "Invalidenstraße 113", "geocoded", "pin↔GPS", "Checklist 7/7 OK",
                  "power off", "LOTO", "Display errors: none", "P2 Riverside"):
         assert fact in handoff.text, fact
     assert PASSWORD not in handoff.text

@@ -25,6 +25,7 @@ CREATE INDEX handoffs_open ON handoffs (decision, created_at);
 
 ALTER TABLE jobs ADD COLUMN reopened_part TEXT;
 ALTER TABLE jobs ADD COLUMN reminded_at TEXT;
+ALTER TABLE jobs ADD COLUMN offers TEXT;  -- JSON: the address choices shown at the address step
 
 -- Every outgoing delivery (a page to a webhook, the pinpoint record to the network) is
 -- written here first, in the same transaction as the fact it reports, then delivered with
