@@ -57,6 +57,7 @@ class GridFit:
     quad: np.ndarray
     version: int
     score: float
+    warp: np.ndarray | None = None
 
     @property
     def centre(self) -> tuple[float, float]:
@@ -121,17 +122,33 @@ def _bilinear(a: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
 # Finder patterns
 
 
-def binarise(a: np.ndarray, radius: int, invert: bool = False) -> np.ndarray:
-    """Dark (or, inverted, light) pixels by local mean, ignoring areas flat up to the noise."""
+def contrast_map(a: np.ndarray, radius: int) -> tuple[np.ndarray, np.ndarray]:
+    """Local darkness `d` (local mean minus pixel) and local deviation, both int16.
+
+    Where the deviation is within the image noise, `dev` is set to 0 (flat: nothing there).
+    """
     img = Image.fromarray(np.clip(a, 0, 255).astype(np.uint8, copy=False))
     grey = np.asarray(img, np.int16)
     mu = np.asarray(img.filter(ImageFilter.BoxBlur(radius)), np.int16)
-    d = (grey - mu) if invert else (mu - grey)
+    d = mu - grey
     dev_img = Image.fromarray(np.abs(d).astype(np.uint8))
     dev = np.asarray(dev_img.filter(ImageFilter.BoxBlur(radius)), np.int16)  # ≈ 0.8 σ
-    sample = grey[::8]
-    noise = int(np.median(np.abs(np.diff(sample, axis=1)))) + 1
-    return (d * 16 > dev * 3) & (dev * 4 > noise * 8)
+    noise = int(np.median(np.abs(np.diff(grey[::8], axis=1)))) + 1
+    dev[dev * 4 <= noise * 8] = 0
+    return d, dev
+
+
+def binarise(
+    a: np.ndarray,
+    radius: int,
+    invert: bool = False,
+    contrast: tuple[np.ndarray, np.ndarray] | None = None,
+) -> np.ndarray:
+    """Dark (or, inverted, light) pixels by local mean, ignoring areas flat up to the noise."""
+    d, dev = contrast if contrast is not None else contrast_map(a, radius)
+    if invert:
+        return (d * -16 > dev * 3) & (dev > 0)
+    return (d * 16 > dev * 3) & (dev > 0)
 
 
 def _runs(b: np.ndarray) -> np.ndarray:
@@ -167,12 +184,20 @@ def _runs(b: np.ndarray) -> np.ndarray:
 
 
 def find_finders(
-    a: np.ndarray, *, invert: bool = False, radius: int | None = None, limit: int = 16
+    a: np.ndarray,
+    *,
+    invert: bool = False,
+    radius: int | None = None,
+    limit: int = 16,
+    contrast: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> list[Finder]:
-    """Finder-pattern candidates in a grey image (float32), strongest first."""
+    """Finder-pattern candidates in a grey image, strongest first (`invert`: light-on-dark).
+
+    `contrast` is `contrast_map(a, radius)` when the caller already has it.
+    """
     h, w = a.shape
     radius = radius or max(8, min(h, w) // 40)
-    b = binarise(a, radius, invert)
+    b = binarise(a, radius, invert, contrast)
     hor = _runs(b)  # (y, x, u)
     ver = _runs(np.ascontiguousarray(b.T))  # (x, y, u)
     if len(hor) == 0 or len(ver) == 0:
@@ -266,6 +291,15 @@ def _band(n: int, r: int) -> np.ndarray:
     return band / band.sum(axis=1, keepdims=True)
 
 
+def _warp(u: np.ndarray, v: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Bend unit-square coordinates (a curved label); corners stay put, `w` = 0 is flat."""
+    bu, bv = u * (1 - u), v * (1 - v)
+    return (
+        u + w[0] * bu + w[1] * bu * (2 * u - 1) + w[4] * bv,
+        v + w[2] * bv + w[3] * bv * (2 * v - 1) + w[5] * bu,
+    )
+
+
 class _Fitter:
     """Scores a corner quad for one version by how well the known modules match the image."""
 
@@ -276,12 +310,22 @@ class _Fitter:
         self.known, dark = function_pattern(version)
         self.sign = np.where(dark[self.known], 1.0, -1.0)
         jj, ii = np.meshgrid((np.arange(n) + 0.5) / n, (np.arange(n) + 0.5) / n)
-        self.points = np.stack([jj.ravel(), ii.ravel(), np.ones(n * n)])
+        self.u, self.v = jj.ravel(), ii.ravel()
+        self.points = np.stack([self.u, self.v, np.ones(n * n)])
         self.band = _band(n, 2)
 
-    def values(self, quad: np.ndarray, offset: tuple[float, float] = (0.0, 0.0)) -> np.ndarray:
-        """Image values at the module centres (shifted by `offset` modules)."""
-        pts = self.points
+    def values(
+        self,
+        quad: np.ndarray,
+        offset: tuple[float, float] = (0.0, 0.0),
+        warp: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Image values at the module centres (shifted by `offset` modules, bent by `warp`)."""
+        if warp is not None and np.any(warp):
+            u, v = _warp(self.u, self.v, warp)
+            pts = np.stack([u, v, np.ones_like(u)])
+        else:
+            pts = self.points
         if offset != (0.0, 0.0):
             pts = pts + np.array([[offset[0] / self.n], [offset[1] / self.n], [0.0]])
         q = square_to_quad(quad) @ pts
@@ -291,44 +335,52 @@ class _Fitter:
         """Mean over the 5×5 modules around each module."""
         return self.band @ m @ self.band.T
 
-    def agreement(self, quad: np.ndarray) -> float:
+    def agreement(self, quad: np.ndarray, warp: np.ndarray | None = None) -> float:
         """Agreement of the known modules with the image, -1 … 1."""
-        m = self.values(quad)
+        m = self.values(quad, warp=warp)
         z = (self.local_mean(m) - m)[self.known]
         return float((z * self.sign).sum() / (np.abs(z).sum() + 1e-6))
 
     def refine(
-        self, quad: np.ndarray, max_evals: int = 400, sharpness: float = 0.6
-    ) -> tuple[np.ndarray, float]:
-        """Pattern search over the eight corner coordinates, from 0.8 to 0.05 module.
+        self,
+        quad: np.ndarray,
+        warp: np.ndarray | None = None,
+        *,
+        bend: bool = False,
+        max_evals: int = 400,
+        sharpness: float = 0.6,
+    ) -> tuple[np.ndarray, np.ndarray, float]:
+        """Pattern search over the corner coordinates (and, with `bend`, the warp).
 
         The objective is the known modules' agreement plus `sharpness` times the mean contrast
         of all modules (relative to the start): sampling at module centres gives the most
         decided values, which aligns the grid inside the code, where no pattern is known.
-        Returns the quad and its agreement.
+        Steps shrink from 0.8 to 0.05 module. Returns quad, warp and agreement.
         """
-        m = self.values(quad)
-        z = self.local_mean(m) - m
-        scale = float(np.abs(z[self.known]).mean()) + 1e-6
+        w0 = np.zeros(6) if warp is None else np.asarray(warp, float)
+        m = self.values(quad, warp=w0)
+        scale = float(np.abs((self.local_mean(m) - m)[self.known]).mean()) + 1e-6
+        q = np.concatenate([quad.astype(float).ravel(), w0])
+        module = float(np.hypot(*(q[2:4] - q[0:2]))) / self.n
+        unit = np.concatenate([np.full(8, module), np.full(6, 4.0 / self.n)])
+        dims = range(14 if bend else 8)
 
-        def objective(q: np.ndarray) -> float:
-            m = self.values(q.reshape(4, 2))
+        def objective(t: np.ndarray) -> float:
+            m = self.values(t[:8].reshape(4, 2), warp=t[8:])
             z = self.local_mean(m) - m
             k = z[self.known]
             agree = float((k * self.sign).sum() / (np.abs(k).sum() + 1e-6))
             return agree + sharpness * float(np.abs(z).mean()) / scale
 
-        q = quad.astype(float).ravel()
-        module = float(np.hypot(*(q[2:4] - q[0:2]))) / self.n
-        step = 0.8 * module
+        step = 0.8
         best = objective(q)
         evals = 1
-        while step > 0.05 * module and evals < max_evals:
+        while step > 0.05 and evals < max_evals:
             improved = False
-            for i in range(8):
+            for i in dims:
                 for d in (step, -step):
                     t = q.copy()
-                    t[i] += d
+                    t[i] += d * unit[i]
                     s = objective(t)
                     evals += 1
                     if s > best:
@@ -336,7 +388,8 @@ class _Fitter:
                         break
             if not improved:
                 step /= 2
-        return q.reshape(4, 2), self.agreement(q.reshape(4, 2))
+        quad_out = q[:8].reshape(4, 2)
+        return quad_out, q[8:], self.agreement(quad_out, q[8:])
 
 
 def _triples(finders: list[Finder]) -> list[tuple[float, Finder, Finder, Finder]]:
@@ -409,7 +462,7 @@ def fit_codes(
     for start, version, quad in starts[:max_refine]:
         if start < 0.6 * starts[0][0]:
             break
-        refined, score = fitters[version].refine(quad)
+        refined, _, score = fitters[version].refine(quad)
         if score < min_score:
             continue
         fit = GridFit(refined, version, score)
@@ -452,6 +505,24 @@ def equalise(z: np.ndarray, iterations: int = 2) -> list[np.ndarray]:
     return out
 
 
+def bend(a: np.ndarray, fit: GridFit, good: float = 0.97) -> GridFit:
+    """The fit refined again with the label allowed to bend (curved surfaces).
+
+    A bend is a poor local optimum from flat, so the search starts from a few bends along
+    either axis and keeps the best, stopping at `good` agreement.
+    """
+    fitter = _Fitter(a, fit.version)
+    best = fit
+    for start in ((0.0, 0.0), (-0.15, 0.0), (0.15, 0.0), (0.0, -0.15), (0.0, 0.15)):
+        warp = np.array([start[0], 0.0, start[1], 0.0, 0.0, 0.0])
+        quad, warp, score = fitter.refine(fit.quad, warp, bend=True, max_evals=350)
+        if score > best.score:
+            best = GridFit(quad, fit.version, score, warp)
+            if score >= good:
+                break
+    return best
+
+
 def read_modules(
     a: np.ndarray, fit: GridFit, sources: tuple[np.ndarray, ...] = ()
 ) -> list[np.ndarray]:
@@ -461,7 +532,7 @@ def read_modules(
     for offset in ((0.0, 0.0), (0.1, 0.0), (-0.1, 0.0), (0.0, 0.1), (0.0, -0.1)):
         for src in (a, *sources):
             fitter = _Fitter(src, fit.version)
-            m = fitter.values(fit.quad, offset)
+            m = fitter.values(fit.quad, offset, fit.warp)
             z = box_mean(m, 1) - m
             out.extend(equalise(z))
             out.append(z > 0)

@@ -55,6 +55,7 @@ class _Context:
         self.work = grey.reduce(factor) if factor > 1 else grey
         self.work_scale = (w / self.work.width, h / self.work.height)
         self._cache: dict[str, np.ndarray] = {}
+        self._maps: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
     def array(self, key: str) -> np.ndarray:
         """The working copy as uint8 (`work`), blurred (`blur1`), inverted (`inv`) …"""
@@ -80,6 +81,14 @@ class _Context:
             img = Image.fromarray(self.array(key)).filter(ImageFilter.GaussianBlur(sigma))
             self._cache[name] = np.asarray(img, np.float32)
         return self._cache[name]
+
+    def contrast(self, blur: float, radius: int) -> tuple[np.ndarray, np.ndarray]:
+        """`qrgrid.contrast_map` of the (blurred) working copy, shared by both polarities."""
+        name = f"contrast@{blur}/{radius}"
+        if name not in self._maps:
+            src = self.blurred("work", blur) if blur else self.array("work")
+            self._maps[name] = qrgrid.contrast_map(src, radius)
+        return self._maps[name]
 
     def frac(self, x: float, y: float, scale: float = 1.0) -> tuple[float, float]:
         """Working-copy coordinates (divided by `scale`) as fractions of the photo."""
@@ -176,11 +185,6 @@ def step_zxing_full(ctx: _Context, col: _Collector) -> None:
     zxing_read(ctx, col, np.asarray(ctx.grey), full=True, name="zxing")
 
 
-def step_zxing_blur(ctx: _Context, col: _Collector) -> None:
-    """zxing-cpp on a lightly blurred working copy (noise, JPEG artefacts)."""
-    zxing_read(ctx, col, ctx.array("blur1"), name="zxing-blur")
-
-
 def step_zbar(ctx: _Context, col: _Collector) -> None:
     """zbar on the working copy."""
     zbar_read(ctx, col, ctx.array("work"))
@@ -222,26 +226,34 @@ def _grid(
 ) -> None:
     key = "inv" if invert else "work"
     src = ctx.array(key).astype(np.float32)
-    find_in = ctx.blurred(key, blur) if blur else src
-    finders = qrgrid.find_finders(find_in, radius=radius, limit=24)
+    finders = qrgrid.find_finders(
+        src, invert=invert, radius=radius, limit=24, contrast=ctx.contrast(blur, radius)
+    )
     fits = qrgrid.fit_codes(src, finders)
     if not fits:
         return
     soft = ctx.blurred(key, 0.5)
-    for fit in fits:
-        decoded = False
+
+    def read(fit: qrgrid.GridFit) -> str | None:
         seen: set[bytes] = set()
         for bits in qrgrid.read_modules(src, fit, (soft,)):
             packed = np.packbits(bits).tobytes()
-            if packed in seen:
-                continue
-            seen.add(packed)
-            texts = read_clean(qrgrid.render(bits))
-            if texts:
-                col.symbol(Symbol(texts[0], "QRCode", ctx.frac(*fit.centre), "grid"))
-                decoded = True
-                break
-        if not decoded and fit.score >= 0.8:
+            if packed not in seen:
+                seen.add(packed)
+                texts = read_clean(qrgrid.render(bits))
+                if texts:
+                    return texts[0]
+        return None
+
+    for fit in fits:
+        text = read(fit)
+        if text is None and fit.score >= 0.8:  # clearly a code: maybe on a curved surface
+            bent = qrgrid.bend(src, fit)
+            if bent is not fit:
+                text = read(bent)
+        if text is not None:
+            col.symbol(Symbol(text, "QRCode", ctx.frac(*fit.centre), "grid"))
+        elif fit.score >= 0.8:
             col.suspect(ctx.frac(*fit.centre))
 
 
@@ -262,12 +274,11 @@ def step_grid_inverted(ctx: _Context, col: _Collector) -> None:
 
 QR_STEPS: dict[str, Step] = {
     "zxing": step_zxing_full,
-    "zxing-blur": step_zxing_blur,
-    "grid": step_grid,
-    "zbar": step_zbar,
     "zxing-up2": step_zxing_up2,
-    "grid-soft": step_grid_soft,
+    "grid": step_grid,
     "grid-inverted": step_grid_inverted,
+    "grid-soft": step_grid_soft,
+    "zbar": step_zbar,
 }
 """The QR cascade, in order."""
 
