@@ -1,6 +1,6 @@
 """Unit tests: the managers' summary computed from a seeded database, its text, chart, CSV.
 
-The seeded day is Tuesday 10 March 2026 in Berlin (UTC+1); see `summary_seed.seed_day`.
+The seeded day is Tuesday 10 March 2026 in Berlin (UTC+1); see `managers_fixtures.seed_day`.
 """
 
 from __future__ import annotations
@@ -12,8 +12,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from PIL import Image
-from summary_seed import (
+from managers_fixtures import (
     ANA,
     BEN,
     BERLIN,
@@ -28,6 +27,7 @@ from summary_seed import (
     seed_day,
     seed_next_days,
 )
+from PIL import Image
 
 from bot.emulator import parse_html
 from bot.engine import Engine
