@@ -134,7 +134,8 @@ class Sandbox:
         return {
             "sticker": {"href": "/api/sticker.png", "mac": seed.STICKER_MAC,
                         "password": seed.STICKER_PASSWORD},
-            "demo": {"installer_id": seed.INSTALLER_ID, "iccid": seed.DEMO_ICCID,
+            "demo": {"installer_id": seed.INSTALLER_ID, "newcomer_id": seed.NEWCOMER_ID,
+                     "iccid": seed.DEMO_ICCID,
                      "models": models},
         }
 

@@ -22,7 +22,8 @@ BOT_USERNAME = "pinpoint_sandbox_bot"
 DATABASE_PATH = DATA_DIR / "sandbox.db"
 SUPPORT_GROUP_ID = -1001000000100
 SUPPORT_GROUP_TITLE = "ChargeNet support"
-INSTALLER_ID = "INS-10234"
+INSTALLER_ID = "INS-10234"  # Ana's, registered by the seed
+NEWCOMER_ID = "INS-20577"  # for Ben to type when he registers
 GEOCODER_INTERVAL_S = 0.2  # the offline fake needs no 1 s courtesy spacing
 
 

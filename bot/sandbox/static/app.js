@@ -15,6 +15,7 @@
     keyboardHidden: false,
     typingTimer: 0,
     locationMode: 'pin',
+    pinned: true,      // the list is scrolled to its end: keep it there as content grows
   };
 
   // -- helpers -----------------------------------------------------------------------
@@ -27,7 +28,7 @@
       else if (key.startsWith('on')) node.addEventListener(key.slice(2), value);
       else node.setAttribute(key, value === true ? '' : value);
     }
-    for (const child of children.flat()) {
+    for (const child of children.flat(Infinity)) {
       if (child !== null && child !== undefined && child !== false) {
         node.append(child instanceof Node ? child : String(child));
       }
@@ -140,13 +141,19 @@
     $('#chat-title').textContent = title;
     $('#avatar').textContent = title[0];
     setSubtitle();
-    const select = $('#chat-select');
-    select.replaceChildren(...person.chats.map((c) => el('option', {
-      value: c.id, selected: c.id === chat.id,
-    }, chatLabel(c))));
-    select.hidden = person.chats.length < 2;
+    const others = person.chats.filter((c) => c.id !== chat.id);
+    const other = $('#switch-chat');
+    other.hidden = !others.length;
+    if (others.length) {
+      other.href = chatLink(person, others[0]);
+      other.title = `Switch to: ${chatLabel(others[0])}`;
+      other.setAttribute('aria-label', other.title);
+    }
     $('#commands').hidden = chat.type !== 'private';
     $('#messages').replaceChildren();
+    $('#messages').dataset.empty = chat.type === 'private'
+      ? `Nothing here yet. Send /start${person.role === 'installer' ? ', or /new to start a job' : ''}.`
+      : 'Nothing here yet. Submitted jobs arrive here: press Verify or Reject on them.';
     renderKeyboard(null);
     $('#picker').hidden = true;
     $('#chat').hidden = false;
@@ -175,7 +182,7 @@
       scrollToEnd();
       document.body.dataset.ready = '1';
     } else if (event.type === 'message') {
-      const stick = nearEnd() || event.message.from.id === state.person.id;
+      const stick = state.pinned || event.message.from.id === state.person.id;
       upsert(event.message, true);
       if (event.message.from.is_bot) {
         setKeyboard(event.keyboard);
@@ -202,6 +209,11 @@
   function scrollToEnd() {
     const list = $('#messages');
     list.scrollTop = list.scrollHeight;
+    state.pinned = true;
+  }
+
+  function keepPinned() {
+    if (state.pinned) scrollToEnd();
   }
 
   // -- messages ------------------------------------------------------------------------
@@ -258,7 +270,7 @@
     const ratio = photo.width && photo.height ? `${photo.width} / ${photo.height}` : 'auto';
     return el('a', { class: 'photo', href: fileUrl(photo.file_id), target: '_blank', rel: 'noopener' },
       el('img', {
-        src: fileUrl(photo.preview_id), alt: 'photo', loading: 'lazy', style: `aspect-ratio: ${ratio}`,
+        src: fileUrl(photo.preview_id), alt: 'photo', style: `aspect-ratio: ${ratio}`, onload: keepPinned,
       }));
   }
 
@@ -266,7 +278,7 @@
     const isImage = (doc.mime_type || '').startsWith('image/');
     return el('a', { class: 'document', href: fileUrl(doc.file_id, true), download: doc.name },
       doc.thumb_id && isImage
-        ? el('img', { src: fileUrl(doc.thumb_id), alt: '', class: 'thumb' })
+        ? el('img', { src: fileUrl(doc.thumb_id), alt: '', class: 'thumb', onload: keepPinned })
         : el('span', { class: 'doc-icon', 'aria-hidden': 'true' }, '📄'),
       el('span', { class: 'doc-name' }, doc.name, el('small', {}, size(doc.size))));
   }
@@ -343,7 +355,8 @@
     box.replaceChildren(...keyboard.rows.map((row) => el('div', { class: 'row' },
       row.map((button) => el('button', {
         type: 'button', class: 'rk', onclick: () => replyButton(button),
-      }, button.request_location ? `📍 ${button.text}` : button.text)))));
+        'data-request': button.request_location ? 'location' : (button.request_contact ? 'contact' : null),
+      }, button.text)))));
   }
 
   function usedKeyboard() {
@@ -447,7 +460,7 @@
   function renderDemo() {
     const { sticker, demo } = state.info;
     const rows = [
-      ['Installer ID (Ben registers with any)', demo.installer_id],
+      ['Installer ID for Ben to register', demo.newcomer_id],
       ['Sticker MAC', sticker.mac],
       ['Sticker password', sticker.password],
       ['SIM ICCID', demo.iccid],
@@ -485,10 +498,10 @@
     });
     $('#attach').addEventListener('click', () => $('#attach-sheet').showModal());
     $('#commands').addEventListener('click', async () => {
-      const info = await act(() => api('/api/people'));
-      if (info) state.info.commands = info.commands;
       renderCommands();
       $('#commands-sheet').showModal();
+      const info = await act(() => api('/api/people'));
+      if (info) { state.info.commands = info.commands; renderCommands(); }
     });
     $('#keyboard-toggle').addEventListener('click', () => {
       state.keyboardHidden = !state.keyboardHidden;
@@ -522,9 +535,8 @@
     for (const opener of document.querySelectorAll('[data-open="demo"]')) {
       opener.addEventListener('click', () => { renderDemo(); $('#demo-sheet').showModal(); });
     }
-    $('#chat-select').addEventListener('change', (event) => {
-      location.hash = `user=${state.person.id}&chat=${event.target.value}`;
-    });
+    $('#messages').addEventListener('scroll', () => { state.pinned = nearEnd(); }, { passive: true });
+    window.addEventListener('resize', keepPinned);
     $('#messages').addEventListener('click', (event) => {
       const command = event.target.closest('.command');
       if (command && state.chat.type === 'private') sendText(command.textContent);
