@@ -18,8 +18,8 @@ MANUFACTURER = "Alpitronic"
 MAC = "0024:B100:0002:1A2B"
 PASSWORD = "ABCD7K"
 SERIAL = "HYC300-23041187"
-GPS = (52.530450, 13.384600)  # Invalidenstraße, Berlin: in the fake geocoder's demo table
-PIN = (52.530400, 13.384650)
+GPS = (52.530300, 13.384600)  # Invalidenstraße, Berlin: in the fake geocoder's demo table
+PIN = (52.530280, 13.384620)
 
 
 def make_iccid(prefix: str = "894450010219830482") -> str:
@@ -63,7 +63,7 @@ ANSWERS: dict[str, Action] = {
     "model": pick_model,
     "documents": press("I have them"),
     "hardware": press("Ready"),
-    "site_access": press("Yes, arranged"),
+    "site_access": press("✅ Yes, arranged"),
     "owner_account": send("ORD-2024-1187"),
     "station_name": send("Car park P2, left"),
     "photo_before": photo(),
