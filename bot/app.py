@@ -5,8 +5,13 @@ This is the one module of `bot/` that knows Telegram; the handlers live in `hand
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from datetime import datetime
+
+# Durations such as a live location's period come as timedelta (PTB 22's opt-in, the future
+# default); set before telegram is imported.
+os.environ.setdefault("PTB_TIMEDELTA", "true")
 
 from telegram import BotCommand, Update
 from telegram.ext import (
@@ -90,6 +95,9 @@ def register_handlers(app: Application) -> None:
         app.add_handler(CommandHandler(name, callback, filters=private))
     # 0: any other private message is an answer (or a wrong kind of one)
     app.add_handler(MessageHandler(private & filters.UpdateType.MESSAGE, installer.message))
+    # 0: a live location moving on: its latest point counts
+    app.add_handler(MessageHandler(private & filters.UpdateType.EDITED_MESSAGE
+                                   & filters.LOCATION, installer.live_location))
     # 0: in groups, a supporter's typed rejection reason (a reply to the bot's question)
     app.add_handler(MessageHandler(filters.ChatType.GROUPS & filters.REPLY & filters.TEXT
                                    & ~filters.COMMAND, support.reason_reply))

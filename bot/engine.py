@@ -589,6 +589,20 @@ class Engine:
         return {"text": "step.pin.far", "values": {"distances": " and ".join(parts)},
                 "flag": "pin_far"}
 
+    async def live_update(self, user_id: int, loc: LocationInput) -> Outcome:
+        """A live location moved: its latest point replaces the answer it gave (silently)."""
+        view = await self.open_view(user_id)
+        if view is None:
+            return Outcome()
+        for key in ("gps", "pin"):
+            answer = view.answers.get(key)
+            if answer is not None and isinstance(answer.value, dict) and answer.value.get("live"):
+                value = {**answer.value, "lat": loc.lat, "lon": loc.lon,
+                         "accuracy": loc.accuracy if loc.accuracy is not None
+                         else answer.value.get("accuracy")}
+                await self.store.save_answer(view.job.id, key, value, answer.source)
+        return Outcome()
+
     # Addresses ------------------------------------------------------------------------
 
     def _prefetch_addresses(self, lat: float, lon: float) -> None:

@@ -107,6 +107,16 @@ async def message(update: Update, context: PinpointContext) -> Outcome:
     return await context.services.engine.handle(update.effective_user.id, inp)
 
 
+@installers_only
+async def live_location(update: Update, context: PinpointContext) -> Outcome:
+    """A live location's new point (an edited message)."""
+    loc = update.effective_message.location
+    return await context.services.engine.live_update(
+        update.effective_user.id,
+        LocationInput(loc.latitude, loc.longitude, loc.horizontal_accuracy, True),
+    )
+
+
 def to_input(msg: Message, context: PinpointContext) -> Input:
     """Translate a Telegram message into the engine's `Input`."""
     if msg.text is not None:

@@ -109,3 +109,18 @@ async def test_next_station_reuses_the_address(bot: RunningBot, ana: Player) -> 
     job = await bot.services.store.open_job(ana.user_id)
     answer = (await bot.services.store.answers(job.id))["address"]
     assert answer.source == "reuse" and answer.value["source_id"] == "osm:way/24181113"
+
+
+async def test_a_live_location_counts_with_its_latest_point(bot: RunningBot,
+                                                            ana: Player) -> None:
+    await start_job(ana)
+    await walk(ana, bot, until="gps")
+    await ana.send_location(52.53100, 13.38400, horizontal_accuracy=30, live_period=900)
+    await next_prompt(ana)
+    await ana.edit_live_location(52.53031, 13.38461, horizontal_accuracy=6)
+    await ana.send("/status")  # the bot handles one person's updates in order
+    await ana.expect_text("Job #1")
+    job = await bot.services.store.open_job(ana.user_id)
+    gps = (await bot.services.store.answers(job.id))["gps"].value
+    assert (gps["lat"], gps["lon"], gps["accuracy"]) == (52.53031, 13.38461, 6)
+    assert gps["live"] is True
