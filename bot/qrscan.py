@@ -45,7 +45,7 @@ class ScanOutcome:
     steps: list[str] = field(default_factory=list)
 
 
-class _Context:
+class ScanContext:
     """The photo at the sizes and treatments the steps share (computed once, on demand)."""
 
     def __init__(self, grey: Image.Image) -> None:
@@ -74,6 +74,12 @@ class _Context:
             self._cache[key] = np.ascontiguousarray(arr)
         return self._cache[key]
 
+    def cached(self, key: str, make: Callable[[], np.ndarray]) -> np.ndarray:
+        """An array derived from the photo, made once per scan."""
+        if key not in self._cache:
+            self._cache[key] = np.ascontiguousarray(make())
+        return self._cache[key]
+
     def blurred(self, key: str, sigma: float) -> np.ndarray:
         """`array(key)` after a Gaussian blur, as float32 (cached)."""
         name = f"{key}@{sigma}"
@@ -98,10 +104,10 @@ class _Context:
         )
 
 
-Step = Callable[[_Context, "_Collector"], None]
+Step = Callable[[ScanContext, "Collector"], None]
 
 
-class _Collector:
+class Collector:
     """Gathers symbols and suspects during a scan."""
 
     def __init__(self, accept: Callable[[str], bool]) -> None:
@@ -134,8 +140,8 @@ def _centre(points: Iterable[tuple[float, float]]) -> tuple[float, float]:
 
 
 def zxing_read(
-    ctx: _Context,
-    col: _Collector,
+    ctx: ScanContext,
+    col: Collector,
     arr: np.ndarray,
     *,
     scale: float = 1.0,
@@ -160,8 +166,8 @@ def zxing_read(
 
 
 def zbar_read(
-    ctx: _Context,
-    col: _Collector,
+    ctx: ScanContext,
+    col: Collector,
     arr: np.ndarray,
     *,
     scale: float = 1.0,
@@ -180,17 +186,17 @@ def zbar_read(
 # Steps of the QR cascade
 
 
-def step_zxing_full(ctx: _Context, col: _Collector) -> None:
+def step_zxing_full(ctx: ScanContext, col: Collector) -> None:
     """zxing-cpp on the full-resolution photo (it tries rotations, inversion, downscales)."""
     zxing_read(ctx, col, np.asarray(ctx.grey), full=True, name="zxing")
 
 
-def step_zbar(ctx: _Context, col: _Collector) -> None:
+def step_zbar(ctx: ScanContext, col: Collector) -> None:
     """zbar on the working copy."""
     zbar_read(ctx, col, ctx.array("work"))
 
 
-def step_zxing_up2(ctx: _Context, col: _Collector) -> None:
+def step_zxing_up2(ctx: ScanContext, col: Collector) -> None:
     """zxing-cpp on the working copy upscaled twice (tiny modules)."""
     if ctx.work.width * ctx.work.height > 2_500_000:
         return
@@ -217,8 +223,8 @@ def _zbar_clean(img: np.ndarray) -> list[str]:
 
 
 def _grid(
-    ctx: _Context,
-    col: _Collector,
+    ctx: ScanContext,
+    col: Collector,
     radius: int,
     blur: float,
     invert: bool,
@@ -257,17 +263,17 @@ def _grid(
             col.suspect(ctx.frac(*fit.centre))
 
 
-def step_grid(ctx: _Context, col: _Collector) -> None:
+def step_grid(ctx: ScanContext, col: Collector) -> None:
     """Grid resampling around finder patterns (small radius, raw pixels)."""
     _grid(ctx, col, radius=8, blur=0.0, invert=False)
 
 
-def step_grid_soft(ctx: _Context, col: _Collector) -> None:
+def step_grid_soft(ctx: ScanContext, col: Collector) -> None:
     """Grid resampling, finder patterns searched on a blurred copy with a larger window."""
     _grid(ctx, col, radius=14, blur=0.8, invert=False)
 
 
-def step_grid_inverted(ctx: _Context, col: _Collector) -> None:
+def step_grid_inverted(ctx: ScanContext, col: Collector) -> None:
     """Grid resampling for light-on-dark codes."""
     _grid(ctx, col, radius=8, blur=0.0, invert=True)
 
@@ -283,7 +289,7 @@ QR_STEPS: dict[str, Step] = {
 """The QR cascade, in order."""
 
 
-def _zbar_array(ctx: _Context, col: _Collector, key: str, scale: float = 1.0) -> None:
+def _zbar_array(ctx: ScanContext, col: Collector, key: str, scale: float = 1.0) -> None:
     zbar_read(ctx, col, ctx.array(key), scale=scale, name=f"zbar-{key}")
 
 
@@ -313,8 +319,8 @@ def scan(
     the outcome is marked `timed_out`.
     """
     registry = registry or QR_STEPS
-    ctx = _Context(grey)
-    col = _Collector(accept)
+    ctx = ScanContext(grey)
+    col = Collector(accept)
     for name in steps or list(registry):
         if deadline is not None and time.monotonic() > deadline:
             col.outcome.timed_out = True

@@ -390,18 +390,29 @@ def render_photo(shot: Shot, rng: np.random.Generator) -> Image.Image:
         occupied.append((cx, cy, radius))
         return cx, cy
 
-    def put(card: Image.Image, scale: float, curve: float = 0.0) -> tuple[float, float]:
-        card = card.resize(
-            (max(4, round(card.width * scale)), max(4, round(card.height * scale))),
-            Image.Resampling.LANCZOS,
-        )
-        if curve:
-            card = _curve(card, curve, float(rng.uniform(0.0, 0.12)))
-        radius = 0.5 * math.hypot(card.width, card.height)
-        centre = spot(radius)
+    def put(card: Image.Image, scale: float, curve: float = 0.0) -> tuple[float, float, float]:
+        """Place a card (scaled, maybe curved) wholly inside the frame; centre and scale used."""
         rot = rotation + rng.uniform(-4, 4)
-        place(canvas, card, _corners(card.size, centre, rot, tilt, tilt_dir, focal))
-        return centre
+        for _ in range(8):
+            sized = card.resize(
+                (max(4, round(card.width * scale)), max(4, round(card.height * scale))),
+                Image.Resampling.LANCZOS,
+            )
+            if curve:
+                sized = _curve(sized, curve, float(rng.uniform(0.0, 0.12)))
+            corners = _corners(sized.size, (0.0, 0.0), rot, tilt, tilt_dir, focal)
+            span = corners.max(0) - corners.min(0)
+            if span[0] < 0.96 * w and span[1] < 0.96 * h:
+                break
+            scale *= 0.85
+        radius = 0.5 * math.hypot(*span)
+        cx, cy = spot(radius)
+        lo, hi = corners.min(0), corners.max(0)
+        cx = min(max(cx, 0.02 * w - lo[0]), 0.98 * w - hi[0])
+        cy = min(max(cy, 0.02 * h - lo[1]), 0.98 * h - hi[1])
+        occupied[-1] = (cx, cy, radius)
+        place(canvas, sized, _corners(sized.size, (cx, cy), rot, tilt, tilt_dir, focal))
+        return cx, cy, scale
 
     module = 8
     target = (w / 2, h / 2, 0.0)
@@ -434,8 +445,9 @@ def render_photo(shot: Shot, rng: np.random.Generator) -> Image.Image:
         extra = sticker_card(matrix, ["Scan me"], module=module, layout="V", header=False)
         put(extra, shot.module_px * rng.uniform(0.8, 1.3) / module)
     if card is not None:
-        cx, cy = put(card, shot.module_px / module, shot.curved)
+        cx, cy, scale = put(card, shot.module_px / module, shot.curved)
         target = occupied[-1]
+        p["module_px"] = round(scale * module, 2)
         p["sticker_centre"] = [round(cx / w, 3), round(cy / h, 3)]
     p.update(extras=list(shot.extra_codes), inverted=shot.inverted, curved_deg=shot.curved)
 
