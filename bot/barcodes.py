@@ -24,9 +24,9 @@ from bot.qrscan import Collector, ScanContext, ScanOutcome, Step, scan, zbar_rea
 from bot.validators import normalise_iccid
 
 _F = zxingcpp.BarcodeFormat
-LINEAR = _F.Code128 | _F.Code39 | _F.Code93 | _F.ITF | _F.Codabar | _F.EAN13 | _F.DataBar
+LINEAR = (_F.Code128, _F.Code39, _F.Code93, _F.ITF, _F.Codabar, _F.EAN13, _F.DataBar)
 """1-D formats tried (EAN-13 and DataBar for serials; ICCIDs are mostly Code 128)."""
-ANY = LINEAR | _F.QRCode | _F.DataMatrix | _F.MicroQRCode
+ANY = (*LINEAR, _F.QRCode, _F.DataMatrix, _F.MicroQRCode)
 _ZBAR_ANY = [
     pyzbar.ZBarSymbol.CODE128,
     pyzbar.ZBarSymbol.CODE39,
@@ -46,7 +46,7 @@ def _rotated(ctx: ScanContext, angle: int) -> np.ndarray:
     return ctx.cached(f"rot{angle}", make)
 
 
-def _steps(formats: zxingcpp.BarcodeFormats) -> dict[str, Step]:
+def _steps(formats: tuple[zxingcpp.BarcodeFormat, ...]) -> dict[str, Step]:
     """The barcode cascade for the given zxing formats."""
 
     def full(ctx: ScanContext, col: Collector) -> None:

@@ -146,7 +146,7 @@ def zxing_read(
     *,
     scale: float = 1.0,
     name: str = "zxing",
-    formats: zxingcpp.BarcodeFormat | zxingcpp.BarcodeFormats = _QR,
+    formats: zxingcpp.BarcodeFormat | tuple[zxingcpp.BarcodeFormat, ...] = _QR,
     full: bool = False,
     **kw: object,
 ) -> None:

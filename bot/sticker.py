@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import functools
 import json
 import logging
 import multiprocessing
@@ -30,9 +31,11 @@ import os
 import re
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from bot import barcodes
 from bot.images import ImageError, load_image
 from bot.qrscan import ScanOutcome, Step, scan
 from bot.validators import normalise_mac, normalise_password
@@ -275,6 +278,27 @@ class StickerReader:
             self._reset()
             ms = (time.monotonic() - t0) * 1000
             return StickerResult(None, None, "too_large", ms=round(ms, 1))
+
+    async def read_iccid(self, data: bytes) -> str | None:
+        """The SIM's ICCID from a photo of its barcode (`bot.barcodes`), in the same pool."""
+        return await self._call(barcodes.read_iccid, data, budget_s=self.budget_s)
+
+    async def read_serial(self, data: bytes, pattern: str) -> str | None:
+        """A serial number matching `pattern` from a photo of the type plate, in the pool."""
+        return await self._call(barcodes.read_serial, data, pattern, budget_s=self.budget_s)
+
+    async def _call(
+        self, fn: Callable[..., str | None], *args: object, budget_s: float
+    ) -> str | None:
+        loop = asyncio.get_running_loop()
+        fut = loop.run_in_executor(self.pool, functools.partial(fn, *args, budget_s=budget_s))
+        try:
+            return await asyncio.wait_for(fut, timeout=budget_s + 2.0)
+        except TimeoutError:
+            return None
+        except concurrent.futures.process.BrokenProcessPool:
+            self._reset()
+            return None
 
     def _reset(self) -> None:
         if self._pool is not None:
