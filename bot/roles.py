@@ -149,7 +149,8 @@ class Roles:
         lines = [self.t("roles_now")]
         for role in ("admin", "manager", "support"):
             people = await self.store.users_with_role(role)
-            names = [f"{p.name} ({p.id})" for p in people[:LIST_MAX]]
+            names = [p.name if p.name == str(p.id) else f"{p.name} ({p.id})"
+                     for p in people[:LIST_MAX]]
             if len(people) > LIST_MAX:
                 names.append(f"+{len(people) - LIST_MAX}")
             lines.append(self.t("role_line", role=role, people=", ".join(names)
