@@ -1,0 +1,84 @@
+"""Unit tests: loading untrusted image bytes."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from bot.images import ImageError, load_image
+from bot.qrsynth import encode
+
+
+def picture(size: tuple[int, int] = (60, 40)) -> Image.Image:
+    """Red on the left half, blue on the right: orientation is visible."""
+    img = Image.new("RGB", size, (0, 0, 255))
+    img.paste((255, 0, 0), (0, 0, size[0] // 2, size[1]))
+    return img
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP", "HEIF", "GIF", "BMP"])
+def test_formats_load(fmt: str) -> None:
+    img = load_image(encode(picture(), fmt, 95))
+    assert img.size == (60, 40)
+    r, _, b = img.convert("RGB").getpixel((5, 20))
+    assert r > 200 and b < 60
+
+
+@pytest.mark.parametrize("orientation", [1, 3, 6, 8])
+def test_exif_orientation_is_applied(orientation: int) -> None:
+    data = encode(picture(), "JPEG", 95, exif_orientation=orientation)
+    stored = Image.open(io.BytesIO(data))
+    assert stored.size == ((40, 60) if orientation in (6, 8) else (60, 40))
+    img = load_image(data)
+    assert img.size == (60, 40)  # upright again
+    r, _, b = img.getpixel((5, 20))
+    assert r > 200 and b < 60  # red on the left, as photographed
+
+
+def test_grey_mode_and_sixteen_bit_png() -> None:
+    assert load_image(encode(picture(), "JPEG"), mode="L").mode == "L"
+    deep = Image.fromarray(np.full((20, 30), 40000, np.uint16))
+    buf = io.BytesIO()
+    deep.save(buf, "PNG")
+    grey = load_image(buf.getvalue(), mode="L")
+    assert grey.mode == "L" and grey.getpixel((3, 3)) == 40000 >> 8
+
+
+def test_only_the_first_frame_of_an_animation() -> None:
+    frames = [Image.new("P", (20, 20), i) for i in range(3)]
+    buf = io.BytesIO()
+    frames[0].save(buf, "GIF", save_all=True, append_images=frames[1:])
+    assert load_image(buf.getvalue(), mode="L").size == (20, 20)
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (b"", "not_image"),
+        (b"GIF89a-but-not-really", "not_image"),
+        (b"just text", "not_image"),
+        (b"%PDF-1.4 something", "not_image"),
+        (b"II*\x00" + bytes(100), "not_image"),  # TIFF is not accepted
+    ],
+)
+def test_bad_bytes_have_reasons(data: bytes, reason: str) -> None:
+    with pytest.raises(ImageError) as caught:
+        load_image(data)
+    assert caught.value.reason == reason
+
+
+def test_truncated_and_oversized() -> None:
+    data = encode(picture((400, 300)), "JPEG", 90)
+    with pytest.raises(ImageError) as caught:
+        load_image(data[: len(data) // 2])
+    assert caught.value.reason == "broken_image"
+    with pytest.raises(ImageError) as caught:
+        load_image(data, max_bytes=len(data) - 1)
+    assert caught.value.reason == "too_large"
+    with pytest.raises(ImageError) as caught:
+        load_image(data, max_pixels=400 * 300 - 1)
+    assert caught.value.reason == "too_large"
+    assert load_image(data, max_pixels=400 * 300).size == (400, 300)
