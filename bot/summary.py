@@ -44,6 +44,7 @@ TEXT_LIMIT = 4096  # Telegram's limit for one message, in UTF-16 code units
 CAPTION_LIMIT = 1024
 LIST_MAX = 8  # lines per list in the message; the rest is counted
 INSTALLERS_MAX = 12
+CHART_INSTALLERS_MAX = 20  # bars in the chart
 FAILURE_KINDS = ("firmware_too_old", "checklist_failed")
 ANSWER_ACTIONS = ("answer", "safety_confirmed")
 # A job's state at the report's moment, in the chart's order.
@@ -690,7 +691,13 @@ def chart_png(summary: Summary, texts: Texts) -> bytes | None:
     from bot.charts import ChartData, draw  # matplotlib is imported only when drawing
 
     r = Renderer(texts, summary.network)
-    people = summary.installers
+    people = list(summary.installers)
+    if len(people) > CHART_INSTALLERS_MAX:  # the busiest, and the others as one bar
+        rest = people[CHART_INSTALLERS_MAX - 1:]
+        others = InstallerLine(0, html.unescape(r.t("chart_others", count=len(rest))))
+        for person in rest:
+            others.states.update(person.states)
+        people = [*people[:CHART_INSTALLERS_MAX - 1], others]
     states = [(r.state(s), s, [p.states[s] for p in people]) for s in STATES]
     parts = list(summary.per_part)
     return draw(ChartData(

@@ -92,6 +92,16 @@ async def test_schedule_jobs_again_replaces_the_jobs(bot: ManagedBot) -> None:
     live = [j for j in queue.jobs() if j.name in (DAILY_SUMMARY, REMINDERS) and not j.removed]
     assert sorted(j.name for j in live) == [DAILY_SUMMARY, REMINDERS]
 
+    # 18:00 in Berlin whatever the season: 17:00 UTC in winter, 16:00 UTC in summer
+    [daily] = [j for j in live if j.name == DAILY_SUMMARY]
+    trigger = daily.job.trigger
+    berlin = bot.settings.tz
+    before = datetime(2026, 3, 28, 19, 0, tzinfo=berlin)
+    spring = trigger.get_next_fire_time(None, before)
+    assert spring.astimezone(UTC) == datetime(2026, 3, 29, 16, 0, tzinfo=UTC)
+    autumn = trigger.get_next_fire_time(None, datetime(2026, 10, 25, 12, 0, tzinfo=berlin))
+    assert autumn.astimezone(UTC) == datetime(2026, 10, 25, 17, 0, tzinfo=UTC)
+
 
 async def test_summary_on_demand_for_managers_only(
     bot: ManagedBot, ana: Player, manager: Player, group: Group,

@@ -5,8 +5,11 @@ The seeded day is Tuesday 10 March 2026 in Berlin (UTC+1); see `managers_fixture
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
+import os
+import sys
 from collections.abc import AsyncIterator
 from datetime import date, timedelta
 from pathlib import Path
@@ -336,3 +339,37 @@ async def test_the_csv_has_a_header_even_when_empty(engine: Engine) -> None:
     text = jobs_csv(ReportData(), engine.procedure, engine.catalog)
     header = next(csv.reader(io.StringIO(text)))
     assert header[:3] == ["job", "visit", "installer_user_id"] and "password" not in header
+
+
+async def test_the_chart_keeps_to_twenty_bars(engine: Engine) -> None:
+    summary = Summary("ChargeNet", Period.day(TUESDAY, BERLIN), EVENING, EVENING,
+                      hours(2), engine.procedure.parts)
+    for n in range(30):
+        person = InstallerLine(n + 1, f"Installer {n:02d}", started=1)
+        person.states["in_progress"] = 1 + n % 3
+        summary.installers.append(person)
+    png = chart_png(summary, engine.texts)
+    assert png is not None
+    width, height = Image.open(io.BytesIO(png)).size
+    assert height <= 2 * width  # 19 installers and "11 others", not 30 bars
+
+
+async def test_python_m_bot_summary_reads_the_settings_and_prints(seeded: Seeded,
+                                                                   tmp_path: Path) -> None:
+    engine, _, _ = seeded
+    expected = to_plain(render_text(
+        await compute(engine, Period.day(TUESDAY, BERLIN), local("2026-03-12 12:00")),
+        engine.texts))
+    env = {**os.environ, "DATABASE_PATH": str(engine.settings.database_path),
+           "TIMEZONE": "Europe/Berlin", "NETWORK_NAME": "ChargeNet"}
+    done = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot.summary", "--date", "2026-03-10", cwd=tmp_path, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await done.communicate()
+    assert done.returncode == 0, err.decode()
+    assert out.decode().strip() == expected  # a past day: the same at any later moment
+    done = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot.summary", "--csv", "--from", "2026-03-09", "--to",
+        "2026-03-10", cwd=tmp_path, env=env, stdout=asyncio.subprocess.PIPE)
+    out, _ = await done.communicate()
+    assert len(list(csv.DictReader(io.StringIO(out.decode())))) == 8
