@@ -248,3 +248,42 @@ def test_entities_become_escaped_nested_html() -> None:
                                       "url": "javascript:alert(1)"}])
     assert 'href="https://javascript:alert(1)"' in sneaky
     assert entities_html("a<b", None) == "a&lt;b"
+
+
+async def test_another_site_cannot_act_in_the_sandbox(http: aiohttp.ClientSession) -> None:
+    body = {"user": ANA, "text": "/new"}
+    async with http.post(f"/api/chats/{ANA}/messages", json=body,
+                         headers={"Origin": "http://evil.example"}) as response:
+        assert response.status == 403
+    async with http.post(f"/api/chats/{ANA}/messages", data=json.dumps(body),
+                         headers={"Content-Type": "text/plain"}) as response:
+        assert response.status == 400, "a form-like request must not pass as JSON"
+
+
+async def test_command_menu_follows_the_bot_api_scopes(sandbox: Sandbox,
+                                                       http: aiohttp.ClientSession) -> None:
+    maya = seed.MAYA.id
+    chat_scope = json.dumps({"type": "chat", "chat_id": str(maya)}, sort_keys=True)
+    sandbox.emu.commands[(chat_scope, "")] = [{"command": "summary", "description": "Today"}]
+
+    async def menu(chat_id: int, user_id: int) -> list[str]:
+        async with http.get(f"/api/chats/{chat_id}/commands", params={"user": user_id}) as r:
+            return [c["command"] for c in await r.json()]
+
+    assert await menu(maya, maya) == ["summary"]
+    assert "new" in await menu(ANA, ANA), "everyone else: the default menu"
+    assert "new" in await menu(GROUP, SAM)
+
+
+async def test_newcomer_registers_and_the_admin_approves_him(
+        sandbox: Sandbox, http: aiohttp.ClientSession) -> None:
+    ben, alex = seed.BEN.id, seed.ALEX.id
+    await post(http, f"/api/chats/{ben}/messages", {"user": ben, "text": "/start"})
+    await bot_reply(sandbox, ben, 0, "installer ID")
+    await post(http, f"/api/chats/{ben}/messages", {"user": ben, "text": seed.NEWCOMER_ID})
+    request = await bot_reply(sandbox, alex, 0, seed.NEWCOMER_ID)
+    approve = request["reply_markup"]["inline_keyboard"][0][0]
+    assert "Approve" in approve["text"]
+    body = {"user": alex, "message_id": request["message_id"], "data": approve["callback_data"]}
+    assert (await post(http, f"/api/chats/{alex}/press", body))["answered"]
+    await bot_reply(sandbox, ben, 0, "approved")

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import socket
 import sys
 import webbrowser
 from pathlib import Path
@@ -190,7 +191,21 @@ def banner(sandbox: Sandbox) -> str:
     ]
     if sandbox.host not in (DEFAULT_HOST, "localhost", "::1"):
         lines.append(f"  Listening on {sandbox.host}: anyone on your network can use this page.")
+        if sandbox.host in ("0.0.0.0", "::", ""):
+            address = lan_address()
+            where = f"http://{address}:{sandbox.port}/" if address else "this computer's address"
+            lines.append(f"  On a phone in the same network: {where} (the phone's GPS needs "
+                         "https, so pick a demo site or type coordinates there).")
     return "\n".join(lines)
+
+
+def lan_address() -> str | None:
+    """This computer's address in its local network, if it has one (nothing is sent)."""
+    with contextlib.suppress(OSError), socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.connect(("10.255.255.255", 1))
+        address = probe.getsockname()[0]
+        return None if address.startswith("127.") else address
+    return None
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:

@@ -2,6 +2,7 @@
 
     GET  /                                   the chat page (static/index.html)
     GET  /api/people                         personas, their chats, preset places, demo values
+    GET  /api/chats/{chat}/commands?user=ID  the bot's command menu for this person and chat
     GET  /api/chats/{chat}?user=ID           the chat now: messages and reply keyboard
     GET  /api/chats/{chat}/events?user=ID    Server-Sent Events: the chat, then each change
     POST /api/chats/{chat}/messages          {"user", "text"}: send a text
@@ -13,7 +14,9 @@
     GET  /api/sticker.png                    the demo activation sticker, to download
 
 Users act through the emulator's players, so the bot sees exactly what a Telegram client
-would send. Only the seeded people can act, and only in chats they belong to.
+would send. Only the seeded people can act, and only in chats they belong to. Actions are
+POSTs of JSON (or a multipart upload) from the page's own origin: another web site open in
+the same browser cannot act in the sandbox.
 """
 
 from __future__ import annotations
@@ -23,11 +26,12 @@ import json
 import logging
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from aiohttp import web
 
 from bot.emulator import BotApiEmulator, Player
-from bot.emulator.state import CallbackState, StoredMessage
+from bot.emulator.state import CallbackState, ChatState, StoredMessage
 from bot.sandbox import seed
 from bot.sandbox.views import chat_json, keyboard_json, message_json
 
@@ -70,6 +74,7 @@ class ChatPage:
         app.router.add_get("/api/files/{file_id}", self.file)
         app.router.add_get("/api/chats/{chat}", self.chat)
         app.router.add_get("/api/chats/{chat}/events", self.events)
+        app.router.add_get("/api/chats/{chat}/commands", self.commands)
         app.router.add_post("/api/chats/{chat}/messages", self.send_text)
         app.router.add_post("/api/chats/{chat}/location", self.send_location)
         app.router.add_post("/api/chats/{chat}/upload", self.upload)
@@ -106,7 +111,16 @@ class ChatPage:
             raise _error(404, "no such chat") from None
 
     @staticmethod
-    async def _json(request: web.Request) -> dict[str, Any]:
+    def _same_origin(request: web.Request) -> None:
+        origin = request.headers.get("Origin")
+        if origin and origin != "null" and urlsplit(origin).netloc != request.host:
+            raise _error(403, "only the sandbox page itself may act")
+
+    @classmethod
+    async def _json(cls, request: web.Request) -> dict[str, Any]:
+        cls._same_origin(request)
+        if request.content_type != "application/json":
+            raise _error(400, "expected a JSON body (Content-Type: application/json)")
         try:
             body = await request.json()
         except (json.JSONDecodeError, UnicodeDecodeError):
@@ -126,14 +140,10 @@ class ChatPage:
                     "username": self.emu.bot_user["username"]},
             "people": seed.directory(self.emu),
             "places": [vars(place) for place in seed.PLACES],
-            "commands": self._commands(),
+            "commands": commands_for(self.emu.commands, None, None),
             **self.extras,
         }
         return web.json_response(body, headers=NO_CACHE)
-
-    def _commands(self) -> list[dict[str, str]]:
-        default = json.dumps({"type": "default"}, sort_keys=True)
-        return list(self.emu.commands.get((default, ""), []))
 
     async def sticker(self, request: web.Request) -> web.FileResponse:
         headers = {"Content-Disposition": 'attachment; filename="demo-sticker.png"'}
@@ -184,6 +194,12 @@ class ChatPage:
             self._streams[chat_id].discard(queue)
         return response
 
+    async def commands(self, request: web.Request) -> web.Response:
+        chat_id = self._chat_id(request)
+        player = self._player(chat_id, request.query.get("user"))
+        found = commands_for(self.emu.commands, player.chat, player.user_id)
+        return web.json_response(found, headers=NO_CACHE)
+
     def _on_event(self, event: str, payload: Any) -> None:
         if event in ("message", "edit", "delete") and isinstance(payload, StoredMessage):
             chat = self.emu.chats.get(payload.chat_id)
@@ -229,6 +245,7 @@ class ChatPage:
         return web.json_response({"ok": True, "message_id": sent["message_id"]})
 
     async def upload(self, request: web.Request) -> web.Response:
+        self._same_origin(request)
         if not request.content_type.startswith("multipart/"):
             raise _error(400, "expected a multipart form")
         form = await request.post()
@@ -272,6 +289,43 @@ class ChatPage:
         answered = await self.emu.signal.wait_for(lambda: state.answer is not None,
                                                   PRESS_TIMEOUT_S)
         return web.json_response({"ok": True, "answered": answered, **_answer(state)})
+
+
+def commands_for(
+    menus: dict[tuple[str, str], list[dict[str, Any]]], chat: ChatState | None,
+    user_id: int | None, language: str = "en",
+) -> list[dict[str, Any]]:
+    """The command menu a user sees in a chat, by the Bot API's scope order (most specific
+    first, then `all_private_chats` / `all_group_chats`, then `default`); a menu in the
+    user's language wins over the one for all languages."""
+    wanted: list[dict[str, Any]] = []
+    if chat is not None:
+        if chat.id > 0:
+            wanted += [{"type": "chat", "chat_id": chat.id}, {"type": "all_private_chats"}]
+        else:
+            admin = chat.members.get(user_id or 0) in ("administrator", "creator")
+            wanted.append({"type": "chat_member", "chat_id": chat.id, "user_id": user_id})
+            if admin:
+                wanted.append({"type": "chat_administrators", "chat_id": chat.id})
+            wanted.append({"type": "chat", "chat_id": chat.id})
+            if admin:
+                wanted.append({"type": "all_chat_administrators"})
+            wanted.append({"type": "all_group_chats"})
+    wanted.append({"type": "default"})
+    by_scope: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    for (scope, lang), commands in menus.items():
+        by_scope.setdefault(_scope_key(json.loads(scope)), {})[lang] = commands
+    for scope in wanted:
+        menu = by_scope.get(_scope_key(scope), {})
+        found = menu.get(language) or menu.get("")
+        if found:
+            return [dict(c) for c in found]
+    return []
+
+
+def _scope_key(scope: dict[str, Any]) -> str:
+    """A scope with its ids as text (the API accepts `chat_id` as a number or a string)."""
+    return json.dumps({k: str(v) for k, v in scope.items()}, sort_keys=True)
 
 
 def _answer(state: CallbackState) -> dict[str, Any]:

@@ -500,8 +500,8 @@
     $('#commands').addEventListener('click', async () => {
       renderCommands();
       $('#commands-sheet').showModal();
-      const info = await act(() => api('/api/people'));
-      if (info) { state.info.commands = info.commands; renderCommands(); }
+      const commands = await act(() => api(`${chatPath('/commands')}?user=${state.person.id}`));
+      if (commands) { state.info.commands = commands; renderCommands(); }
     });
     $('#keyboard-toggle').addEventListener('click', () => {
       state.keyboardHidden = !state.keyboardHidden;
