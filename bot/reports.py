@@ -23,6 +23,13 @@ from bot.store import Answer, Store
 # they were then.
 RELEVANT = """SELECT id FROM jobs WHERE created_at < :end
               AND (status IN ('open', 'submitted', 'rejected') OR updated_at >= :start)"""
+# The jobs columns JobRow names (`pending` only by its step), and the joined user columns.
+KNOWN_COLUMNS = {
+    "id", "visit_id", "installer_id", "chat_id", "status", "cursor", "pending",
+    "prompt_message_id", "stop_reason", "reopened_part", "created_at", "updated_at",
+    "submitted_at", "closed_at", "reminded_at", "first_name", "last_name", "username",
+    "account",
+}
 # Jobs created in [start, end): the export.
 CREATED = "SELECT id FROM jobs WHERE created_at >= :start AND created_at < :end"
 
@@ -58,6 +65,7 @@ class JobRow:
     installer_name: str
     installer_username: str | None
     installer_account: str | None
+    extra: dict[str, Any] = field(default_factory=dict)  # columns added by later migrations
 
 
 @dataclass(frozen=True)
@@ -150,6 +158,7 @@ class Reports:
                 installer_name=person_name(r["first_name"], r["last_name"], r["username"],
                                            r["installer_id"]),
                 installer_username=r["username"], installer_account=r["account"],
+                extra={k: r[k] for k in r.keys() if k not in KNOWN_COLUMNS},  # noqa: SIM118
             )  # type: ignore[arg-type]
             data.names[r["installer_id"]] = data.jobs[r["id"]].installer_name
         for r in await self._all(

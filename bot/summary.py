@@ -726,7 +726,8 @@ BASE_COLUMNS = (
     "job", "visit", "installer_user_id", "installer", "installer_username",
     "installer_account", "chat_id", "status", "stop_reason", "reopened_part", "cursor",
     "pending_step", "prompt_message_id", "created_at", "updated_at", "submitted_at",
-    "closed_at", "reminded_at", "manufacturer", "model_name",
+    "closed_at", "reminded_at", "created_local", "submitted_local", "closed_local",
+    "manufacturer", "model_name",
 )
 HANDOFF_COLUMNS = (
     "flags", "handoffs", "first_handed_off_at", "decision", "decided_at", "decided_by",
@@ -775,14 +776,19 @@ def cell(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
 
-def jobs_csv(data: ReportData, procedure: Procedure, catalog: Catalog) -> str:
-    """One row per job: its columns, installer, model, answers (not the activation
-    password, nor the `pending` answer awaiting a confirmation — only its step), flags and
-    the latest hand-off."""
+def jobs_csv(data: ReportData, procedure: Procedure, catalog: Catalog, tz: ZoneInfo) -> str:
+    """One row per job: its columns (times in UTC, and the main ones also local to `tz`),
+    installer, model, answers (not the activation password, nor the `pending` answer
+    awaiting a confirmation — only its step), flags and the latest hand-off."""
     columns = answer_columns(procedure, catalog, data.answers.values())
+    extra = sorted({k for job in data.jobs.values() for k in job.extra})
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow([*BASE_COLUMNS, *columns, *HANDOFF_COLUMNS])
+    writer.writerow([*BASE_COLUMNS, *extra, *columns, *HANDOFF_COLUMNS])
+
+    def local(moment: datetime | None) -> str | None:
+        return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M") if moment else None
+
     for job in data.jobs.values():
         answers = data.answers.get(job.id, {})
         model_answer = answers.get("model")
@@ -796,7 +802,9 @@ def jobs_csv(data: ReportData, procedure: Procedure, catalog: Catalog) -> str:
             job.installer_account, job.chat_id, job.status, job.stop_reason, job.reopened_part,
             job.cursor, job.pending_step, job.prompt_message_id, job.created_at,
             job.updated_at, job.submitted_at, job.closed_at, job.reminded_at,
+            local(job.created_at), local(job.submitted_at), local(job.closed_at),
             model.manufacturer if model else None, model.name if model else None,
+            *(job.extra.get(k) for k in extra),
             *(answers[c].value if c in answers else None for c in columns),
             flags, len(handoffs), handoffs[0].created_at if handoffs else None,
             last.decision if last else None, last.decided_at if last else None,
@@ -811,7 +819,8 @@ def jobs_csv(data: ReportData, procedure: Procedure, catalog: Catalog) -> str:
 async def export_csv(engine: Engine, period: Period) -> tuple[str, int]:
     """The CSV of the jobs created in the period, and how many there are."""
     data = await Reports(engine.store).load(period.start, period.end, created_only=True)
-    return jobs_csv(data, engine.procedure, engine.catalog), len(data.jobs)
+    return (jobs_csv(data, engine.procedure, engine.catalog, engine.settings.tz),
+            len(data.jobs))
 
 
 def export_name(period: Period) -> str:

@@ -314,6 +314,8 @@ async def test_the_csv_has_every_job_field_but_the_password(seeded: Seeded) -> N
         assert job is not None
         assert row["status"] == job.status
         assert row["created_at"] == job.created_at.isoformat()
+        assert row["created_local"] == job.created_at.astimezone(BERLIN).strftime(
+            "%Y-%m-%d %H:%M")
         assert row["installer_user_id"] == str(job.installer_id)
         answers = await engine.store.answers(job_id)
         for key, answer in answers.items():
@@ -336,7 +338,7 @@ async def test_the_csv_has_every_job_field_but_the_password(seeded: Seeded) -> N
 async def test_the_csv_has_a_header_even_when_empty(engine: Engine) -> None:
     from bot.reports import ReportData
 
-    text = jobs_csv(ReportData(), engine.procedure, engine.catalog)
+    text = jobs_csv(ReportData(), engine.procedure, engine.catalog, BERLIN)
     header = next(csv.reader(io.StringIO(text)))
     assert header[:3] == ["job", "visit", "installer_user_id"] and "password" not in header
 
