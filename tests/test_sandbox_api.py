@@ -7,6 +7,7 @@ import json
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -21,6 +22,7 @@ from bot.sandbox.server import STATIC_DIR, STICKER_PATH
 from bot.sandbox.views import entities_html
 
 from conftest import photo_bytes
+from flow import start_job, walk
 
 ANA, SAM = seed.ANA.id, seed.SAM.id
 GROUP = seed.SUPPORT_GROUP_ID
@@ -248,6 +250,11 @@ def test_entities_become_escaped_nested_html() -> None:
                                       "url": "javascript:alert(1)"}])
     assert 'href="https://javascript:alert(1)"' in sneaky
     assert entities_html("a<b", None) == "a&lt;b"
+    mention = entities_html("Sam, type", [{"type": "text_link", "offset": 0, "length": 3,
+                                           "url": "tg://user?id=9100"}])
+    assert mention == '<span class="mention">Sam</span>, type'
+    assert entities_html("x", [{"type": "text_link", "offset": 0, "length": 1,
+                                "url": "tg://resolve?domain=x"}]).startswith("<span")
 
 
 async def test_another_site_cannot_act_in_the_sandbox(http: aiohttp.ClientSession) -> None:
@@ -287,3 +294,35 @@ async def test_newcomer_registers_and_the_admin_approves_him(
     body = {"user": alex, "message_id": request["message_id"], "data": approve["callback_data"]}
     assert (await post(http, f"/api/chats/{alex}/press", body))["answered"]
     await bot_reply(sandbox, ben, 0, "approved")
+
+
+async def test_support_rejects_with_a_typed_reason_as_a_reply(
+        sandbox: Sandbox, http: aiohttp.ClientSession) -> None:
+    ana = sandbox.emu.player(ANA, ANA)
+    await start_job(ana)
+    await walk(ana, SimpleNamespace(services=sandbox.app.bot_data["services"]))  # type: ignore[arg-type]
+    handoff = await bot_reply(sandbox, GROUP, 0, "Job #1")
+    while "reply_markup" not in handoff:  # a long hand-off: the buttons are on its last part
+        handoff = await bot_reply(sandbox, GROUP, handoff["message_id"], "")
+
+    async def press(label: str) -> None:
+        message = sandbox.emu.chats[GROUP].by_id[handoff["message_id"]]
+        button = next(b for row in message.inline_keyboard or [] for b in row
+                      if label in b["text"])
+        body = {"user": SAM, "message_id": message.message_id, "data": button["callback_data"]}
+        assert (await post(http, f"/api/chats/{GROUP}/press", body))["answered"]
+
+    await press("Reject")
+    await press("Other reason")
+    await press("Pinpoint")
+    question = await bot_reply(sandbox, GROUP, handoff["message_id"], "type the reason")
+    async with http.get(f"/api/chats/{GROUP}", params={"user": SAM}) as response:
+        shown = next(m for m in (await response.json())["messages"]
+                     if m["id"] == question["message_id"])
+    assert shown["force_reply"] == {"selective": True, "users": [SAM]}
+    body = {"user": SAM, "text": "The pin is on the wrong space",
+            "reply_to": question["message_id"]}
+    await post(http, f"/api/chats/{GROUP}/messages", body)
+    told = await bot_reply(sandbox, ANA, 0, "needs a fix")
+    assert "The pin is on the wrong space" in told["text"]
+    await post(http, f"/api/chats/{GROUP}/messages", {**body, "reply_to": 9999}, 400)

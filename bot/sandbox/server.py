@@ -5,7 +5,7 @@
     GET  /api/chats/{chat}/commands?user=ID  the bot's command menu for this person and chat
     GET  /api/chats/{chat}?user=ID           the chat now: messages and reply keyboard
     GET  /api/chats/{chat}/events?user=ID    Server-Sent Events: the chat, then each change
-    POST /api/chats/{chat}/messages          {"user", "text"}: send a text
+    POST /api/chats/{chat}/messages          {"user", "text", "reply_to"?}: send a text
     POST /api/chats/{chat}/location          {"user", "latitude", "longitude", "accuracy"?}
     POST /api/chats/{chat}/upload            multipart: user, file, as=photo|document, caption?
     POST /api/chats/{chat}/press             {"user", "message_id", "data"}: press a button;
@@ -225,7 +225,15 @@ class ChatPage:
             raise _error(400, "the text is empty")
         if len(text) > 4096:
             raise _error(400, "the text is longer than 4096 characters")
-        sent = await player.send(text)
+        reply_to = body.get("reply_to")
+        if reply_to is not None:
+            try:
+                reply_to = int(reply_to)
+            except (TypeError, ValueError):
+                raise _error(400, "reply_to must be a message id") from None
+            if player.chat.find(reply_to) is None:
+                raise _error(400, "the message to reply to is gone")
+        sent = await player.send(text, reply_to=reply_to)
         return web.json_response({"ok": True, "message_id": sent["message_id"]})
 
     async def send_location(self, request: web.Request) -> web.Response:

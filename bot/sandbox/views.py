@@ -7,6 +7,7 @@ into a few escaped tags here (`<b>`, `<a>`, `<code>`, ...), links only for http(
 from __future__ import annotations
 
 import html
+import re
 from typing import Any
 
 from bot.emulator.state import ChatState, StoredMessage
@@ -25,12 +26,15 @@ SIMPLE_TAGS = {
     "text_mention": ('<span class="mention">', "</span>"),
     "bot_command": ('<span class="command">', "</span>"),
 }
-SAFE_SCHEMES = ("http://", "https://", "mailto:", "tg://")
+SAFE_SCHEMES = ("http://", "https://", "mailto:")
+TG_USER = re.compile(r"^tg://user\?id=(\d+)$")
 OTHER_KINDS = ("sticker", "voice", "video", "video_note", "audio", "animation", "contact",
                "poll", "dice")
 
 
 def _link(url: str) -> tuple[str, str]:
+    if url.lower().startswith("tg://"):  # a mention or a Telegram-only link: nothing to open
+        return '<span class="mention">', "</span>"
     if not url.lower().startswith(SAFE_SCHEMES):
         url = "https://" + url
     href = html.escape(url, quote=True)
@@ -87,10 +91,13 @@ def entities_html(text: str, entities: list[dict[str, Any]] | None) -> str:
     return "".join(out)
 
 
+def _name(user: dict[str, Any]) -> str:
+    return " ".join(p for p in (user.get("first_name"), user.get("last_name")) if p)
+
+
 def _sender(message: StoredMessage) -> dict[str, Any]:
     user = message.data.get("from") or {}
-    name = " ".join(p for p in (user.get("first_name"), user.get("last_name")) if p)
-    return {"id": user.get("id"), "name": name, "is_bot": message.from_bot}
+    return {"id": user.get("id"), "name": _name(user), "is_bot": message.from_bot}
 
 
 def _photo(sizes: list[dict[str, Any]]) -> dict[str, Any]:
@@ -147,8 +154,30 @@ def message_json(message: StoredMessage) -> dict[str, Any]:
         view["other"] = other
     replied = data.get("reply_to_message")
     if replied:
-        view["reply_to"] = replied["message_id"]
+        view["reply_to"] = {"id": replied["message_id"],
+                            "name": _name(replied.get("from") or {}),
+                            "text": (replied.get("text") or replied.get("caption") or "")[:80]}
+    markup = message.markup or {}
+    if markup.get("force_reply"):
+        view["force_reply"] = {"selective": bool(markup.get("selective")),
+                               "users": addressed_users(data, entities)}
     return view
+
+
+def addressed_users(data: dict[str, Any], entities: list[dict[str, Any]] | None) -> list[int]:
+    """Whom a selective force-reply is for: users mentioned by id, and the replied-to sender."""
+    users = []
+    for entity in entities or []:
+        if entity.get("type") == "text_mention" and entity.get("user"):
+            users.append(int(entity["user"]["id"]))
+        link = entity.get("url") if entity.get("type") == "text_link" else None
+        match = TG_USER.match(link or "")
+        if match:
+            users.append(int(match.group(1)))
+    replied = data.get("reply_to_message") or {}
+    if replied.get("from", {}).get("id"):
+        users.append(int(replied["from"]["id"]))
+    return users
 
 
 def keyboard_json(chat: ChatState) -> dict[str, Any] | None:

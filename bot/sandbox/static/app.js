@@ -16,6 +16,7 @@
     typingTimer: 0,
     locationMode: 'pin',
     pinned: true,      // the list is scrolled to its end: keep it there as content grows
+    replyTo: null,     // {id, name, text}: the message the next text answers
   };
 
   // -- helpers -----------------------------------------------------------------------
@@ -136,6 +137,7 @@
     state.chat = chat;
     state.keyboardKey = '';
     state.keyboard = null;
+    setReplyTo(null);
     const title = chat.type === 'private' ? state.info.bot.name : chat.title;
     document.title = `${person.first_name} · ${title} — Pinpoint sandbox`;
     $('#chat-title').textContent = title;
@@ -178,6 +180,8 @@
       const list = $('#messages');
       list.replaceChildren();
       for (const message of event.chat.messages) upsert(message, false);
+      const last = event.chat.messages[event.chat.messages.length - 1];
+      setReplyTo(last && asksMe(last) ? last : null);
       setKeyboard(event.chat.keyboard);
       scrollToEnd();
       document.body.dataset.ready = '1';
@@ -187,6 +191,7 @@
       if (event.message.from.is_bot) {
         setKeyboard(event.keyboard);
         stopTyping();
+        if (asksMe(event.message)) setReplyTo(event.message);
       }
       if (stick) scrollToEnd();
     } else if (event.type === 'action') {
@@ -194,6 +199,28 @@
       clearTimeout(state.typingTimer);
       state.typingTimer = setTimeout(stopTyping, 5000);
     }
+  }
+
+  function asksMe(m) {
+    const ask = m.force_reply;
+    return Boolean(ask) && !m.deleted && (!ask.selective || ask.users.includes(state.person.id));
+  }
+
+  function setReplyTo(m) {
+    state.replyTo = m ? { id: m.id, name: m.from.name, text: plainText(m) } : null;
+    const bar = $('#replying');
+    bar.hidden = !state.replyTo;
+    if (state.replyTo) {
+      $('#replying-text').textContent = `${state.replyTo.name}: ${state.replyTo.text}`;
+      $('#text').focus();
+    }
+  }
+
+  function plainText(m) {
+    const box = document.createElement('div');
+    box.innerHTML = m.html || '';
+    const text = box.textContent || (m.photo ? 'photo' : m.location ? 'location' : '…');
+    return text.length > 80 ? `${text.slice(0, 79)}…` : text;
   }
 
   function stopTyping() {
@@ -251,7 +278,11 @@
   function renderMessage(m) {
     const mine = m.from.id === state.person.id;
     const node = el('div', { class: `msg ${mine ? 'out' : 'in'}`, 'data-id': m.id });
-    if (!mine && state.chat.type !== 'private') node.append(el('div', { class: 'sender' }, m.from.name));
+    const group = state.chat.type !== 'private';
+    if (!mine && group) node.append(el('div', { class: 'sender' }, m.from.name));
+    if (m.reply_to) {
+      node.append(el('div', { class: 'quote' }, el('strong', {}, m.reply_to.name), m.reply_to.text));
+    }
     if (m.photo) node.append(photoNode(m.photo));
     if (m.document) node.append(documentNode(m.document));
     if (m.location) node.append(locationNode(m.location, m.venue));
@@ -261,7 +292,9 @@
       text.innerHTML = m.html;  // built and escaped by the server (bot/sandbox/views.py)
       node.append(text);
     }
-    node.append(el('div', { class: 'meta' }, m.edited ? 'edited ' : '', clock(m.date)));
+    node.append(el('div', { class: 'meta' },
+      group ? el('button', { type: 'button', class: 'reply', onclick: () => setReplyTo(m) }, 'Reply') : null,
+      m.edited ? 'edited ' : '', clock(m.date)));
     if (m.buttons && m.buttons.length) node.append(inlineKeyboard(m));
     return node;
   }
@@ -374,10 +407,13 @@
 
   // -- sending -----------------------------------------------------------------------------
 
-  async function sendText(text) {
+  async function sendText(text, replying = false) {
     text = text.trim();
     if (!text) return;
-    await act(() => post(chatPath('/messages'), { user: state.person.id, text }));
+    const body = { user: state.person.id, text };
+    if (replying && state.replyTo) body.reply_to = state.replyTo.id;
+    const sent = await act(() => post(chatPath('/messages'), body));
+    if (sent && body.reply_to) setReplyTo(null);
   }
 
   async function upload(file, as) {
@@ -484,8 +520,9 @@
       const value = text.value;
       text.value = '';
       text.style.height = '';
-      sendText(value);
+      sendText(value, true);
     });
+    $('#replying-cancel').addEventListener('click', () => setReplyTo(null));
     text.addEventListener('keydown', (event) => {
       if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
         event.preventDefault();
