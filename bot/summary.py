@@ -26,7 +26,7 @@ import re
 import statistics
 import sys
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import IO, Any
@@ -50,6 +50,7 @@ ANSWER_ACTIONS = ("answer", "safety_confirmed")
 # A job's state at the report's moment, in the chart's order.
 STATES = ("verified", "waiting", "to_fix", "in_progress", "stuck", "cancelled", "stopped")
 MAX_EXPORT_DAYS = 366
+Inside = Callable[[datetime | None], bool]
 
 
 # Periods ------------------------------------------------------------------------------
@@ -431,7 +432,7 @@ def _state_at(
     return "in_progress", max(activity)
 
 
-def _verified_inside(job: JobRow, handoffs: list[HandoffRow], inside: Any) -> bool:
+def _verified_inside(job: JobRow, handoffs: list[HandoffRow], inside: Inside) -> bool:
     if handoffs:
         return any(h.decision == "verified" and inside(h.decided_at) for h in handoffs)
     return job.status == "verified" and inside(job.closed_at or job.updated_at)
@@ -480,7 +481,7 @@ def _part_times(procedure: Procedure, job: JobRow, events: list[Event],
 
 
 def _collect_flags(
-    job: JobRow, data: ReportData, events: list[Event], inside: Any,
+    job: JobRow, data: ReportData, events: list[Event], inside: Inside,
     failures: dict[tuple[int, str], Failure], other: dict[str, set[int]],
 ) -> None:
     """Firmware and checklist failures raised in the period (from the flags, and from the
@@ -563,10 +564,8 @@ class Renderer:
         """A rejection reason: a reason id's text, or the free text support typed."""
         if not reason:
             return self.t("no_reason")
-        for key in (f"support.reason.{reason}", f"reject.{reason}", f"reason.{reason}"):
-            if self.texts.has(key):
-                return html.unescape(self.texts.get(key))
-        return shorten(reason, 80)
+        key = f"support.reason.{reason}"
+        return html.unescape(self.texts.get(key)) if self.texts.has(key) else shorten(reason, 80)
 
     def state(self, state: str) -> str:
         """A state's name in the chart's legend."""
