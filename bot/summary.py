@@ -877,6 +877,9 @@ async def amain(
         from bot.config import load_settings
 
         settings = load_settings()
+    if not settings.database_path.exists():
+        print(f"no database at {settings.database_path} (set DATABASE_PATH)", file=err)
+        return 2
     tz = settings.tz
     now = now or datetime.now(UTC)
     today = today_in(tz, now)

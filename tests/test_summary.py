@@ -375,3 +375,12 @@ async def test_python_m_bot_summary_reads_the_settings_and_prints(seeded: Seeded
         "2026-03-10", cwd=tmp_path, env=env, stdout=asyncio.subprocess.PIPE)
     out, _ = await done.communicate()
     assert len(list(csv.DictReader(io.StringIO(out.decode())))) == 8
+
+
+async def test_the_cli_does_not_create_a_database(tmp_path: Path) -> None:
+    from bot.summary import amain
+
+    out, err = io.StringIO(), io.StringIO()
+    settings = make_settings(tmp_path / "nowhere")
+    assert await amain([], settings=settings, out=out, err=err) == 2
+    assert "no database at" in err.getvalue() and not (tmp_path / "nowhere").exists()
