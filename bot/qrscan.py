@@ -48,8 +48,9 @@ class ScanOutcome:
 class ScanContext:
     """The photo at the sizes and treatments the steps share (computed once, on demand)."""
 
-    def __init__(self, grey: Image.Image) -> None:
+    def __init__(self, grey: Image.Image, deadline: float | None = None) -> None:
         self.grey = grey
+        self.deadline = deadline
         w, h = grey.size
         factor = max(1, int(np.ceil(max(w, h) / WORK_MAX_SIDE)))
         self.work = grey.reduce(factor) if factor > 1 else grey
@@ -73,6 +74,10 @@ class ScanContext:
                 raise KeyError(key)
             self._cache[key] = np.ascontiguousarray(arr)
         return self._cache[key]
+
+    def expired(self) -> bool:
+        """True once the scan's deadline has passed."""
+        return self.deadline is not None and time.monotonic() > self.deadline
 
     def cached(self, key: str, make: Callable[[], np.ndarray]) -> np.ndarray:
         """An array derived from the photo, made once per scan."""
@@ -252,8 +257,11 @@ def _grid(
         return None
 
     for fit in fits:
+        if ctx.expired():
+            col.outcome.timed_out = True
+            return
         text = read(fit)
-        if text is None and fit.score >= 0.8:  # clearly a code: maybe on a curved surface
+        if text is None and fit.score >= 0.8 and not ctx.expired():  # maybe a curved label
             bent = qrgrid.bend(src, fit)
             if bent is not fit:
                 text = read(bent)
@@ -319,10 +327,10 @@ def scan(
     the outcome is marked `timed_out`.
     """
     registry = registry or QR_STEPS
-    ctx = ScanContext(grey)
+    ctx = ScanContext(grey, deadline)
     col = Collector(accept)
     for name in steps or list(registry):
-        if deadline is not None and time.monotonic() > deadline:
+        if ctx.expired() or col.outcome.timed_out:
             col.outcome.timed_out = True
             break
         registry[name](ctx, col)
