@@ -22,6 +22,7 @@ from bot.geo import AddressFinder, Candidate, GeocoderError, check_pin, distance
 from bot.interaction import Button, Input, LocationInput, Outcome, PhotoInput, Reply
 from bot.photos import check_photo, inspect_photo
 from bot.procedure import Option, Procedure, Step, condition_holds
+from bot.sticker import StickerReader
 from bot.store import CANCELLED, OPEN, REJECTED, STOPPED, SUBMITTED, Answer, Job, Store
 from bot.texts import Safe, Texts
 from bot.validators import VALIDATORS, Context, Invalid, mask_secret
@@ -81,6 +82,7 @@ class Engine:
     def __init__(
         self, store: Store, procedure: Procedure, catalog: Catalog, texts: Texts,
         settings: Settings, finder: AddressFinder | None = None,
+        reader: StickerReader | None = None,
     ) -> None:
         self.store = store
         self.procedure = procedure
@@ -88,6 +90,7 @@ class Engine:
         self.texts = texts
         self.settings = settings
         self.finder = finder
+        self.reader = reader
         self._prefetches: set[asyncio.Task[Any]] = set()
 
     # Loading --------------------------------------------------------------------------
@@ -285,8 +288,9 @@ class Engine:
         pending = view.job.pending or {}
         job_id, key = view.job.id, pending["step"]
         text = self.t(pending["text"], **pending.get("values", {}))
-        rows = [[Button(self.t("option.use_anyway"), f"a:{job_id}:{key}:=warnok"),
-                 Button(self.t("option.send_again"), f"a:{job_id}:{key}:=warnno")]]
+        yes, no = pending.get("yes", "option.use_anyway"), pending.get("no", "option.send_again")
+        rows = [[Button(self.t(yes), f"a:{job_id}:{key}:=warnok"),
+                 Button(self.t(no), f"a:{job_id}:{key}:=warnno")]]
         return Reply(f"{self.header(view)}\n{text}", rows, prompt=True)
 
     def _manufacturer_rows(self, job_id: int, page: int) -> list[list[Button]]:
@@ -438,6 +442,9 @@ class Engine:
         if inp.kind == "photo" and kind == "photo":
             assert inp.photo is not None
             return await self._photo(view, slot, inp.photo, user_id)
+        if inp.kind == "photo" and slot.step.reader and self.reader is not None:
+            assert inp.photo is not None
+            return await self._read_code(view, slot, inp.photo, user_id)
         if inp.kind == "location" and kind == "location":
             assert inp.location is not None
             return await self._location(view, slot, inp.location, user_id)
@@ -525,6 +532,44 @@ class Engine:
         if warning:
             return await self._hold(view, slot, value, "photo", warning, user_id)
         return await self._accept(view, slot, value, "photo", user_id)
+
+    async def _read_code(self, view: JobView, slot: Slot, photo: PhotoInput,
+                         user_id: int) -> Outcome:
+        """A photo answering a typed step: read its code, then ask to confirm it."""
+        assert self.reader is not None
+        job_id, kind = view.job.id, slot.step.reader
+        if photo.file_size and photo.file_size > self.settings.photo_max_bytes:
+            limit = self.settings.photo_max_bytes
+            return Outcome([Reply(self.t("photo.too_big", size=round(photo.file_size / 1e6, 1),
+                                         max=limit // 1_048_576))], job_id=job_id)
+        data = await photo.load()
+        confirm = {"yes": "option.correct", "no": "option.type_instead", "flag": None}
+        if kind == "sticker":
+            result = await self.reader.read(data)
+            if not result.ok:
+                key = "sticker.unreadable_code_somewhere" if (
+                    result.error == "unreadable_code" and not result.where
+                ) else f"sticker.{result.error}"
+                if not self.texts.has(key):
+                    key = "sticker.internal_error"
+                return Outcome([Reply(self.t(key, where=result.where or ""))], job_id=job_id)
+            warning = await self._mac_reuse(view, slot, result.mac) or {
+                "text": "step.mac.read", **confirm}
+            warning.setdefault("yes", "option.use_anyway")
+            warning["values"] = {**warning.get("values", {}), "mac": result.mac,
+                                 "password": mask_secret(result.pw or "")}
+            warning["extra"] = {"password": result.pw}
+            return await self._hold(view, slot, result.mac, "qr", warning, user_id)
+        if kind == "iccid":
+            code = await self.reader.read_iccid(data)
+        else:
+            pattern = view.model.serial_pattern if view.model else r".+"
+            code = await self.reader.read_serial(data, pattern)
+        step = slot.step.id
+        if code is None:
+            return Outcome([Reply(self.t(f"step.{step}.unread"))], job_id=job_id)
+        warning = {"text": f"step.{step}.read", "values": {"code": code}, **confirm}
+        return await self._hold(view, slot, code, "barcode", warning, user_id)
 
     def _known_location(self, view: JobView) -> tuple[float, float] | None:
         for key in ("gps", "pin"):
@@ -889,12 +934,18 @@ class Engine:
             outcome = await self._next(view.job.id, acks)
             outcome.retire = self._mark(message_id, self.t("option.send_again"))
             return outcome
-        await self.store.add_flag(view.job.id, pending["flag"], pending.get("redo") or slot.key,
-                                  pending.get("values", {}))
-        await self.store.audit(user_id, view.job.id, "warning_accepted",
-                               {"step": slot.key, "flag": pending["flag"]})
-        return await self._accept(view, slot, pending["value"], pending["source"], user_id,
-                                  message_id, keep_flags=True)
+        if pending.get("flag"):
+            await self.store.add_flag(view.job.id, pending["flag"],
+                                      pending.get("redo") or slot.key, pending.get("values", {}))
+            await self.store.audit(user_id, view.job.id, "warning_accepted",
+                                   {"step": slot.key, "flag": pending["flag"]})
+        shown = await self._save(view, slot, pending["value"], pending["source"], user_id,
+                                 keep_flags=True)
+        for step, value in (pending.get("extra") or {}).items():
+            await self.store.save_answer(view.job.id, step, value, pending["source"])
+        outcome = await self._next(view.job.id, self._acks(slot, shown))
+        outcome.retire = self._mark(message_id, self.t(pending.get("yes", "option.use_anyway")))
+        return outcome
 
     async def _accept(
         self, view: JobView, slot: Slot, value: Any, source: str, user_id: int,

@@ -11,6 +11,7 @@ from typing import Any
 
 KINDS = {"choice", "confirm", "text", "photo", "location", "model", "checklist", "address",
          "submit"}
+READERS = ("sticker", "iccid", "serial")
 CONDITION = re.compile(r"^\s*([a-z_]+)(?:\.([a-z_]+))?\s*(?:(==|!=)\s*([A-Za-z0-9_\-]+))?\s*$")
 
 
@@ -33,6 +34,7 @@ class Step:
     kind: str
     options: tuple[Option, ...] = ()
     validator: str | None = None
+    reader: str | None = None
     source: str | None = None
     landscape: bool = False
     when: str | None = None
@@ -97,6 +99,7 @@ class Procedure:
                     kind=s["kind"],
                     options=options,
                     validator=s.get("validator"),
+                    reader=s.get("reader"),
                     source=s.get("source"),
                     landscape=bool(s.get("landscape", False)),
                     when=s.get("when"),
@@ -124,6 +127,8 @@ class Procedure:
                 problems.append(f"unknown part {s.part!r}")
             if s.kind == "text" and s.validator not in validators:
                 problems.append(f"unknown validator {s.validator!r}")
+            if s.reader is not None and (s.kind != "text" or s.reader not in READERS):
+                problems.append(f"reader {s.reader!r} needs a text step and one of {READERS}")
             if s.kind == "choice" and not s.options:
                 problems.append("a choice needs options")
             if s.kind == "location" and s.source not in ("gps", "pin"):

@@ -16,6 +16,7 @@ from bot.handoff import Support
 from bot.outbox import Outbox
 from bot.people import People
 from bot.procedure import Procedure
+from bot.sticker import StickerConfig, StickerReader
 from bot.store import Store, utc_now
 from bot.texts import Texts
 from bot.validators import VALIDATORS
@@ -38,6 +39,7 @@ class Services:
     outbox: Outbox
     support: Support
     finder: AddressFinder
+    reader: StickerReader
     cache_db: aiosqlite.Connection
 
     @classmethod
@@ -53,13 +55,17 @@ class Services:
         await cache_db.execute("PRAGMA busy_timeout=5000")
         finder = AddressFinder.from_settings(settings, GeocodeCache.from_settings(cache_db,
                                                                                  settings))
-        engine = Engine(store, procedure, catalog, texts, settings, finder)
+        reader = StickerReader(
+            StickerConfig(settings.sticker_url_host, settings.sticker_url_path),
+            workers=settings.qr_workers, budget_s=settings.qr_time_budget_s,
+        )
+        engine = Engine(store, procedure, catalog, texts, settings, finder, reader)
         people = People(store, texts, settings)
         await people.sync_configured_roles()
         outbox = Outbox(store, settings, base_delay_s=settings.outbox_retry_base_s)
         support = Support(store, engine, texts, settings, outbox)
         return cls(settings, store, catalog, texts, procedure, engine, people, outbox, support,
-                   finder, cache_db)
+                   finder, reader, cache_db)
 
     def start(self) -> None:
         """Start the background work (the outbox's deliveries)."""
@@ -69,6 +75,7 @@ class Services:
         """Stop the background work and release what `create` opened."""
         await self.outbox.stop()
         await self.engine.close()
+        self.reader.close()
         await self.finder.aclose()
         await self.cache_db.close()
         await self.store.close()
