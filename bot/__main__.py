@@ -5,6 +5,7 @@
                       (python -m bot sandbox --help)
     geo ...           probe the geocoder set-up (python -m bot.geo --help)
     sticker PATH...   read activation stickers from photos (python -m bot.sticker --help)
+    summary ...       the managers' summary or CSV from the database (python -m bot.summary -h)
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ To run the real bot instead, Pinpoint needs a Telegram bot token: set TELEGRAM_T
   4. Run this command again.
 """
 
-TOOLS = {"geo": "bot.geo", "sticker": "bot.sticker"}
+TOOLS = {"geo": "bot.geo", "sticker": "bot.sticker", "summary": "bot.summary"}
 
 
 def run(args: list[str] | None = None) -> int:

@@ -31,7 +31,9 @@ from bot.store import utc_now
 from handlers import access, installer, support
 from handlers.context import PinpointContext
 from handlers.errors import on_error
+from handlers.managers import register_manager_handlers
 from handlers.ordering import PerUserUpdateProcessor
+from handlers.schedule import schedule_jobs
 
 COMMANDS = ("start", "new", "back", "status", "jobs", "cancel", "help")
 SWEEP_INTERVAL_S = 60
@@ -48,6 +50,7 @@ def build_application(
         services = await Services.create(settings, clock)
         app.bot_data["services"] = services
         services.start()
+        schedule_jobs(app)  # the daily summary at SUMMARY_TIME and the reminder sweep
         if app.job_queue is not None:
             app.job_queue.run_repeating(support.sweep_waiting, interval=SWEEP_INTERVAL_S,
                                         first=SWEEP_INTERVAL_S, name="support-waiting")
@@ -93,6 +96,8 @@ def register_handlers(app: Application) -> None:
     }
     for name, callback in commands.items():
         app.add_handler(CommandHandler(name, callback, filters=private))
+    # 0: managers' and admins' commands (/summary, /export, /grant, /revoke), in any chat
+    register_manager_handlers(app)
     # 0: any other private message is an answer (or a wrong kind of one)
     app.add_handler(MessageHandler(private & filters.UpdateType.MESSAGE, installer.message))
     # 0: a live location moving on: its latest point counts
