@@ -162,8 +162,12 @@ async def pick_model(chat: ChatPage) -> None:
 
 
 async def sticker_or_mac(chat: ChatPage) -> None:
-    """Send the demo sticker when the bot asks for its photo, else type its MAC."""
-    if "photo" in (await chat.last_prompt().inner_text()).lower():
+    """Send the demo sticker when the bot asks for its photo (and confirm what it read),
+    else type its MAC."""
+    read = chat.last_prompt().locator(".ib", has_text="Correct")
+    if await read.count():
+        await read.first.click()
+    elif "photo" in (await chat.last_prompt().inner_text()).lower():
         await chat.send_picture(STICKER_PATH.read_bytes(), "demo-sticker.png")
     else:
         await chat.type(seed.STICKER_MAC)
