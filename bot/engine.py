@@ -488,9 +488,7 @@ class Engine:
         job = view.job
         rows = []
         if problem.flag:
-            await self.store.add_flag(job.id, problem.flag, slot.key, problem.values)
-            await self.store.audit(user_id, job.id, "flag", {"kind": problem.flag,
-                                                             "step": slot.key})
+            await self._flag(job.id, problem.flag, slot.key, problem.values, user_id)
         if problem.block:
             rows.append([Button(self.t("option.stop_job"),
                                 f"c:{job.id}:stop:{problem.flag or slot.key}")])
@@ -734,7 +732,7 @@ class Engine:
         if option == "=typed" and offers.get("query"):
             gps = view.value("gps") or {"lat": 0.0, "lon": 0.0}
             typed = Candidate.unverified(offers["query"], gps["lat"], gps["lon"])
-            await self.store.add_flag(view.job.id, "address_unverified", slot.key, {})
+            await self._flag(view.job.id, "address_unverified", slot.key, {}, user_id)
             await self.store.update_job(view.job.id, offers=None)
             return await self._accept(view, slot, json.loads(typed.to_json()), "typed",
                                       user_id, message_id, keep_flags=True)
@@ -847,8 +845,8 @@ class Engine:
                 return Outcome(alert=self.t("job.stale_button"))
             if option_id == "no":
                 item = self.t(f"checklist.{slot.item.id}")
-                await self.store.add_flag(job.id, "checklist_failed", slot.key,
-                                          {"item": slot.item.id})
+                await self._flag(job.id, "checklist_failed", slot.key, {"item": slot.item.id},
+                                 user_id)
                 if slot.item.critical:
                     return self._blocked(job, "step.checklist.blocked", "checklist_failed",
                                          step, {"item": item})
@@ -861,7 +859,7 @@ class Engine:
         if option is None:
             return Outcome(alert=self.t("job.stale_button"))
         if option.flag:
-            await self.store.add_flag(job.id, option.flag, slot.key, {})
+            await self._flag(job.id, option.flag, slot.key, {}, user_id)
         if option.block:
             return self._blocked(job, f"step.{step.id}.blocked", option.flag or step.id, step, {})
         if option.goto:
@@ -873,6 +871,12 @@ class Engine:
             return outcome
         return await self._accept(view, slot, option_id, "button", user_id, message_id,
                                   keep_flags=bool(option.flag))
+
+    async def _flag(self, job_id: int, kind: str, step: str | None, detail: dict[str, Any],
+                    user_id: int) -> None:
+        """Record a flag, and in the audit trail (which keeps it even if the answer changes)."""
+        await self.store.add_flag(job_id, kind, step, detail)
+        await self.store.audit(user_id, job_id, "flag", {"kind": kind, "step": step, **detail})
 
     def _blocked(self, job: Job, text_key: str, reason: str, step: Step,
                  values: dict[str, Any]) -> Outcome:
@@ -1051,7 +1055,7 @@ class Engine:
                            job_id=job.id)
         if action == "stopyes" and args:
             await self._close(job, STOPPED, args[0], user_id)
-            await self.store.add_flag(job.id, args[0], None, {})
+            await self._flag(job.id, args[0], None, {}, user_id)
             return Outcome([Reply(self.t("job.stopped", job=job.id), keyboard="remove")],
                            retire=mark(self.t("job.stop_yes", job=job.id)), job_id=job.id,
                            events=[("stopped", job.id)])
