@@ -75,6 +75,12 @@ class RunningBot:
         if app is not None:
             await stop_polling(app)
 
+    async def run_job(self, name: str) -> None:
+        """Run a scheduled job now, as the JobQueue would, and wait for it to finish."""
+        assert self.app is not None and self.app.job_queue is not None
+        [job] = self.app.job_queue.get_jobs_by_name(name)
+        await job.run(self.app)
+
     async def restart(self) -> None:
         """Stop the process's Application and start a fresh one, as after a crash."""
         await self.stop()

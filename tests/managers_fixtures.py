@@ -12,9 +12,6 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from telegram.ext import Application, CommandHandler, MessageHandler
-
-from bot.app import build_application, start_polling
 from bot.catalog import Catalog
 from bot.config import DATA_DIR, Settings
 from bot.engine import Engine
@@ -23,10 +20,6 @@ from bot.services import PROCEDURE_PATH, TEXTS_DIR
 from bot.store import Store
 from bot.texts import Texts
 from bot.validators import VALIDATORS
-from handlers.managers import register_manager_handlers
-from handlers.schedule import schedule_jobs
-
-from conftest import RunningBot
 
 BERLIN = ZoneInfo("Europe/Berlin")
 SUPPORT = 9100
@@ -235,35 +228,3 @@ def hours(h: float) -> timedelta:
 
 
 # The running bot with the managers' handlers and jobs ------------------------------------
-
-
-def wire(app: Application) -> None:
-    """Register the managers' handlers the way `bot.app` is to: in group 0, before the
-    catch-all of private messages (a no-op once `build_application` does it itself)."""
-    if any(isinstance(h, CommandHandler) and "summary" in h.commands
-           for h in app.handlers.get(0, [])):
-        return
-    register_manager_handlers(app)
-    group = app.handlers[0]
-    ours = [h for h in group if isinstance(h, CommandHandler)
-            and h.commands & {"summary", "export", "grant", "revoke"}]
-    catch_all = next(i for i, h in enumerate(group) if isinstance(h, MessageHandler))
-    for handler in ours:
-        group.remove(handler)
-    group[catch_all:catch_all] = ours
-
-
-class ManagedBot(RunningBot):
-    """`RunningBot` with the managers' handlers and scheduled jobs."""
-
-    async def start(self) -> None:
-        self.app = build_application(self.settings)
-        wire(self.app)
-        await start_polling(self.app, poll_timeout=1)
-        schedule_jobs(self.app)
-
-    async def run_job(self, name: str) -> None:
-        """Run a scheduled job now, as the JobQueue would, and wait for it to finish."""
-        assert self.app is not None and self.app.job_queue is not None
-        [job] = self.app.job_queue.get_jobs_by_name(name)
-        await job.run(self.app)

@@ -2,32 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from managers_fixtures import ManagedBot
 
-from bot.config import Settings
 from bot.emulator import BotApiEmulator, Player
 
-from conftest import ADMIN_ID, ANA_ID, BEN_ID, MANAGER_ID
+from conftest import ADMIN_ID, ANA_ID, BEN_ID, MANAGER_ID, RunningBot
 
 MIA_ID = 9300
 
 
 @pytest.fixture
-async def bot(settings: Settings) -> AsyncIterator[ManagedBot]:
-    running = ManagedBot(settings)
-    await running.start()
-    try:
-        yield running
-    finally:
-        await running.stop()
-
-
-@pytest.fixture
-async def mia(emu: BotApiEmulator, bot: ManagedBot) -> Player:
+async def mia(emu: BotApiEmulator, bot: RunningBot) -> Player:
     """Someone who has talked to the bot once (so it knows her @username)."""
     player = emu.user(MIA_ID, "Mia", "Meyer", username="mia_m")
     await player.send("/start")
@@ -35,7 +22,7 @@ async def mia(emu: BotApiEmulator, bot: ManagedBot) -> Player:
     return player
 
 
-async def role_changes(bot: ManagedBot) -> list[dict[str, Any]]:
+async def role_changes(bot: RunningBot) -> list[dict[str, Any]]:
     trail = await bot.services.store.audit_trail()
     return [{"action": e["action"], "actor": e["actor_id"], **e["detail"]} for e in trail
             if e["action"] in ("role_granted", "role_revoked")
@@ -43,7 +30,7 @@ async def role_changes(bot: ManagedBot) -> list[dict[str, Any]]:
 
 
 async def test_an_admin_makes_someone_a_manager_and_takes_it_back(
-    bot: ManagedBot, admin: Player, mia: Player,
+    bot: RunningBot, admin: Player, mia: Player,
 ) -> None:
     await admin.send("/grant manager @mia_m")
     await admin.expect_text(f"✅ Mia Meyer (id {MIA_ID}) is now a manager.")
@@ -72,7 +59,7 @@ async def test_an_admin_makes_someone_a_manager_and_takes_it_back(
     ]
 
 
-async def test_grant_by_id_to_someone_the_bot_has_not_met(bot: ManagedBot,
+async def test_grant_by_id_to_someone_the_bot_has_not_met(bot: RunningBot,
                                                           admin: Player) -> None:
     await admin.send("/grant support 9400")
     await admin.expect_text("(id 9400) is now a support member.")
@@ -83,7 +70,7 @@ async def test_grant_by_id_to_someone_the_bot_has_not_met(bot: ManagedBot,
 
 
 async def test_grant_installer_from_a_forwarded_message_approves_a_waiting_registration(
-    bot: ManagedBot, emu: BotApiEmulator, admin: Player,
+    bot: RunningBot, emu: BotApiEmulator, admin: Player,
 ) -> None:
     ben = emu.user(BEN_ID, "Ben", "Berg", username="ben")
     await ben.send("/start")
@@ -109,7 +96,7 @@ async def test_grant_installer_from_a_forwarded_message_approves_a_waiting_regis
                and e["actor_id"] == ADMIN_ID for e in trail)
 
 
-async def test_a_forward_from_a_hidden_account_cannot_be_used(bot: ManagedBot,
+async def test_a_forward_from_a_hidden_account_cannot_be_used(bot: RunningBot,
                                                               admin: Player) -> None:
     forwarded = await admin.forward("hello", sender_name="Private Pete")
     admin.mark_read()
@@ -118,7 +105,7 @@ async def test_a_forward_from_a_hidden_account_cannot_be_used(bot: ManagedBot,
     assert await role_changes(bot) == []
 
 
-async def test_revoking_a_configured_role_warns_that_it_comes_back(bot: ManagedBot,
+async def test_revoking_a_configured_role_warns_that_it_comes_back(bot: RunningBot,
                                                                    admin: Player) -> None:
     await admin.send(f"/revoke manager {MANAGER_ID}")
     await admin.expect_text("is no longer a manager", "MANAGER_IDS lists them")
@@ -126,7 +113,7 @@ async def test_revoking_a_configured_role_warns_that_it_comes_back(bot: ManagedB
     assert (await role_changes(bot))[-1]["action"] == "role_revoked"
 
 
-async def test_usage_listing_and_refusals(bot: ManagedBot, admin: Player, ana: Player,
+async def test_usage_listing_and_refusals(bot: RunningBot, admin: Player, ana: Player,
                                           emu: BotApiEmulator) -> None:
     await admin.send("/grant")
     listing = await admin.expect_text("/grant manager @username", "Roles now")

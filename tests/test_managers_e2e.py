@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from managers_fixtures import ManagedBot
 
 from bot import summary as summary_cli
 from bot.config import Settings
@@ -16,22 +14,16 @@ from bot.emulator import BotApiEmulator, Group, Player
 from bot.reports import iso
 from handlers.schedule import DAILY_SUMMARY, REMINDERS
 
-from conftest import ANA_ID, MANAGER_ID
+from conftest import ANA_ID, MANAGER_ID, RunningBot
 from flow import MAC, PASSWORD, current_step, next_prompt, start_job, walk
 
 MANAGERS_GROUP = -1007770001
 
 
 @pytest.fixture
-async def bot(settings: Settings) -> AsyncIterator[ManagedBot]:
-    """The bot with the managers' handlers and jobs; summaries go to a manager and a group."""
-    running = ManagedBot(settings.model_copy(
-        update={"manager_chat_ids": [MANAGER_ID, MANAGERS_GROUP]}))
-    await running.start()
-    try:
-        yield running
-    finally:
-        await running.stop()
+def settings(settings: Settings) -> Settings:
+    """Summaries go to a manager and to a managers' group."""
+    return settings.model_copy(update={"manager_chat_ids": [MANAGER_ID, MANAGERS_GROUP]})
 
 
 @pytest.fixture
@@ -44,19 +36,19 @@ def group(emu: BotApiEmulator, manager: Player) -> Group:
     return emu.group(MANAGERS_GROUP, "Managers", members=[manager])
 
 
-async def submitted_job(ana: Player, bot: ManagedBot) -> int:
+async def submitted_job(ana: Player, bot: RunningBot) -> int:
     """Ana walks one whole job and submits it; its id."""
     await start_job(ana)
     await walk(ana, bot)
     return (await bot.services.store.jobs_of(ANA_ID))[0].id
 
 
-def today(bot: ManagedBot) -> str:
+def today(bot: RunningBot) -> str:
     return datetime.now(UTC).astimezone(bot.settings.tz).date().isoformat()
 
 
 async def test_the_daily_job_sends_the_summary_and_chart_to_every_manager_chat(
-    bot: ManagedBot, ana: Player, manager: Player, group: Group,
+    bot: RunningBot, ana: Player, manager: Player, group: Group,
     emu: BotApiEmulator,
 ) -> None:
     job_id = await submitted_job(ana, bot)
@@ -82,7 +74,7 @@ async def test_the_daily_job_sends_the_summary_and_chart_to_every_manager_chat(
     assert sent and sent[-1]["detail"]["chats"] == [MANAGER_ID, MANAGERS_GROUP]
 
 
-async def test_schedule_jobs_again_replaces_the_jobs(bot: ManagedBot) -> None:
+async def test_schedule_jobs_again_replaces_the_jobs(bot: RunningBot) -> None:
     from handlers.schedule import schedule_jobs
 
     assert bot.app is not None and bot.app.job_queue is not None
@@ -104,7 +96,7 @@ async def test_schedule_jobs_again_replaces_the_jobs(bot: ManagedBot) -> None:
 
 
 async def test_summary_on_demand_for_managers_only(
-    bot: ManagedBot, ana: Player, manager: Player, group: Group,
+    bot: RunningBot, ana: Player, manager: Player, group: Group,
 ) -> None:
     await manager.send("/start")
     await manager.expect_text("Hello")
@@ -138,7 +130,7 @@ async def test_summary_on_demand_for_managers_only(
 
 
 async def test_export_sends_a_csv_that_matches_the_database(
-    bot: ManagedBot, ana: Player, manager: Player, emu: BotApiEmulator,
+    bot: RunningBot, ana: Player, manager: Player, emu: BotApiEmulator,
 ) -> None:
     job_id = await submitted_job(ana, bot)
     day = today(bot)
@@ -175,7 +167,7 @@ async def test_export_sends_a_csv_that_matches_the_database(
 
 
 async def test_the_cli_prints_the_figures_the_managers_get(
-    bot: ManagedBot, ana: Player, manager: Player,
+    bot: RunningBot, ana: Player, manager: Player,
 ) -> None:
     await start_job(ana)
     await walk(ana, bot, until="firmware")
@@ -200,7 +192,7 @@ async def test_the_cli_prints_the_figures_the_managers_get(
     assert [(r["status"], r["model"]) for r in rows] == [("open", "alpi_hyc300")]
 
 
-async def later(bot: ManagedBot, job_id: int, minutes: int) -> None:
+async def later(bot: RunningBot, job_id: int, minutes: int) -> None:
     """Let `minutes` pass for the job: its activity and reminder times move back."""
     store = bot.services.store
     job = await store.job(job_id)
@@ -214,7 +206,7 @@ async def later(bot: ManagedBot, job_id: int, minutes: int) -> None:
 
 
 async def test_an_idle_job_gets_one_reminder_whose_button_continues_it(
-    bot: ManagedBot, ana: Player,
+    bot: RunningBot, ana: Player,
 ) -> None:
     await start_job(ana)
     await walk(ana, bot, until="firmware")

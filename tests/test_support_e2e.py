@@ -266,14 +266,13 @@ async def test_waiting_too_long_repages_once_and_tells_the_installer(
 ) -> None:
     handoff = await submit_job(ana, bot, bob)
     await hooks.wait_for(1, "/slack")
-    job = bot.app.job_queue.get_jobs_by_name("support-waiting")[0]
-    await job.run(bot.app)
+    await bot.run_job("support-waiting")
     await ana.wait_for_text("Support has not decided on job #1 yet")
     note = await bob.wait_for_text("has waited")
     assert note.reply_to_message_id == handoff.message_id
     slack = await hooks.wait_for(2, "/slack")
     assert "still waiting for support" in slack[1].body["text"]
-    await job.run(bot.app)
+    await bot.run_job("support-waiting")
     await ana.expect_nothing(0.2)
     assert len(hooks.delivered("/slack")) == 2
 
