@@ -28,7 +28,7 @@ from PIL import Image  # noqa: E402
 from pyzbar import pyzbar  # noqa: E402
 
 from bot.images import ImageError, load_image  # noqa: E402
-from bot.qrscan import QR_STEPS_ZBAR_ONLY  # noqa: E402
+from bot.qrscan import QR_STEPS, QR_STEPS_ZBAR_ONLY, scan  # noqa: E402
 from bot.sticker import StickerConfig, StickerResult, decode, parse_payload  # noqa: E402
 
 CONFIG = StickerConfig()
@@ -104,7 +104,9 @@ def size_class(params: dict) -> str:
     return "12 MP" if max(size) > 2000 else "1280 px"
 
 
-def run(corpus: Path, name: str, fn: Callable[[bytes], StickerResult]) -> dict:
+def run(
+    corpus: Path, name: str, fn: Callable[[bytes], StickerResult], label: str = ""
+) -> dict:
     """Decode every image of a corpus; return counts, per-level and per-size figures."""
     images = json.loads((corpus / "manifest.json").read_text())["images"]
     counts: Counter[str] = Counter()
@@ -138,7 +140,7 @@ def run(corpus: Path, name: str, fn: Callable[[bytes], StickerResult]) -> dict:
     with_code = sum(1 for i in images.values() if i["expected"] is not None)
     return {
         "decoder": name,
-        "corpus": corpus.name,
+        "corpus": label or corpus.name,
         "images": len(images),
         "with_code": with_code,
         "correct": counts["correct"],
@@ -173,6 +175,42 @@ def show(r: dict) -> str:
     )
 
 
+def step_table(corpora: list[Path]) -> str:
+    """Each cascade step run alone on every photo with a code: solo, unique and cumulative."""
+    hits: dict[str, dict[str, bool]] = {}
+    times: dict[str, list[float]] = defaultdict(list)
+    for corpus in corpora:
+        images = json.loads((corpus / "manifest.json").read_text())["images"]
+        for file, info in sorted(images.items()):
+            exp = info["expected"]
+            if exp is None:
+                continue
+            grey = load_image((corpus / file).read_bytes(), mode="L")
+            row = {}
+            for step in QR_STEPS:
+                t0 = time.perf_counter()
+                out = scan(grey, lambda t: parse_payload(t, CONFIG) is not None, steps=[step])
+                if max(grey.size) <= 2000:
+                    times[step].append((time.perf_counter() - t0) * 1000)
+                found = {parse_payload(s.text, CONFIG) for s in out.accepted}
+                row[step] = (exp["mac"], exp["pw"]) in found
+            hits[f"{corpus.name}/{file}"] = row
+    lines = [f"{'step':<14} {'alone':>6} {'unique':>6} {'cumul.':>6} {'ms (1280 px, median)':>22}"]
+    done: set[str] = set()
+    for step in QR_STEPS:
+        alone = sum(r[step] for r in hits.values())
+        unique = sum(
+            r[step] and not any(v for k, v in r.items() if k != step) for r in hits.values()
+        )
+        done |= {k for k, r in hits.items() if r[step]}
+        lines.append(
+            f"{step:<14} {alone:>6} {unique:>6} {len(done):>6} "
+            f"{statistics.median(times[step]):>22.0f}"
+        )
+    lines.append(f"({len(hits)} photos with a code)")
+    return "\n".join(lines)
+
+
 def main() -> int:
     """Command line: see the module docstring."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
@@ -181,8 +219,10 @@ def main() -> int:
     ap.add_argument("--decoders", default="cascade,pyzbar,zxing,zxing+pyzbar,zbar-cascade")
     ap.add_argument("--skip-shared", action="store_true")
     ap.add_argument("--skip-own", action="store_true")
+    ap.add_argument("--steps", action="store_true", help="also tabulate each cascade step")
     a = ap.parse_args()
     corpora = []
+    labels = {a.corpus: "shared", a.own: "own"}
     if not a.skip_shared:
         corpora.append(a.corpus)
     if not a.skip_own:
@@ -196,9 +236,11 @@ def main() -> int:
     results = []
     for name in a.decoders.split(","):
         for corpus in corpora:
-            r = run(corpus, name, DECODERS[name])
+            r = run(corpus, name, DECODERS[name], labels.get(corpus, ""))
             results.append(r)
             print(show(r), flush=True)
+    if a.steps:
+        print(step_table(corpora), flush=True)
     out = ROOT / "bench" / "out"
     out.mkdir(parents=True, exist_ok=True)
     (out / "qr-bench.json").write_text(json.dumps(results, indent=1))

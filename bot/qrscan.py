@@ -276,11 +276,6 @@ def step_grid(ctx: ScanContext, col: Collector) -> None:
     _grid(ctx, col, radius=8, blur=0.0, invert=False)
 
 
-def step_grid_soft(ctx: ScanContext, col: Collector) -> None:
-    """Grid resampling, finder patterns searched on a blurred copy with a larger window."""
-    _grid(ctx, col, radius=14, blur=0.8, invert=False)
-
-
 def step_grid_inverted(ctx: ScanContext, col: Collector) -> None:
     """Grid resampling for light-on-dark codes."""
     _grid(ctx, col, radius=8, blur=0.0, invert=True)
@@ -291,7 +286,6 @@ QR_STEPS: dict[str, Step] = {
     "zxing-up2": step_zxing_up2,
     "grid": step_grid,
     "grid-inverted": step_grid_inverted,
-    "grid-soft": step_grid_soft,
     "zbar": step_zbar,
 }
 """The QR cascade, in order."""
@@ -307,7 +301,6 @@ QR_STEPS_ZBAR_ONLY: dict[str, Step] = {
     "zbar-inverted": lambda ctx, col: _zbar_array(ctx, col, "inv"),
     "grid": lambda ctx, col: _grid(ctx, col, 8, 0.0, False, _zbar_clean),
     "zbar-up2": lambda ctx, col: _zbar_array(ctx, col, "up2", 2.0),
-    "grid-soft": lambda ctx, col: _grid(ctx, col, 14, 0.8, False, _zbar_clean),
     "grid-inverted": lambda ctx, col: _grid(ctx, col, 8, 0.0, True, _zbar_clean),
 }
 """The same cascade without zxing-cpp (zbar everywhere): for the benchmark's comparison."""
