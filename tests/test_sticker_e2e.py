@@ -7,9 +7,9 @@ import io
 import segno
 from PIL import Image
 
-from bot.emulator import Player
+from bot.emulator import BotApiEmulator, Player
 
-from conftest import RunningBot, photo_bytes
+from conftest import BEN_ID, RunningBot, photo_bytes
 from flow import current_step, next_prompt, start_job, walk
 
 STICKER_URL = "https://o.example-network.com/activate?mac=0024b1000d3e7a51&pw=K7XRM4PT"
@@ -105,3 +105,23 @@ async def test_iccid_from_the_sim_holders_barcode(bot: RunningBot, ana: Player) 
     job = await bot.services.store.open_job(ana.user_id)
     answer = (await bot.services.store.answers(job.id))["iccid"]
     assert answer.value == ICCID and answer.source == "barcode"
+
+
+async def test_a_slow_decode_does_not_hold_up_other_installers(
+    emu: BotApiEmulator, bot: RunningBot, ana: Player
+) -> None:
+    await start_job(ana)
+    await walk(ana, bot, until="mac")
+    ben = emu.user(BEN_ID, "Ben", "Builder")
+    await bot.services.store.upsert_user(BEN_ID, "Ben", "Builder")
+    await bot.services.store.set_user_status(BEN_ID, "approved", "INS-20001")
+    await bot.services.store.grant(BEN_ID, "installer", None)
+    big = Image.effect_noise((4032, 3024), 60).convert("RGB")  # 12 MP, no code in it
+    out = io.BytesIO()
+    big.save(out, "JPEG", quality=92)
+    await ana.send_document(out.getvalue(), file_name="IMG_0001.JPG", mime_type="image/jpeg")
+    await ben.send("/status")
+    await ben.expect_text("no open job")
+    answered = [m for m in ana.messages if "could not find a QR code" in m.text]
+    assert not answered, "Ben's reply waited for Ana's decode"
+    await ana.wait_for_text("could not find a QR code", timeout=30)
