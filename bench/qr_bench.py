@@ -104,15 +104,14 @@ def size_class(params: dict) -> str:
     return "12 MP" if max(size) > 2000 else "1280 px"
 
 
-def run(
-    corpus: Path, name: str, fn: Callable[[bytes], StickerResult], label: str = ""
-) -> dict:
+def run(corpus: Path, name: str, fn: Callable[[bytes], StickerResult], label: str = "") -> dict:
     """Decode every image of a corpus; return counts, per-level and per-size figures."""
     images = json.loads((corpus / "manifest.json").read_text())["images"]
     counts: Counter[str] = Counter()
     levels: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     times: dict[str, list[float]] = defaultdict(list)
     reasons: Counter[str] = Counter()
+    negatives: Counter[str] = Counter()
     wrong: list[str] = []
     for file, info in sorted(images.items()):
         data = (corpus / file).read_bytes()
@@ -123,8 +122,7 @@ def run(
         params = info.get("params", {})
         if res.mac is None:
             kind = "true_negative" if exp is None else "miss"
-            if exp is not None:
-                reasons[res.error or "?"] += 1
+            (reasons if exp is not None else negatives)[res.error or "?"] += 1
         elif exp is not None and (res.mac, res.pw) == (exp["mac"], exp["pw"]):
             kind = "correct"
         else:
@@ -150,6 +148,7 @@ def run(
         "no_code_photos": len(images) - with_code,
         "levels": {k: v for k, v in sorted(levels.items())},
         "miss_reasons": dict(reasons),
+        "no_code_reasons": dict(negatives),
         "wrong_files": wrong,
         "ms": {
             k: {"n": len(v), "median": statistics.median(v), "p95": pct(v, 95), "max": max(v)}
@@ -170,7 +169,7 @@ def show(r: dict) -> str:
         f"{r['decoder']:<13} {r['corpus']:<10} rate {r['correct']}/{r['with_code']} "
         f"= {r['correct'] / max(r['with_code'], 1):.1%}; wrong {r['wrong']}; miss {r['miss']}; "
         f"no-code photos empty {r['true_negative']}/{r['no_code_photos']}; {lv}\n"
-        f"{'':<24} {ms}; misses: {r['miss_reasons']}"
+        f"{'':<24} {ms}; misses: {r['miss_reasons']}; photos without: {r['no_code_reasons']}"
         + (f"; WRONG: {r['wrong_files']}" if r["wrong"] else "")
     )
 

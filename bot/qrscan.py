@@ -23,15 +23,28 @@ from bot import qrgrid
 WORK_MAX_SIDE = 2048
 """Longer side of the working copy that every step except the first uses."""
 
+SUSPECT_SCORE = 0.65
+"""Grid fits this good that cannot be read are reported as codes seen but unreadable (on
+both benchmark corpora, photos without any code yield no grid fit at all)."""
+
 
 @dataclass(frozen=True)
 class Symbol:
-    """A decoded code: text, format name, centre (fractions of width and height), decoder."""
+    """A decoded code: text, format name, centre and half-size (fractions of the photo's
+    width and height), and which decoder read it."""
 
     text: str
     format: str
     centre: tuple[float, float]
     decoder: str
+    extent: tuple[float, float] = (0.0, 0.0)
+
+    def covers(self, point: tuple[float, float], margin: float = 0.02) -> bool:
+        """True if `point` lies on this code (with a small margin)."""
+        return (
+            abs(point[0] - self.centre[0]) <= 1.2 * self.extent[0] + margin
+            and abs(point[1] - self.centre[1]) <= 1.2 * self.extent[1] + margin
+        )
 
 
 @dataclass
@@ -144,6 +157,15 @@ def _centre(points: Iterable[tuple[float, float]]) -> tuple[float, float]:
     return sum(p[0] for p in pts) / len(pts), sum(p[1] for p in pts) / len(pts)
 
 
+def _extent(
+    points: Iterable[tuple[float, float]], width: float, height: float
+) -> tuple[float, float]:
+    """Half the bounding box of `points` as fractions of `width` and `height`."""
+    pts = list(points)
+    xs, ys = [p[0] for p in pts], [p[1] for p in pts]
+    return (max(xs) - min(xs)) / 2 / width, (max(ys) - min(ys)) / 2 / height
+
+
 def zxing_read(
     ctx: ScanContext,
     col: Collector,
@@ -164,8 +186,13 @@ def zxing_read(
         cx, cy = _centre(pts)
         full_frac = (cx / ctx.grey.width, cy / ctx.grey.height)
         centre = full_frac if full else ctx.frac(cx, cy, scale)
+        if full:
+            extent = _extent(pts, ctx.grey.width, ctx.grey.height)
+        else:
+            extent = _extent(pts, ctx.work.width * scale, ctx.work.height * scale)
         if bc.valid and bc.text:
-            col.symbol(Symbol(bc.text, str(bc.format).split(".")[-1], centre, name))
+            fmt = str(bc.format).split(".")[-1]
+            col.symbol(Symbol(bc.text, fmt, centre, name, extent))
         elif bc.format == _QR and any(pts[0]):
             col.suspect(centre)
 
@@ -184,7 +211,8 @@ def zbar_read(
     for res in pyzbar.decode((arr.tobytes(), w, h), symbols=list(symbols)):
         pts = [(p.x, p.y) for p in res.polygon] or [(res.rect.left, res.rect.top)]
         text = res.data.decode("utf-8", errors="replace")
-        col.symbol(Symbol(text, str(res.type), ctx.frac(*_centre(pts), scale), name))
+        extent = _extent(pts, ctx.work.width * scale, ctx.work.height * scale)
+        col.symbol(Symbol(text, str(res.type), ctx.frac(*_centre(pts), scale), name, extent))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -266,8 +294,9 @@ def _grid(
             if bent is not fit:
                 text = read(bent)
         if text is not None:
-            col.symbol(Symbol(text, "QRCode", ctx.frac(*fit.centre), "grid"))
-        elif fit.score >= 0.8:
+            extent = _extent(fit.quad.tolist(), ctx.work.width, ctx.work.height)
+            col.symbol(Symbol(text, "QRCode", ctx.frac(*fit.centre), "grid", extent))
+        elif fit.score >= SUSPECT_SCORE:
             col.suspect(ctx.frac(*fit.centre))
 
 

@@ -175,12 +175,7 @@ def _result(outcome: ScanOutcome, config: StickerConfig) -> StickerResult:
         return StickerResult(None, None, "ambiguous")
     if outcome.timed_out:
         return StickerResult(None, None, "timeout")
-    decoded = {(round(s.centre[0], 2), round(s.centre[1], 2)) for s in outcome.symbols}
-    unread = [
-        c
-        for c in outcome.suspects
-        if all(abs(c[0] - d[0]) > 0.05 or abs(c[1] - d[1]) > 0.05 for d in decoded)
-    ]
+    unread = [c for c in outcome.suspects if not any(s.covers(c) for s in outcome.symbols)]
     if unread:
         return StickerResult(None, None, "unreadable_code", where(unread[0]))
     if any(s.format.lower().startswith("qr") for s in outcome.symbols):
