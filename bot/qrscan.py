@@ -39,12 +39,15 @@ class Symbol:
     decoder: str
     extent: tuple[float, float] = (0.0, 0.0)
 
-    def covers(self, point: tuple[float, float], margin: float = 0.02) -> bool:
-        """True if `point` lies on this code (with a small margin)."""
-        return (
-            abs(point[0] - self.centre[0]) <= 1.2 * self.extent[0] + margin
-            and abs(point[1] - self.centre[1]) <= 1.2 * self.extent[1] + margin
-        )
+    def overlaps(self, other: Symbol, share: float = 0.2) -> bool:
+        """True if more than `share` of `other`'s box (or its centre) lies on this code."""
+        (cx, cy), (ex, ey) = self.centre, self.extent
+        (ox, oy), (fx, fy) = other.centre, other.extent
+        if abs(ox - cx) <= ex + 0.02 and abs(oy - cy) <= ey + 0.02:
+            return True
+        w = min(cx + ex, ox + fx) - max(cx - ex, ox - fx)
+        h = min(cy + ey, oy + fy) - max(cy - ey, oy - fy)
+        return w > 0 and h > 0 and w * h > share * 4 * fx * fy
 
 
 @dataclass
@@ -53,7 +56,7 @@ class ScanOutcome:
 
     symbols: list[Symbol] = field(default_factory=list)
     accepted: list[Symbol] = field(default_factory=list)
-    suspects: list[tuple[float, float]] = field(default_factory=list)
+    suspects: list[Symbol] = field(default_factory=list)
     timed_out: bool = False
     steps: list[str] = field(default_factory=list)
 
@@ -142,8 +145,8 @@ class Collector:
         if self.accept(sym.text) and all(s.text != sym.text for s in self.outcome.accepted):
             self.outcome.accepted.append(sym)
 
-    def suspect(self, centre: tuple[float, float]) -> None:
-        self.outcome.suspects.append(centre)
+    def suspect(self, centre: tuple[float, float], extent: tuple[float, float]) -> None:
+        self.outcome.suspects.append(Symbol("", "QRCode", centre, "suspect", extent))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -194,7 +197,7 @@ def zxing_read(
             fmt = str(bc.format).split(".")[-1]
             col.symbol(Symbol(bc.text, fmt, centre, name, extent))
         elif bc.format == _QR and any(pts[0]):
-            col.suspect(centre)
+            col.suspect(centre, extent)
 
 
 def zbar_read(
@@ -297,7 +300,9 @@ def _grid(
             extent = _extent(fit.quad.tolist(), ctx.work.width, ctx.work.height)
             col.symbol(Symbol(text, "QRCode", ctx.frac(*fit.centre), "grid", extent))
         elif fit.score >= SUSPECT_SCORE:
-            col.suspect(ctx.frac(*fit.centre))
+            col.suspect(
+                ctx.frac(*fit.centre), _extent(fit.quad.tolist(), ctx.work.width, ctx.work.height)
+            )
 
 
 def step_grid(ctx: ScanContext, col: Collector) -> None:

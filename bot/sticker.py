@@ -175,9 +175,9 @@ def _result(outcome: ScanOutcome, config: StickerConfig) -> StickerResult:
         return StickerResult(None, None, "ambiguous")
     if outcome.timed_out:
         return StickerResult(None, None, "timeout")
-    unread = [c for c in outcome.suspects if not any(s.covers(c) for s in outcome.symbols)]
+    unread = [c for c in outcome.suspects if not any(s.overlaps(c) for s in outcome.symbols)]
     if unread:
-        return StickerResult(None, None, "unreadable_code", where(unread[0]))
+        return StickerResult(None, None, "unreadable_code", where(unread[0].centre))
     if any(s.format.lower().startswith("qr") for s in outcome.symbols):
         qr = next(s for s in outcome.symbols if s.format.lower().startswith("qr"))
         return StickerResult(None, None, "not_sticker", where(qr.centre))
