@@ -104,6 +104,16 @@ def size_class(params: dict) -> str:
     return "12 MP" if max(size) > 2000 else "1280 px"
 
 
+FEATURES: dict[str, Callable[[dict], bool]] = {
+    "light-on-dark": lambda p: bool(p.get("inverted")),
+    "curved": lambda p: bool(p.get("curved_deg")),
+    "shadow": lambda p: "shadow_depth" in p,
+    "other code": lambda p: bool(p.get("extras")),
+    "file": lambda p: bool(p.get("sent_as_file")),
+}
+"""Photo features the benchmark's own corpus marks, scored separately."""
+
+
 def run(corpus: Path, name: str, fn: Callable[[bytes], StickerResult], label: str = "") -> dict:
     """Decode every image of a corpus; return counts, per-level and per-size figures."""
     images = json.loads((corpus / "manifest.json").read_text())["images"]
@@ -112,6 +122,7 @@ def run(corpus: Path, name: str, fn: Callable[[bytes], StickerResult], label: st
     times: dict[str, list[float]] = defaultdict(list)
     reasons: Counter[str] = Counter()
     negatives: Counter[str] = Counter()
+    features: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     wrong: list[str] = []
     for file, info in sorted(images.items()):
         data = (corpus / file).read_bytes()
@@ -130,6 +141,11 @@ def run(corpus: Path, name: str, fn: Callable[[bytes], StickerResult], label: st
             wrong.append(file)
         counts[kind] += 1
         if exp is not None:
+            for feat in FEATURES:
+                if FEATURES[feat](params):
+                    c = features[feat]
+                    c[1] += 1
+                    c[0] += kind == "correct"
             lv = levels[str(params.get("level", "?"))]
             lv[1] += 1
             lv[0] += kind == "correct"
@@ -147,6 +163,7 @@ def run(corpus: Path, name: str, fn: Callable[[bytes], StickerResult], label: st
         "true_negative": counts["true_negative"],
         "no_code_photos": len(images) - with_code,
         "levels": {k: v for k, v in sorted(levels.items())},
+        "features": dict(features),
         "miss_reasons": dict(reasons),
         "no_code_reasons": dict(negatives),
         "wrong_files": wrong,
@@ -170,6 +187,12 @@ def show(r: dict) -> str:
         f"= {r['correct'] / max(r['with_code'], 1):.1%}; wrong {r['wrong']}; miss {r['miss']}; "
         f"no-code photos empty {r['true_negative']}/{r['no_code_photos']}; {lv}\n"
         f"{'':<24} {ms}; misses: {r['miss_reasons']}; photos without: {r['no_code_reasons']}"
+        + (
+            f"\n{'':<24} by feature: "
+            + ", ".join(f"{k} {c}/{n}" for k, (c, n) in r["features"].items())
+            if r["features"]
+            else ""
+        )
         + (f"; WRONG: {r['wrong_files']}" if r["wrong"] else "")
     )
 
