@@ -12,7 +12,7 @@ normalised MAC and password, or an error code the bot turns into one sentence:
 ``unreadable_code`` a code is visible (``where`` tells where) but too small or blurred to read
 ``ambiguous``       two different activation stickers in one photo
 ``timeout``         reading took longer than the time budget
-``internal_error``  the decoder failed (a bug); the bot offers typed entry
+``internal_error``  the decoder failed (a bug, or a worker process died); offer typed entry
 ==================  ==========================================================================
 
 `StickerReader` runs `decode` in a process pool so the bot's event loop never blocks.
@@ -231,7 +231,7 @@ def decode(
 
 
 def _worker_init() -> None:
-    """Worker processes ignore Ctrl-C (the parent shuts them down) and warm up imports."""
+    """Worker processes ignore Ctrl-C: the parent shuts them down."""
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -259,7 +259,11 @@ class StickerReader:
         return self._pool
 
     async def read(self, data: bytes) -> StickerResult:
-        """Decode `data` off the event loop; `error="timeout"` once the budget is spent."""
+        """Decode `data` off the event loop; `error="timeout"` once the budget is spent.
+
+        The budget counts from the call, so a photo queued behind others may time out
+        before a worker starts it (it is then cancelled).
+        """
         loop = asyncio.get_running_loop()
         t0 = time.monotonic()
         fut = loop.run_in_executor(self.pool, _decode_for_pool, data, self.config, self.budget_s)
@@ -269,10 +273,10 @@ class StickerReader:
         except TimeoutError:
             ms = (time.monotonic() - t0) * 1000
             return StickerResult(None, None, "timeout", ms=round(ms, 1))
-        except concurrent.futures.process.BrokenProcessPool:
+        except concurrent.futures.process.BrokenProcessPool:  # a worker died (memory, crash)
             self._reset()
             ms = (time.monotonic() - t0) * 1000
-            return StickerResult(None, None, "too_large", ms=round(ms, 1))
+            return StickerResult(None, None, "internal_error", ms=round(ms, 1))
 
     async def read_iccid(self, data: bytes) -> str | None:
         """The SIM's ICCID from a photo of its barcode (`bot.barcodes`), in the same pool."""
