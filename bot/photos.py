@@ -1,6 +1,7 @@
-"""Photo checks with Pillow: a real image, big enough, landscape where asked, and its EXIF.
+"""Photo checks: a real image, big enough, landscape where asked, and its EXIF place and time.
 
-Runs in a worker thread (`asyncio.to_thread`): decoding a 12 MP photo takes a while.
+Loading is `bot.images.load_image` (formats, HEIC, pixel limits, EXIF orientation). Runs in
+a worker thread (`asyncio.to_thread`): decoding a 12 MP photo takes a while.
 """
 
 from __future__ import annotations
@@ -11,12 +12,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from typing import Any
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
+from bot.images import ImageError, load_image
 from bot.validators import Invalid
 
-MAX_PIXELS = 80_000_000
-ORIENTATION = 0x0112
 EXIF_IFD = 0x8769
 GPS_IFD = 0x8825
 DATETIME_ORIGINAL = 36867
@@ -86,29 +86,24 @@ def _taken_at(exif: Image.Exif, local: tzinfo) -> datetime | None:
 
 
 def inspect_photo(data: bytes, local_tz: tzinfo = UTC) -> PhotoFacts:
-    """Open the bytes as an image and read its facts; raise `Invalid("photo.not_image")`.
+    """Open the bytes as an image (JPEG, PNG, WebP, HEIC, ...) and read its facts.
 
-    EXIF times without an offset are taken as `local_tz` (the network's time zone).
+    Raises `Invalid("photo.not_image")` for anything that is not a whole picture, or
+    `Invalid("photo.too_big_pixels")` beyond the pixel limit. EXIF times without an offset
+    are taken as `local_tz` (the network's time zone).
     """
     try:
-        with Image.open(io.BytesIO(data)) as image:
-            if image.width * image.height > MAX_PIXELS:
-                raise Invalid("photo.not_image")
-            exif = image.getexif()
-            fmt = image.format or "?"
-            image.load()  # a truncated or corrupt file fails here
-            width, height = image.size
-            if exif.get(ORIENTATION) in (5, 6, 7, 8):  # rotated by 90°: the viewer swaps
-                width, height = height, width
-    except Invalid:
-        raise
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError,
-            Image.DecompressionBombError) as exc:
-        raise Invalid("photo.not_image") from exc
+        upright = load_image(data)
+    except ImageError as problem:
+        key = "photo.too_big_pixels" if problem.reason == "too_large" else "photo.not_image"
+        raise Invalid(key) from problem
+    with Image.open(io.BytesIO(data)) as original:  # headers only: the EXIF block
+        exif = original.getexif()
+        fmt = original.format or "?"
     lat, lon = _gps(exif)
     return PhotoFacts(
-        width=width,
-        height=height,
+        width=upright.width,
+        height=upright.height,
         format=fmt,
         sha256=hashlib.sha256(data).hexdigest(),
         bytes=len(data),
