@@ -316,6 +316,7 @@ class GeocodeCache:
         self.conn = conn
         self.ttl_s = ttl_s
         self._clock = clock
+        self._turn = asyncio.Lock()  # one statement at a time on the connection (see Store)
 
     @classmethod
     def from_settings(cls, conn: aiosqlite.Connection, settings: Any) -> GeocodeCache:
@@ -325,7 +326,7 @@ class GeocodeCache:
 
     async def get(self, key: str) -> Any | None:
         """The cached value, or None when missing or expired."""
-        async with self.conn.execute(
+        async with self._turn, self.conn.execute(
             "SELECT value FROM geocode_cache WHERE key = ? "
             "AND (expires_at IS NULL OR expires_at > ?)",
             (key, self._clock()),
@@ -337,20 +338,23 @@ class GeocodeCache:
         """Store `value` (JSON-serialisable) for `ttl_s` seconds (default: the cache's TTL)."""
         now = self._clock()
         ttl = self.ttl_s if ttl_s is None else ttl_s
-        await self.conn.execute(
-            "INSERT OR REPLACE INTO geocode_cache (key, value, created_at, expires_at) "
-            "VALUES (?, ?, ?, ?)",
-            (key, json.dumps(value, ensure_ascii=False), now, None if ttl is None else now + ttl),
-        )
-        await self.conn.commit()
+        async with self._turn:
+            await self.conn.execute(
+                "INSERT OR REPLACE INTO geocode_cache (key, value, created_at, expires_at) "
+                "VALUES (?, ?, ?, ?)",
+                (key, json.dumps(value, ensure_ascii=False), now,
+                 None if ttl is None else now + ttl),
+            )
+            await self.conn.commit()
 
     async def purge(self) -> int:
         """Delete expired entries; return how many."""
-        cursor = await self.conn.execute(
-            "DELETE FROM geocode_cache WHERE expires_at IS NOT NULL AND expires_at <= ?",
-            (self._clock(),),
-        )
-        await self.conn.commit()
+        async with self._turn:
+            cursor = await self.conn.execute(
+                "DELETE FROM geocode_cache WHERE expires_at IS NOT NULL AND expires_at <= ?",
+                (self._clock(),),
+            )
+            await self.conn.commit()
         return cursor.rowcount
 
 

@@ -51,7 +51,7 @@ class Services:
         catalog = Catalog.load(settings.catalog_path, settings.checklists_path)
         texts = Texts(TEXTS_DIR, settings.language)
         store = await Store.open(settings.database_path, clock=clock)
-        cache_db = await aiosqlite.connect(str(settings.database_path))
+        cache_db = await aiosqlite.connect(str(settings.database_path), isolation_level=None)
         await cache_db.execute("PRAGMA busy_timeout=5000")
         finder = AddressFinder.from_settings(settings, GeocodeCache.from_settings(cache_db,
                                                                                  settings))

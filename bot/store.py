@@ -230,15 +230,24 @@ class Store:
             finally:
                 self._owner = None
 
-    async def _exec(self, sql: str, params: Iterable[Any] = ()) -> aiosqlite.Cursor:
-        """Run one write: inside this task's transaction, or on its own, committed at once.
+    @asynccontextmanager
+    async def _turn(self) -> AsyncIterator[None]:
+        """This task's turn on the shared connection (at once inside its own transaction).
 
-        The connection is shared by all tasks, so a lone write waits for another task's
-        open transaction instead of slipping into it.
+        Every statement takes a turn, reads included: a read's cursor stays open across
+        awaits, and another task's write slipping in meanwhile would meet SQLite's "database
+        is locked" (its snapshot is older than another connection's commit), or slip into
+        another task's open transaction.
         """
         if self._owner is asyncio.current_task():
-            return await self.db.execute(sql, tuple(params))
-        async with self._lock:
+            yield
+        else:
+            async with self._lock:
+                yield
+
+    async def _exec(self, sql: str, params: Iterable[Any] = ()) -> aiosqlite.Cursor:
+        """Run one write: inside this task's transaction, or on its own, committed at once."""
+        async with self._turn():
             return await self.db.execute(sql, tuple(params))
 
     async def _write(self, sql: str, params: Iterable[Any] = ()) -> int:
@@ -247,11 +256,14 @@ class Store:
         return cur.lastrowid or 0
 
     async def _one(self, sql: str, params: Iterable[Any] = ()) -> aiosqlite.Row | None:
-        async with self.db.execute(sql, tuple(params)) as cur:
+        async with self._turn(), self.db.execute(sql, tuple(params)) as cur:
             return await cur.fetchone()
 
-    async def _all(self, sql: str, params: Iterable[Any] = ()) -> list[aiosqlite.Row]:
-        async with self.db.execute(sql, tuple(params)) as cur:
+    async def _all(self, sql: str, params: Iterable[Any] | dict[str, Any] = ()
+                   ) -> list[aiosqlite.Row]:
+        """Every row of a query (positional or named parameters)."""
+        args = params if isinstance(params, dict) else tuple(params)
+        async with self._turn(), self.db.execute(sql, args) as cur:
             return list(await cur.fetchall())
 
     # People ---------------------------------------------------------------------------

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+
+from bot.config import Settings
 from bot.emulator import BotApiEmulator, Player
 
 from conftest import RunningBot
@@ -60,3 +63,27 @@ async def test_gps_step_uses_a_request_location_keyboard(bot: RunningBot, ana: P
     assert ack.removes_keyboard
     await next_prompt(ana)
     assert await current_step(bot, ana) == "new_or_replacement"
+
+
+async def test_several_installers_at_once_each_get_their_own_job_through(
+    emu: BotApiEmulator, bot: RunningBot, settings: Settings
+) -> None:
+    ids = [2001, 2002, 2003, 2004]
+    players = []
+    for user_id in ids:
+        await bot.services.store.upsert_user(user_id, f"Inst{user_id}")
+        await bot.services.store.set_user_status(user_id, "approved", f"INS-{user_id}")
+        await bot.services.store.grant(user_id, "installer", None)
+        players.append(emu.user(user_id, f"Inst{user_id}"))
+
+    async def one(player: Player, index: int) -> None:
+        mac = f"0024:B100:0002:1A{index:02X}"
+        await start_job(player)
+        await walk(player, bot, answers={"mac": lambda p: p.send(mac),
+                                         "screen_mac": lambda p: p.send(mac)})
+
+    await asyncio.gather(*(one(p, i) for i, p in enumerate(players)))
+    for player in players:
+        job = (await bot.services.store.jobs_of(player.user_id))[0]
+        assert job.status == "submitted"
+        assert not [m for m in player.messages if "went wrong" in m.text]
