@@ -28,6 +28,7 @@ from bot.texts import Safe, Texts
 from bot.validators import VALIDATORS, Context, Invalid, mask_secret
 
 MODELS_PER_PAGE = 8
+CHECKLIST_OPTIONS = (Option("yes"), Option("no"))
 BAR_CELLS = 8
 LABEL_MAX = 40
 
@@ -143,10 +144,6 @@ class Engine:
         """A text with the network's name available to every template."""
         return self.texts.get(key, network=self.settings.network_name, **values)
 
-    def _step_text(self, slot: Slot, what: str) -> str | None:
-        key = f"step.{slot.step.id}.{what}"
-        return key if self.texts.has(key) else None
-
     def option_label(self, step: Step, option: str) -> str:
         """A button's label: the step's own text, or the common one."""
         key = f"step.{step.id}.option.{option}"
@@ -162,11 +159,8 @@ class Engine:
         if step.kind == "model":
             model = self.catalog.model(value)
             return model.full_name if model else str(value)
-        if step.kind in ("choice", "checklist"):
-            options = step.options or ()
-            if step.kind == "checklist":
-                return self.option_label(step, value)
-            return self.option_label(step, value) if any(o.id == value for o in options) else value
+        if step.kind == "checklist" or step.option(value) is not None:
+            return self.option_label(step, value)
         if step.kind == "confirm":
             return self._confirm_label(step)
         if step.kind == "photo":
@@ -251,7 +245,7 @@ class Engine:
         data = lambda option: f"a:{job.id}:{slot.key}:{option}"  # noqa: E731
         reply = Reply(text, rows, prompt=True)
         if step.kind in ("choice", "checklist"):
-            options = step.options or self._checklist_options(step)
+            options = step.options or CHECKLIST_OPTIONS
             buttons = [Button(self.option_label(step, o.id), data(o.id)) for o in options]
             rows.extend([buttons] if len(buttons) <= 2 else [[b] for b in buttons])
         elif step.kind == "confirm" or step.kind == "submit":
@@ -276,9 +270,6 @@ class Engine:
                 skip.append(Button(self.t("option.skip_rest"), data("=skiprest")))
             rows.append(skip)
         return reply
-
-    def _checklist_options(self, step: Step) -> tuple[Option, ...]:
-        return (Option("yes"), Option("no"))
 
     def _rest_of_group(self, view: JobView, slot: Slot) -> list[Slot]:
         after = view.slots[view.slots.index(slot) + 1:]
@@ -353,8 +344,8 @@ class Engine:
         view = await self.open_view(user_id)
         if view is None or view.current is None:
             return Outcome([Reply(self.t("errors.help_none"))])
-        key = self._step_text(view.current, "help")
-        text = self.t(key, **self._values(view, view.current)) if key else self.t("job.none")
+        key = f"step.{view.current.step.id}.help"
+        text = self.t(key, **self._values(view, view.current))
         return Outcome([Reply(f"{self.header(view)}\nℹ️ {text}")], job_id=view.job.id)
 
     async def status(self, user_id: int) -> Outcome:
