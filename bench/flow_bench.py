@@ -26,6 +26,7 @@ sys.path.insert(0, str(ROOT / "tests"))  # the scripted answers of the end-to-en
 from bot.app import build_application, start_polling, stop_polling  # noqa: E402
 from bot.emulator import BotApiEmulator, Player  # noqa: E402
 from bot.fakes.geocoder import FakeNominatim  # noqa: E402
+
 from conftest import make_settings  # noqa: E402
 from flow import ANSWERS, MAC  # noqa: E402
 
