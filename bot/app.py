@@ -15,6 +15,7 @@ os.environ.setdefault("PTB_TIMEDELTA", "true")
 
 from telegram import BotCommand, Update
 from telegram.ext import (
+    AIORateLimiter,
     Application,
     ApplicationBuilder,
     CallbackQueryHandler,
@@ -64,7 +65,7 @@ def build_application(
         if services is not None:
             await services.close()
 
-    app = (
+    builder = (
         ApplicationBuilder()
         .token(settings.telegram_token.get_secret_value())
         .base_url(settings.bot_base_url)
@@ -73,8 +74,12 @@ def build_application(
         .concurrent_updates(PerUserUpdateProcessor())
         .post_init(post_init)
         .post_shutdown(post_shutdown)
-        .build()
     )
+    if settings.telegram_rate_limit:
+        # Telegram's flood limits (about 30 messages a second, 20 a minute in a group):
+        # queue rather than fail, and retry after a 429 with its retry_after.
+        builder = builder.rate_limiter(AIORateLimiter(max_retries=2))
+    app = builder.build()
     register_handlers(app)
     return app
 

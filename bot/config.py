@@ -40,6 +40,7 @@ class Settings(BaseSettings):
     # Telegram
     telegram_token: SecretStr | None = None
     telegram_api_url: str = "https://api.telegram.org"
+    telegram_rate_limit: bool = True
 
     # Storage and data
     database_path: Path = DATA_DIR / "pinpoint.db"

@@ -33,6 +33,7 @@ def make_settings(tmp_path: Path, emu: BotApiEmulator, geocoder_url: str | None 
     the fake geocoder (an address nobody listens on when none is given: no internet)."""
     values: dict[str, object] = {
         "geocoder_url": geocoder_url or "http://127.0.0.1:9",
+        "telegram_rate_limit": False,  # the emulator sets no flood limits; saves minutes
         "geocoder_min_interval_s": 0.0,
         "geocoder_timeout_s": 2.0,
         "telegram_token": emu.token,

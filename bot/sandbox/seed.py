@@ -111,6 +111,7 @@ def sandbox_settings(
     values: dict[str, Any] = {
         "telegram_token": SecretStr(SANDBOX_TOKEN),
         "telegram_api_url": api_url,
+        "telegram_rate_limit": False,  # the emulator has no flood limits to keep within
         "database_path": database,
         "admin_ids": [ALEX.id],
         "installer_ids": [ANA.id],
