@@ -5,6 +5,7 @@ This is the one module of `bot/` that knows Telegram; the handlers live in `hand
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable
 from datetime import datetime
@@ -13,7 +14,8 @@ from datetime import datetime
 # default); set before telegram is imported.
 os.environ.setdefault("PTB_TIMEDELTA", "true")
 
-from telegram import BotCommand, Update
+from telegram import BotCommand, BotCommandScopeChat, Update
+from telegram.error import TelegramError
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -36,7 +38,10 @@ from handlers.managers import register_manager_handlers
 from handlers.ordering import PerUserUpdateProcessor
 from handlers.schedule import schedule_jobs
 
+log = logging.getLogger(__name__)
 COMMANDS = ("start", "new", "back", "status", "jobs", "cancel", "help")
+MANAGER_COMMANDS = ("summary", "export")
+ADMIN_COMMANDS = ("summary", "export", "grant", "revoke")
 SWEEP_INTERVAL_S = 60
 
 
@@ -55,10 +60,7 @@ def build_application(
         if app.job_queue is not None:
             app.job_queue.run_repeating(support.sweep_waiting, interval=SWEEP_INTERVAL_S,
                                         first=SWEEP_INTERVAL_S, name="support-waiting")
-        texts = services.texts
-        await app.bot.set_my_commands(
-            [BotCommand(name, texts.get(f"commands.{name}")) for name in COMMANDS]
-        )
+        await set_command_menus(app, services)
 
     async def post_shutdown(app: Application) -> None:
         services: Services | None = app.bot_data.pop("services", None)
@@ -82,6 +84,25 @@ def build_application(
     app = builder.build()
     register_handlers(app)
     return app
+
+
+async def set_command_menus(app: Application, services: Services) -> None:
+    """The command menu: the installers' for everyone; managers and admins see theirs too."""
+    texts = services.texts
+
+    def menu(names: tuple[str, ...]) -> list[BotCommand]:
+        return [BotCommand(name, texts.get(f"commands.{name}")) for name in names]
+
+    await app.bot.set_my_commands(menu(COMMANDS))
+    staff: dict[int, tuple[str, ...]] = {}
+    for role, extra in (("manager", MANAGER_COMMANDS), ("admin", ADMIN_COMMANDS)):
+        for user in await services.store.users_with_role(role):
+            staff[user.id] = tuple(dict.fromkeys(staff.get(user.id, COMMANDS) + extra))
+    for user_id, names in staff.items():
+        try:
+            await app.bot.set_my_commands(menu(names), scope=BotCommandScopeChat(user_id))
+        except TelegramError as exc:  # the person has not started a chat with the bot yet
+            log.info("no command menu for %s: %s", user_id, exc)
 
 
 def register_handlers(app: Application) -> None:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
+from bot.config import Settings
 from bot.emulator import BotApiEmulator, Player
 
-from conftest import BEN_ID, RunningBot
+from conftest import ADMIN_ID, BEN_ID, MANAGER_ID, RunningBot
 
 
 async def register(player: Player, installer_id: str) -> None:
@@ -95,3 +98,25 @@ async def test_command_menu_is_set(emu: BotApiEmulator, bot: RunningBot) -> None
     call = await emu.wait_for_call("setMyCommands", timeout=5)
     names = [c["command"] for c in call.params["commands"]]
     assert names == ["start", "new", "back", "status", "jobs", "cancel", "help"]
+
+
+async def test_managers_and_admins_see_their_commands_in_the_menu(
+    emu: BotApiEmulator, admin: Player, settings: Settings
+) -> None:
+    emu.user(MANAGER_ID, "Mona", "Manager")
+    running = RunningBot(settings)  # started after both have a chat with the bot
+    await running.start()
+    try:
+        calls = emu.calls_of("setMyCommands")
+        menus = {}
+        for call in calls:
+            scope = call.params.get("scope")
+            scope = json.loads(scope) if isinstance(scope, str) else scope
+            commands = call.params["commands"]
+            commands = json.loads(commands) if isinstance(commands, str) else commands
+            menus[scope["chat_id"] if scope else None] = [c["command"] for c in commands]
+        assert "grant" not in menus[None] and "summary" not in menus[None]
+        assert menus[MANAGER_ID][-2:] == ["summary", "export"]
+        assert menus[ADMIN_ID][-4:] == ["summary", "export", "grant", "revoke"]
+    finally:
+        await running.stop()
