@@ -1002,7 +1002,9 @@ class Engine:
             await self.store.audit(user_id, job.id, "submitted", {})
         rows = [[Button(self.t("job.next_same_site"), f"c:{job.id}:next")],
                 [Button(self.t("job.done_for_now"), f"c:{job.id}:done")]]
-        replies = [Reply(self.t("job.submitted", job=job.id)),
+        notified = self.settings.support_chat_id is not None or self.settings.paging_webhooks
+        replies = [Reply(self.t("job.submitted" if notified else "job.submitted_unseen",
+                                job=job.id)),
                    Reply(self.t("job.next_station"), rows)]
         return Outcome(replies, job_id=job.id, events=[("submitted", job.id)],
                        retire=self._mark(message_id, self.t("step.submit.button")))
