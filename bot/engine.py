@@ -9,19 +9,19 @@ set a cursor on an earlier one. Nothing here knows about Telegram.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
 import math
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.catalog import Catalog, ChecklistItem, Model
+from bot.addresses import AddressSteps
+from bot.catalog import Catalog, Model
+from bot.codes import CodeReading
 from bot.config import Settings
-from bot.geo import AddressFinder, Candidate, GeocoderError, check_pin, distance_m
+from bot.geo import AddressFinder, distance_m
 from bot.interaction import Button, Input, LocationInput, Outcome, PhotoInput, Reply
 from bot.photos import check_photo, inspect_photo
-from bot.procedure import Option, Procedure, Step, condition_holds
+from bot.plan import JobView, Slot, plan, progress_bar, shorten
+from bot.procedure import Option, Procedure, Step
 from bot.sticker import StickerReader
 from bot.store import CANCELLED, OPEN, REJECTED, STOPPED, SUBMITTED, Answer, Job, Store
 from bot.texts import Safe, Texts
@@ -29,55 +29,7 @@ from bot.validators import VALIDATORS, Context, Invalid, mask_secret
 
 MODELS_PER_PAGE = 8
 CHECKLIST_OPTIONS = (Option("yes"), Option("no"))
-BAR_CELLS = 8
-LABEL_MAX = 40
-
-
-@dataclass(frozen=True)
-class Slot:
-    """One question in a job's plan: a declared step, or one checklist item of it."""
-
-    key: str
-    step: Step
-    item: ChecklistItem | None = None
-
-
-@dataclass
-class JobView:
-    """A job with its answers, model and plan, loaded once per input."""
-
-    job: Job
-    answers: dict[str, Answer]
-    model: Model | None
-    slots: list[Slot]
-    current: Slot | None
-
-    def value(self, key: str) -> Any:
-        """The stored value of a step, or None."""
-        answer = self.answers.get(key)
-        return answer.value if answer else None
-
-    @property
-    def index(self) -> int:
-        """1-based position of the current question in the plan."""
-        if self.current is None:
-            return len(self.slots)
-        return next(i for i, s in enumerate(self.slots, 1) if s.key == self.current.key)
-
-
-def progress_bar(index: int, total: int, cells: int = BAR_CELLS) -> str:
-    """`▰▰▰▱▱▱▱▱` for how far along step `index` of `total` is."""
-    filled = min(cells, max(0, round(cells * index / max(total, 1))))
-    return "▰" * filled + "▱" * (cells - filled)
-
-
-def shorten(text: str, limit: int = LABEL_MAX) -> str:
-    """Cut a text to `limit` characters with an ellipsis."""
-    text = " ".join(str(text).split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-class Engine:
+class Engine(AddressSteps, CodeReading):
     """Walks the procedure: one instance per bot, shared by all installers."""
 
     def __init__(
@@ -98,27 +50,7 @@ class Engine:
 
     def plan(self, answers: dict[str, Answer], model: Model | None) -> list[Slot]:
         """The applicable questions for these answers, in order."""
-
-        def answer_of(step: str) -> Any:
-            return answers[step].value if step in answers else None
-
-        def source_of(step: str) -> str | None:
-            return answers[step].source if step in answers else None
-
-        def model_attr(name: str) -> Any:
-            return getattr(model, name, None) if model else None
-
-        slots: list[Slot] = []
-        for step in self.procedure.steps:
-            if not condition_holds(step.when, answer_of, source_of, model_attr):
-                continue
-            if step.kind == "checklist":
-                if model is not None:
-                    slots.extend(Slot(f"{step.id}.{item.id}", step, item)
-                                 for item in self.catalog.checklist_for(model))
-            else:
-                slots.append(Slot(step.id, step))
-        return slots
+        return plan(self.procedure, self.catalog, answers, model)
 
     async def view(self, job: Job) -> JobView:
         """Load a job's answers and work out its plan and current question."""
@@ -522,44 +454,6 @@ class Engine:
             return await self._hold(view, slot, value, "photo", warning, user_id)
         return await self._accept(view, slot, value, "photo", user_id)
 
-    async def _read_code(self, view: JobView, slot: Slot, photo: PhotoInput,
-                         user_id: int) -> Outcome:
-        """A photo answering a typed step: read its code, then ask to confirm it."""
-        assert self.reader is not None
-        job_id, kind = view.job.id, slot.step.reader
-        if photo.file_size and photo.file_size > self.settings.photo_max_bytes:
-            limit = self.settings.photo_max_bytes
-            return Outcome([Reply(self.t("photo.too_big", size=round(photo.file_size / 1e6, 1),
-                                         max=limit // 1_048_576))], job_id=job_id)
-        data = await photo.load()
-        confirm = {"yes": "option.correct", "no": "option.type_instead", "flag": None}
-        if kind == "sticker":
-            result = await self.reader.read(data)
-            if not result.ok:
-                key = "sticker.unreadable_code_somewhere" if (
-                    result.error == "unreadable_code" and not result.where
-                ) else f"sticker.{result.error}"
-                if not self.texts.has(key):
-                    key = "sticker.internal_error"
-                return Outcome([Reply(self.t(key, where=result.where or ""))], job_id=job_id)
-            warning = await self._mac_reuse(view, slot, result.mac) or {
-                "text": "step.mac.read", **confirm}
-            warning.setdefault("yes", "option.use_anyway")
-            warning["values"] = {**warning.get("values", {}), "mac": result.mac,
-                                 "password": mask_secret(result.pw or "")}
-            warning["extra"] = {"password": result.pw}
-            return await self._hold(view, slot, result.mac, "qr", warning, user_id)
-        if kind == "iccid":
-            code = await self.reader.read_iccid(data)
-        else:
-            pattern = view.model.serial_pattern if view.model else r".+"
-            code = await self.reader.read_serial(data, pattern)
-        step = slot.step.id
-        if code is None:
-            return Outcome([Reply(self.t(f"step.{step}.unread"))], job_id=job_id)
-        warning = {"text": f"step.{step}.read", "values": {"code": code}, **confirm}
-        return await self._hold(view, slot, code, "barcode", warning, user_id)
-
     def _known_location(self, view: JobView) -> tuple[float, float] | None:
         for key in ("gps", "pin"):
             value = view.value(key)
@@ -604,25 +498,6 @@ class Engine:
             self._prefetch_addresses(loc.lat, loc.lon)
         return await self._accept(view, slot, value, "location", user_id)
 
-    def _pin_warning(self, view: JobView, loc: LocationInput) -> dict[str, Any] | None:
-        gps, address = view.value("gps"), view.value("address")
-        check = check_pin(
-            (loc.lat, loc.lon),
-            (gps["lat"], gps["lon"]) if gps else None,
-            Candidate.from_json(address) if isinstance(address, dict) else None,
-            max_from_gps_m=self.settings.pin_max_from_gps_m,
-            max_from_address_m=self.settings.pin_max_from_address_m,
-        )
-        if not check.too_far:
-            return None
-        parts = []
-        if check.from_gps_m is not None and check.too_far_from_gps:
-            parts.append(self.t("step.pin.far_gps", distance=round(check.from_gps_m)))
-        if check.from_address_m is not None and check.too_far_from_address:
-            parts.append(self.t("step.pin.far_address", distance=round(check.from_address_m)))
-        return {"text": "step.pin.far", "values": {"distances": " and ".join(parts)},
-                "flag": "pin_far"}
-
     async def live_update(self, user_id: int, loc: LocationInput) -> Outcome:
         """A live location moved: its latest point replaces the answer it gave (silently)."""
         view = await self.open_view(user_id)
@@ -636,102 +511,6 @@ class Engine:
                          else answer.value.get("accuracy")}
                 await self.store.save_answer(view.job.id, key, value, answer.source)
         return Outcome()
-
-    # Addresses ------------------------------------------------------------------------
-
-    def _prefetch_addresses(self, lat: float, lon: float) -> None:
-        """Warm the geocoder cache while the installer answers the next questions."""
-        if self.finder is None:
-            return
-
-        async def fetch() -> None:
-            with contextlib.suppress(GeocoderError):  # asked again at the address step
-                await self.finder.reverse(lat, lon)  # type: ignore[union-attr]
-
-        task = asyncio.create_task(fetch())
-        self._prefetches.add(task)
-        task.add_done_callback(self._prefetches.discard)
-
-    async def close(self) -> None:
-        """Stop address look-ups still running in the background."""
-        for task in list(self._prefetches):
-            task.cancel()
-        await asyncio.gather(*self._prefetches, return_exceptions=True)
-
-    async def _address_offer(self, view: JobView, rows: list[list[Button]]) -> str:
-        """The address question: candidates near the GPS fix (or the last search) as buttons."""
-        job, gps = view.job, view.value("gps")
-        offers = job.offers
-        if gps is None or self.finder is None:
-            return self.t("step.address.prompt_no_gps")
-        here = [gps["lat"], gps["lon"]]
-        if not offers or offers.get("gps") != here:
-            offers = {"gps": here, "query": None}
-            try:
-                found = await self.finder.reverse(gps["lat"], gps["lon"])
-                offers["candidates"] = [json.loads(c.to_json()) for c in found]
-            except GeocoderError as problem:
-                offers["error"] = problem.kind
-            await self.store.update_job(job.id, offers=offers)
-        data = lambda option: f"a:{job.id}:address:{option}"  # noqa: E731
-        for index, candidate in enumerate(offers.get("candidates", [])):
-            rows.append([Button(candidate["label"], data(f"c{index}"))])
-        query, error = offers.get("query"), offers.get("error")
-        if error and error != "no_result":
-            rows.append([Button(self.t("step.address.retry"), data("=retry"))])
-        if query:
-            rows.append([Button(self.t("step.address.use_typed", text=shorten(query, 30)),
-                                data("=typed"))])
-        if error and error != "no_result":
-            reason = self.t(f"step.address.reason_{error}")
-            return self.t("step.address.failed", reason=reason)
-        if query:
-            key = "results" if offers.get("candidates") else "no_results"
-            return self.t(f"step.address.{key}", query=shorten(query, 60))
-        return self.t("step.address.prompt")
-
-    async def _address_search(self, view: JobView, text: str) -> Outcome:
-        """A typed address: search near the GPS fix and offer what was found."""
-        query = " ".join(text.split())[:200]
-        if not query:
-            return self._wrong_kind(view, "unknown")
-        gps = view.value("gps")
-        here = [gps["lat"], gps["lon"]] if gps else None
-        offers: dict[str, Any] = {"gps": here, "query": query, "candidates": []}
-        if self.finder is not None:
-            try:
-                found = await self.finder.search(query, tuple(here) if here else None)
-                offers["candidates"] = [json.loads(c.to_json()) for c in found]
-            except GeocoderError as problem:
-                offers["error"] = problem.kind
-        else:
-            offers["error"] = "unavailable"
-        await self.store.update_job(view.job.id, offers=offers)
-        view = await self.view(await self._job(view.job.id))
-        return Outcome([await self.prompt(view)], job_id=view.job.id)
-
-    async def _address_button(self, view: JobView, slot: Slot, option: str, user_id: int,
-                              message_id: int | None) -> Outcome:
-        offers = view.job.offers or {}
-        candidates = offers.get("candidates", [])
-        if option == "=retry":
-            await self.store.update_job(view.job.id, offers={**offers, "gps": None}
-                                        if not offers.get("query") else None)
-            if offers.get("query"):
-                return await self._address_search(view, offers["query"])
-            return await self._next(view.job.id, [])
-        if option == "=typed" and offers.get("query"):
-            gps = view.value("gps") or {"lat": 0.0, "lon": 0.0}
-            typed = Candidate.unverified(offers["query"], gps["lat"], gps["lon"])
-            await self._flag(view.job.id, "address_unverified", slot.key, {}, user_id)
-            await self.store.update_job(view.job.id, offers=None)
-            return await self._accept(view, slot, json.loads(typed.to_json()), "typed",
-                                      user_id, message_id, keep_flags=True)
-        if option.startswith("c") and option[1:].isdigit() and int(option[1:]) < len(candidates):
-            await self.store.update_job(view.job.id, offers=None)
-            return await self._accept(view, slot, candidates[int(option[1:])], "button",
-                                      user_id, message_id)
-        return Outcome(alert=self.t("job.stale_button"))
 
     async def _photos_far_from(
         self, view: JobView, where: tuple[float, float]

@@ -18,11 +18,13 @@ from datetime import timedelta
 from typing import Any
 
 from bot.config import Settings
-from bot.engine import Engine, JobView, distance_m, shorten
+from bot.engine import Engine
+from bot.geo import distance_m
 from bot.interaction import Button, Edit, Notice, Outcome, Reply
 from bot.outbox import Outbox
 from bot.paging import PageFacts, page_payload, parse_webhooks, resolve_payload
 from bot.people import Person
+from bot.plan import JobView, shorten
 from bot.store import REJECTED, SUBMITTED, VERIFIED, Handoff, Store
 from bot.texts import Texts
 from bot.validators import mask_secret

@@ -34,7 +34,8 @@ from zoneinfo import ZoneInfo
 
 from bot.catalog import Catalog
 from bot.config import Settings
-from bot.engine import Engine, shorten
+from bot.engine import Engine
+from bot.plan import shorten
 from bot.procedure import Procedure
 from bot.reports import Event, HandoffRow, JobRow, ReportData, Reports
 from bot.store import Answer

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from bot.config import Settings
-from bot.engine import Engine, progress_bar
+from bot.engine import Engine
 from bot.interaction import Input, Outcome
+from bot.plan import progress_bar
 from bot.services import Services
 
 INSTALLER = 1001
