@@ -17,6 +17,7 @@ from bot.config import Settings
 from bot.emulator import BotApiEmulator, Player
 from bot.fakes.geocoder import FakeNominatim
 from bot.geo import reset_rate_limits
+from bot.sandbox.launcher import Sandbox
 from bot.services import Services
 
 ADMIN_ID = 9001
@@ -123,6 +124,19 @@ async def bot(settings: Settings) -> AsyncIterator[RunningBot]:
     running = RunningBot(settings)
     await running.start()
     try:
+        yield running
+    finally:
+        await running.stop()
+
+
+@pytest.fixture
+async def sandbox(tmp_path: Path) -> AsyncIterator[Sandbox]:
+    """The whole sandbox (emulator, bot, chat page) on a free port, database in `tmp_path`."""
+    running = Sandbox(Settings(_env_file=None), port=0,  # type: ignore[call-arg]
+                      database=tmp_path / "sandbox.db", poll_timeout=1)
+    await running.start()
+    try:
+        await running.emu.wait_for_call("setMyCommands")
         yield running
     finally:
         await running.stop()

@@ -28,17 +28,6 @@ ANA, SAM = seed.ANA.id, seed.SAM.id
 GROUP = seed.SUPPORT_GROUP_ID
 
 
-@pytest.fixture
-async def sandbox(tmp_path: Path) -> AsyncIterator[Sandbox]:
-    """The whole sandbox on a free port, with a database in `tmp_path`."""
-    running = Sandbox(Settings(_env_file=None), port=0,  # type: ignore[call-arg]
-                      database=tmp_path / "sandbox.db", poll_timeout=1)
-    await running.start()
-    try:
-        await running.emu.wait_for_call("setMyCommands")
-        yield running
-    finally:
-        await running.stop()
 
 
 @pytest.fixture

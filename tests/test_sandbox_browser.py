@@ -14,13 +14,12 @@ import io
 import os
 import re
 import warnings
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
 from PIL import Image, ImageDraw
 
-from bot.config import Settings
 from bot.emulator import Player
 from bot.sandbox import Sandbox, seed
 from bot.sandbox.server import STICKER_PATH
@@ -45,16 +44,6 @@ pytestmark = pytest.mark.skipif(not CHROMIUM.exists(),
 async_api = pytest.importorskip("playwright.async_api")
 
 
-@pytest.fixture
-async def sandbox(tmp_path: Path) -> AsyncIterator[Sandbox]:
-    running = Sandbox(Settings(_env_file=None), port=0,  # type: ignore[call-arg]
-                      database=tmp_path / "sandbox.db", poll_timeout=1)
-    await running.start()
-    try:
-        await running.emu.wait_for_call("setMyCommands")
-        yield running
-    finally:
-        await running.stop()
 
 
 class ChatPage:

@@ -573,23 +573,20 @@ class ApiMethods(EmulatorCore):
     # -- media ---------------------------------------------------------------------------
 
     async def api_sendPhoto(self, p: Params) -> Any:
-        chat = self._chat(p)
-        caption = caption_content(
-            p.get_str("caption"), p.get_str("parse_mode"), p.get_json("caption_entities")
-        )
-        content = {"photo": self._photo(p.file("photo")), **caption}
-        return self._send(
-            chat, p, content, raw_text=p.get_str("caption"), parse_mode=p.get_str("parse_mode")
-        )
+        return self._send_captioned(p, {"photo": self._photo(p.file("photo"))})
 
     async def api_sendDocument(self, p: Params) -> Any:
+        return self._send_captioned(p, {"document": self._document(p.file("document"))})
+
+    def _send_captioned(self, p: Params, content: dict[str, Any]) -> Any:
+        """Send a media message with its optional caption (parsed like a text)."""
         chat = self._chat(p)
         caption = caption_content(
             p.get_str("caption"), p.get_str("parse_mode"), p.get_json("caption_entities")
         )
-        content = {"document": self._document(p.file("document")), **caption}
         return self._send(
-            chat, p, content, raw_text=p.get_str("caption"), parse_mode=p.get_str("parse_mode")
+            chat, p, {**content, **caption}, raw_text=p.get_str("caption"),
+            parse_mode=p.get_str("parse_mode"),
         )
 
     async def api_sendMediaGroup(self, p: Params) -> Any:

@@ -15,6 +15,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.emulator.driver import Group, Player
+from bot.emulator.media import PHOTO_SIDES
 from bot.emulator.methods import ApiMethods
 from bot.emulator.params import read_params
 from bot.emulator.state import ApiCall, ApiError
@@ -36,7 +37,7 @@ class BotApiEmulator(ApiMethods):
         bot_name: str = "Pinpoint",
         *,
         self_hosted: bool = False,
-        photo_sides: tuple[int, ...] = (90, 320, 800, 1280),
+        photo_sides: tuple[int, ...] = PHOTO_SIDES,
     ) -> None:
         """`self_hosted=True` lifts the 20 MB getFile limit, as a self-hosted Bot API does."""
         super().__init__(
