@@ -23,9 +23,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))  # the scripted answers of the end-to-end tests
 
-from bot.app import build_application, start_polling, stop_polling  # noqa: E402
-from bot.emulator import BotApiEmulator, Player  # noqa: E402
-from bot.fakes.geocoder import FakeNominatim  # noqa: E402
+from handlers.app import build_application, start_polling, stop_polling  # noqa: E402
+from testkit.emulator import BotApiEmulator, Player  # noqa: E402
+from testkit.fakes.geocoder import FakeNominatim  # noqa: E402
 
 from conftest import make_settings  # noqa: E402
 from flow import ANSWERS, MAC  # noqa: E402

@@ -27,9 +27,9 @@ import zxingcpp  # noqa: E402
 from PIL import Image  # noqa: E402
 from pyzbar import pyzbar  # noqa: E402
 
-from bot.images import ImageError, load_image  # noqa: E402
-from bot.qrscan import QR_STEPS, QR_STEPS_ZBAR_ONLY, scan  # noqa: E402
-from bot.sticker import StickerConfig, StickerResult, decode, parse_payload  # noqa: E402
+from bot.vision.images import ImageError, load_image  # noqa: E402
+from bot.vision.qrscan import QR_STEPS, QR_STEPS_ZBAR_ONLY, scan  # noqa: E402
+from bot.vision.sticker import StickerConfig, StickerResult, decode, parse_payload  # noqa: E402
 
 CONFIG = StickerConfig()
 

@@ -22,7 +22,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot import qrsynth  # noqa: E402
+from testkit import qrsynth  # noqa: E402
 
 
 def make(out: Path, count: int, seed: int, big: int) -> dict:

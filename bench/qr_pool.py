@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.sticker import StickerConfig, decode  # noqa: E402
+from bot.vision.sticker import StickerConfig, decode  # noqa: E402
 
 
 def _job(data: bytes) -> float:

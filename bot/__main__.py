@@ -3,9 +3,10 @@
     run               start the bot (the default); without TELEGRAM_TOKEN, the sandbox
     sandbox           the bot against a fake Telegram, chat page in the browser
                       (python -m bot sandbox --help)
-    geo ...           probe the geocoder set-up (python -m bot.geo --help)
-    sticker PATH...   read activation stickers from photos (python -m bot.sticker --help)
-    summary ...       the managers' summary or CSV from the database (python -m bot.summary -h)
+    geo ...           probe the geocoder set-up (python -m bot.places.geo --help)
+    sticker PATH...   read activation stickers from photos (python -m bot.vision.sticker --help)
+    summary ...       the managers' summary or CSV from the database
+                      (python -m bot.managers.summary -h)
 """
 
 from __future__ import annotations
@@ -30,7 +31,11 @@ To run the real bot instead, Pinpoint needs a Telegram bot token: set TELEGRAM_T
   4. Run this command again.
 """
 
-TOOLS = {"geo": "bot.geo", "sticker": "bot.sticker", "summary": "bot.summary"}
+TOOLS = {
+    "geo": "bot.places.geo",
+    "sticker": "bot.vision.sticker",
+    "summary": "bot.managers.summary",
+}
 
 
 def run(args: list[str] | None = None) -> int:
@@ -45,12 +50,12 @@ def run(args: list[str] | None = None) -> int:
         return 2
     if settings.telegram_token is None:
         print(SANDBOX_FIRST_LINE, NO_TOKEN, sep="\n", flush=True)
-        from bot.sandbox import main as sandbox
+        from sandbox import main as sandbox
 
         return sandbox(args or [], settings)
 
-    from bot.app import build_application
     from bot.logs import configure_logging
+    from handlers.app import build_application
 
     configure_logging(settings.log_level, [settings.telegram_token.get_secret_value()])
     app = build_application(settings)
@@ -65,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     if command == "run":
         return run(args)
     if command == "sandbox":
-        from bot.sandbox import main as sandbox
+        from sandbox import main as sandbox
 
         return sandbox(args)
     if command in TOOLS:

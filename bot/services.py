@@ -8,18 +8,18 @@ from datetime import datetime
 
 import aiosqlite
 
-from bot.catalog import Catalog
 from bot.config import DATA_DIR, Settings
-from bot.engine import Engine
-from bot.geo import AddressFinder, GeocodeCache
-from bot.handoff import Support
-from bot.outbox import Outbox
-from bot.people import People
-from bot.procedure import Procedure
-from bot.sticker import StickerConfig, StickerReader
-from bot.store import Store, utc_now
+from bot.engine.catalog import Catalog
+from bot.engine.engine import Engine
+from bot.engine.procedure import Procedure
+from bot.engine.validators import VALIDATORS
+from bot.people.registration import People
+from bot.places.geo import AddressFinder, GeocodeCache
+from bot.store.store import Store, utc_now
+from bot.support.handoff import Support
+from bot.support.outbox import Outbox
 from bot.texts import Texts
-from bot.validators import VALIDATORS
+from bot.vision.sticker import StickerConfig, StickerReader
 
 PROCEDURE_PATH = DATA_DIR / "procedure.toml"
 TEXTS_DIR = DATA_DIR / "texts"

@@ -19,15 +19,15 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.catalog import Catalog  # noqa: E402
 from bot.config import DATA_DIR, Settings  # noqa: E402
-from bot.engine import Engine  # noqa: E402
-from bot.procedure import Procedure  # noqa: E402
+from bot.engine.catalog import Catalog  # noqa: E402
+from bot.engine.engine import Engine  # noqa: E402
+from bot.engine.procedure import Procedure  # noqa: E402
+from bot.engine.validators import VALIDATORS  # noqa: E402
+from bot.managers.summary import Period, chart_png, compute, render_text, to_plain  # noqa: E402
 from bot.services import PROCEDURE_PATH, TEXTS_DIR  # noqa: E402
-from bot.store import Store  # noqa: E402
-from bot.summary import Period, chart_png, compute, render_text, to_plain  # noqa: E402
+from bot.store.store import Store  # noqa: E402
 from bot.texts import Texts  # noqa: E402
-from bot.validators import VALIDATORS  # noqa: E402
 
 DAY = "2026-03-12"
 SUPPORT = 900

@@ -1,14 +1,14 @@
 """Admin-facing handlers: `/grant <role> <who>` and `/revoke <role> <who>`.
 
 `<who>` is an @username, a numeric id, or the person of the message the command replies to
-(a message forwarded from them, or theirs in a group). `bot.roles` decides and audits.
+(a message forwarded from them, or theirs in a group). `bot.people.roles` decides and audits.
 """
 
 from __future__ import annotations
 
 from telegram import Message, MessageOriginHiddenUser, MessageOriginUser, Update
 
-from bot.roles import Roles, Target
+from bot.people.roles import Roles, Target
 from handlers.context import PinpointContext
 from handlers.render import apply
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from telegram.ext import Application, CallbackContext, ExtBot
 
 if TYPE_CHECKING:
-    from bot.people import Person
+    from bot.people.registration import Person
     from bot.services import Services
 
 

@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 
 from telegram import Message, Update
 
-from bot.interaction import Input, LocationInput, Outcome, PhotoInput
+from bot.engine.interaction import Input, LocationInput, Outcome, PhotoInput
 from handlers.context import PinpointContext
 from handlers.render import apply
 from handlers.support import on_events

@@ -15,7 +15,7 @@ from telegram import LinkPreviewOptions, Update
 from telegram.constants import ParseMode
 from telegram.ext import Application, BaseHandler, CommandHandler
 
-from bot.summary import (
+from bot.managers.summary import (
     Summary,
     caption,
     chart_png,

@@ -19,7 +19,7 @@ from telegram import (
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, TelegramError
 
-from bot.interaction import Outcome, Reply
+from bot.engine.interaction import Outcome, Reply
 from handlers.context import PinpointContext
 
 log = logging.getLogger(__name__)

@@ -15,8 +15,8 @@ from telegram.error import TelegramError
 from telegram.ext import Application
 
 from bot.config import Settings
-from bot.reminders import due_reminders
-from bot.summary import Period, chart_png, compute, render_text, today_in
+from bot.managers.reminders import due_reminders
+from bot.managers.summary import Period, chart_png, compute, render_text, today_in
 from handlers.context import PinpointContext
 from handlers.managers import send_summary
 from handlers.render import send

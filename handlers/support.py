@@ -8,7 +8,7 @@ from telegram import InputMediaPhoto, ReplyParameters, Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, TelegramError
 
-from bot.handoff import HandoffPost
+from bot.support.handoff import HandoffPost
 from handlers.context import PinpointContext
 from handlers.render import apply, send
 

@@ -12,13 +12,13 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from bot.app import build_application, start_polling, stop_polling
 from bot.config import Settings
-from bot.emulator import BotApiEmulator, Player
-from bot.fakes.geocoder import FakeNominatim
-from bot.geo import reset_rate_limits
-from bot.sandbox.launcher import Sandbox
+from bot.places.geo import reset_rate_limits
 from bot.services import Services
+from handlers.app import build_application, start_polling, stop_polling
+from sandbox.launcher import Sandbox
+from testkit.emulator import BotApiEmulator, Player
+from testkit.fakes.geocoder import FakeNominatim
 
 ADMIN_ID = 9001
 SUPPORT_ID = 9100

@@ -13,7 +13,7 @@ from typing import Any
 
 from telegram.ext import Application, ApplicationBuilder
 
-from bot.emulator import BotApiEmulator
+from testkit.emulator import BotApiEmulator
 
 
 def build_application(emu: BotApiEmulator, **kwargs: Any) -> Application:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from bot.emulator import BotMessage, Player
-from bot.validators import luhn_ok
+from bot.engine.validators import luhn_ok
+from testkit.emulator import BotMessage, Player
 
 from conftest import RunningBot, photo_bytes
 

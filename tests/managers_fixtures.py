@@ -12,14 +12,14 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.catalog import Catalog
 from bot.config import DATA_DIR, Settings
-from bot.engine import Engine
-from bot.procedure import Procedure
+from bot.engine.catalog import Catalog
+from bot.engine.engine import Engine
+from bot.engine.procedure import Procedure
+from bot.engine.validators import VALIDATORS
 from bot.services import PROCEDURE_PATH, TEXTS_DIR
-from bot.store import Store
+from bot.store.store import Store
 from bot.texts import Texts
-from bot.validators import VALIDATORS
 
 BERLIN = ZoneInfo("Europe/Berlin")
 SUPPORT = 9100

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bot.emulator import Player
-from bot.fakes.geocoder import FakeNominatim
+from testkit.emulator import Player
+from testkit.fakes.geocoder import FakeNominatim
 
 from conftest import RunningBot
 from flow import current_step, next_prompt, start_job, walk

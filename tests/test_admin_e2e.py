@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from bot.emulator import BotApiEmulator, Player
+from testkit.emulator import BotApiEmulator, Player
 
 from conftest import ADMIN_ID, ANA_ID, BEN_ID, MANAGER_ID, RunningBot
 

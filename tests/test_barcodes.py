@@ -9,10 +9,10 @@ import pytest
 import zxingcpp
 from PIL import Image, ImageDraw, ImageFilter
 
-from bot import qrsynth
-from bot.barcodes import iccid_from_text, read_iccid, read_serial, serial_from_text
-from bot.sticker import StickerReader
-from bot.validators import luhn_ok
+from bot.engine.validators import luhn_ok
+from bot.vision.barcodes import iccid_from_text, read_iccid, read_serial, serial_from_text
+from bot.vision.sticker import StickerReader
+from testkit import qrsynth
 
 SERIAL = r"\d{4}-\d{6}"
 

@@ -81,7 +81,7 @@ def test_logs_never_carry_the_token_or_a_password() -> None:
 def test_the_bot_keeps_within_telegrams_flood_limits_by_default() -> None:
     from telegram.ext import AIORateLimiter
 
-    from bot.app import build_application
+    from handlers.app import build_application
 
     settings = Settings(_env_file=None, telegram_token="123456:" + "A" * 35)  # type: ignore[call-arg]
     assert isinstance(build_application(settings).bot.rate_limiter, AIORateLimiter)

@@ -32,7 +32,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot.emulator import BotApiEmulator, HtmlError, parse_html, sample_image, utf16_len
+from testkit.emulator import BotApiEmulator, HtmlError, parse_html, sample_image, utf16_len
 
 try:
     from emulator_fixtures import build_application, emulator, running

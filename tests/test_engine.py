@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from bot.config import Settings
-from bot.engine import Engine
-from bot.interaction import Input, Outcome
-from bot.plan import progress_bar
+from bot.engine.engine import Engine
+from bot.engine.interaction import Input, Outcome
+from bot.engine.plan import progress_bar
 from bot.services import Services
 
 INSTALLER = 1001

@@ -7,7 +7,7 @@ from io import BytesIO
 
 from PIL import Image
 
-from bot.emulator import BotApiEmulator, Player
+from testkit.emulator import BotApiEmulator, Player
 
 from conftest import RunningBot, photo_bytes
 from flow import GPS, current_step, next_prompt, start_job, walk

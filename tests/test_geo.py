@@ -1,4 +1,4 @@
-"""bot.geo against the fake Nominatim/Photon servers on 127.0.0.1 (the real geopy code runs)."""
+"""bot.places.geo against the fake Nominatim/Photon servers on 127.0.0.1 (real geopy code)."""
 
 from __future__ import annotations
 
@@ -14,10 +14,9 @@ import aiosqlite
 import pytest
 from aiohttp import web
 
-from bot import geo
 from bot.config import DATA_DIR, load_settings
-from bot.fakes.geocoder import FakeNominatim, FakePhoton
-from bot.geo import (
+from bot.places import geo
+from bot.places.geo import (
     AddressFinder,
     Candidate,
     GeocodeCache,
@@ -30,6 +29,7 @@ from bot.geo import (
     make_label,
     probe_points,
 )
+from testkit.fakes.geocoder import FakeNominatim, FakePhoton
 
 # A fix on the pavement of Invalidenstraße, Berlin (demo table): 111/113 south, 110–116 north.
 FIX = (52.53040, 13.38450)

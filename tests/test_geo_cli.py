@@ -1,4 +1,4 @@
-"""`python -m bot.geo`: the operators' probe, against the fake Nominatim on 127.0.0.1."""
+"""`python -m bot.places.geo`: the operators' probe, against the fake Nominatim on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ from typing import Any
 import aiosqlite
 import pytest
 
-from bot import geo
 from bot.config import DATA_DIR, Settings
-from bot.fakes.geocoder import FakeNominatim
+from bot.places import geo
+from testkit.fakes.geocoder import FakeNominatim
 
 FIX = ("52.5304", "13.3845")
 
@@ -119,7 +119,7 @@ async def test_cache_option_uses_the_bots_database(nominatim: FakeNominatim,
 
 async def _python_m(args: list[str], env: dict[str, str], cwd: Path) -> tuple[int, str, str]:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.geo", *args, env=env, cwd=cwd,
+        sys.executable, "-m", "bot.places.geo", *args, env=env, cwd=cwd,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )
     out, err = await asyncio.wait_for(proc.communicate(), 30)

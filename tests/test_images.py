@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bot.images import ImageError, load_image
-from bot.qrsynth import encode
+from bot.vision.images import ImageError, load_image
+from testkit.qrsynth import encode
 
 
 def picture(size: tuple[int, int] = (60, 40)) -> Image.Image:

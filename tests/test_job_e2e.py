@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from bot.config import Settings
-from bot.emulator import BotApiEmulator, Player
+from testkit.emulator import BotApiEmulator, Player
 
 from conftest import RunningBot
 from flow import ICCID, MAC, SERIAL, current_step, next_prompt, start_job, walk

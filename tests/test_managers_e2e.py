@@ -8,11 +8,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot import summary as summary_cli
 from bot.config import Settings
-from bot.emulator import BotApiEmulator, Group, Player
-from bot.reports import iso
+from bot.managers import summary as summary_cli
+from bot.managers.reports import iso
 from handlers.schedule import DAILY_SUMMARY, REMINDERS
+from testkit.emulator import BotApiEmulator, Group, Player
 
 from conftest import ANA_ID, MANAGER_ID, RunningBot
 from flow import MAC, PASSWORD, current_step, next_prompt, start_job, walk

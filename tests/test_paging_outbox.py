@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from bot.config import Settings
-from bot.fakes.webhook import FakeWebhook
-from bot.handoff import split_lines, visible_length
-from bot.outbox import Outbox
-from bot.paging import PageFacts, page_payload, parse_webhooks, resolve_payload
-from bot.store import Store
+from bot.store.store import Store
+from bot.support.handoff import split_lines, visible_length
+from bot.support.outbox import Outbox
+from bot.support.paging import PageFacts, page_payload, parse_webhooks, resolve_payload
+from testkit.fakes.webhook import FakeWebhook
 
 FACTS = PageFacts(event="submitted", job_id=12, network="ChargeNet", installer="Ana",
                   installer_id="INS-1", station="ABB Terra 184", serial="T184-IT12345-00042",

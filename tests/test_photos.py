@@ -9,8 +9,8 @@ import pillow_heif
 import pytest
 from PIL import Image
 
-from bot.photos import check_photo, inspect_photo
-from bot.validators import Invalid
+from bot.engine.validators import Invalid
+from bot.vision.photos import check_photo, inspect_photo
 
 
 def encoded(image: Image.Image, fmt: str, **kwargs: object) -> bytes:

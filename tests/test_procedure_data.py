@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.catalog import Catalog
 from bot.config import DATA_DIR
-from bot.procedure import Procedure, condition_holds
+from bot.engine.catalog import Catalog
+from bot.engine.procedure import Procedure, condition_holds
+from bot.engine.validators import VALIDATORS
 from bot.services import PROCEDURE_PATH, TEXTS_DIR
 from bot.texts import Safe, Texts
-from bot.validators import VALIDATORS
 
 
 @pytest.fixture(scope="module")

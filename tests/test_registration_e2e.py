@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from bot.config import Settings
-from bot.emulator import BotApiEmulator, Player
+from testkit.emulator import BotApiEmulator, Player
 
 from conftest import ADMIN_ID, BEN_ID, MANAGER_ID, RunningBot
 

@@ -17,9 +17,9 @@ import zxingcpp
 from PIL import Image
 
 from bot.config import Settings
-from bot.sandbox import Sandbox, seed
-from bot.sandbox.server import STATIC_DIR, STICKER_PATH
-from bot.sandbox.views import entities_html
+from sandbox import Sandbox, seed
+from sandbox.server import STATIC_DIR, STICKER_PATH
+from sandbox.views import entities_html
 
 from conftest import photo_bytes
 from flow import start_job, walk

@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageDraw
 
-from bot.emulator import Player
-from bot.sandbox import Sandbox, seed
-from bot.sandbox.server import STICKER_PATH
+from sandbox import Sandbox, seed
+from sandbox.server import STICKER_PATH
+from testkit.emulator import Player
 
 from conftest import photo_bytes
 from flow import ANSWERS, ICCID
@@ -271,7 +271,7 @@ async def test_installer_walks_a_job_in_the_browser_and_support_verifies_it(
             assert await photos.count() >= 2
             assert await ana.page.locator(".msg.out .location").count() == 2
 
-            if importlib.util.find_spec("bot.handoff") is None:
+            if importlib.util.find_spec("bot.support.handoff") is None:
                 pytest.skip("the support hand-off (issue 5, bot/handoff.py) has not landed: "
                             "nothing reaches the support group to verify")
             sam = ChatPage(await context.new_page(), sandbox, seed.SAM)

@@ -15,8 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFilter
 
-from bot import qrsynth
-from bot.sticker import (
+from bot.vision.sticker import (
     ERRORS,
     StickerConfig,
     StickerReader,
@@ -25,6 +24,7 @@ from bot.sticker import (
     parse_payload,
     where,
 )
+from testkit import qrsynth
 
 ROOT = Path(__file__).resolve().parent.parent
 MAC16 = "0024:B100:000A:12E8"
@@ -368,7 +368,8 @@ def test_command_line_prints_json_lines(tmp_path: Path) -> None:
     bad = tmp_path / "bad.jpg"
     bad.write_bytes(b"nope")
     out = subprocess.run(
-        [sys.executable, "-m", "bot.sticker", str(good), str(bad), str(tmp_path / "missing")],
+        [sys.executable, "-m", "bot.vision.sticker", str(good), str(bad),
+         str(tmp_path / "missing")],
         capture_output=True,
         text=True,
         cwd=ROOT,

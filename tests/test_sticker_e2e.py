@@ -7,7 +7,7 @@ import io
 import segno
 from PIL import Image
 
-from bot.emulator import BotApiEmulator, Player
+from testkit.emulator import BotApiEmulator, Player
 
 from conftest import BEN_ID, RunningBot, photo_bytes
 from flow import current_step, next_prompt, start_job, walk

@@ -32,9 +32,8 @@ from managers_fixtures import (
 )
 from PIL import Image
 
-from bot.emulator import parse_html
-from bot.engine import Engine
-from bot.summary import (
+from bot.engine.engine import Engine
+from bot.managers.summary import (
     InstallerLine,
     Period,
     Summary,
@@ -49,6 +48,7 @@ from bot.summary import (
     to_plain,
     utf16_len,
 )
+from testkit.emulator import parse_html
 
 Seeded = tuple[Engine, Seeder, dict[str, int]]
 TUESDAY = date(2026, 3, 10)
@@ -336,7 +336,7 @@ async def test_the_csv_has_every_job_field_but_the_password(seeded: Seeded) -> N
 
 
 async def test_the_csv_has_a_header_even_when_empty(engine: Engine) -> None:
-    from bot.reports import ReportData
+    from bot.managers.reports import ReportData
 
     text = jobs_csv(ReportData(), engine.procedure, engine.catalog, BERLIN)
     header = next(csv.reader(io.StringIO(text)))
@@ -365,20 +365,20 @@ async def test_python_m_bot_summary_reads_the_settings_and_prints(seeded: Seeded
     env = {**os.environ, "DATABASE_PATH": str(engine.settings.database_path),
            "TIMEZONE": "Europe/Berlin", "NETWORK_NAME": "ChargeNet"}
     done = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.summary", "--date", "2026-03-10", cwd=tmp_path, env=env,
+        sys.executable, "-m", "bot.managers.summary", "--date", "2026-03-10", cwd=tmp_path, env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     out, err = await done.communicate()
     assert done.returncode == 0, err.decode()
     assert out.decode().strip() == expected  # a past day: the same at any later moment
     done = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.summary", "--csv", "--from", "2026-03-09", "--to",
+        sys.executable, "-m", "bot.managers.summary", "--csv", "--from", "2026-03-09", "--to",
         "2026-03-10", cwd=tmp_path, env=env, stdout=asyncio.subprocess.PIPE)
     out, _ = await done.communicate()
     assert len(list(csv.DictReader(io.StringIO(out.decode())))) == 8
 
 
 async def test_the_cli_does_not_create_a_database(tmp_path: Path) -> None:
-    from bot.summary import amain
+    from bot.managers.summary import amain
 
     out, err = io.StringIO(), io.StringIO()
     settings = make_settings(tmp_path / "nowhere")

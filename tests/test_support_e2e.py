@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from bot.config import Settings
-from bot.emulator import BotApiEmulator, Group, Player
-from bot.fakes.geocoder import FakeNominatim
-from bot.fakes.webhook import FakeWebhook
 from bot.logs import quiet_libraries
+from testkit.emulator import BotApiEmulator, Group, Player
+from testkit.fakes.geocoder import FakeNominatim
+from testkit.fakes.webhook import FakeWebhook
 
 from conftest import SUPPORT_CHAT_ID, SUPPORT_ID, RunningBot, make_settings
 from flow import PASSWORD, current_step, next_prompt, start_job, walk

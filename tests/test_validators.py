@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.catalog import Model
-from bot.validators import (
+from bot.engine.catalog import Model
+from bot.engine.validators import (
     VALIDATORS,
     Context,
     Invalid,

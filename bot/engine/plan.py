@@ -1,0 +1,88 @@
+"""A job's plan: which questions apply, in which order, and where the installer is.
+
+Pure functions of the procedure, the catalog and the stored answers (no I/O): the engine
+derives the current question from them, which is why a restart needs no conversation state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from bot.engine.catalog import Catalog, ChecklistItem, Model
+from bot.engine.procedure import Procedure, Step, condition_holds
+from bot.store.store import Answer, Job
+
+BAR_CELLS = 8
+LABEL_MAX = 40
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One question in a job's plan: a declared step, or one checklist item of it."""
+
+    key: str
+    step: Step
+    item: ChecklistItem | None = None
+
+
+@dataclass
+class JobView:
+    """A job with its answers, model and plan, loaded once per input."""
+
+    job: Job
+    answers: dict[str, Answer]
+    model: Model | None
+    slots: list[Slot]
+    current: Slot | None
+
+    def value(self, key: str) -> Any:
+        """The stored value of a step, or None."""
+        answer = self.answers.get(key)
+        return answer.value if answer else None
+
+    @property
+    def index(self) -> int:
+        """1-based position of the current question in the plan."""
+        if self.current is None:
+            return len(self.slots)
+        return next(i for i, s in enumerate(self.slots, 1) if s.key == self.current.key)
+
+
+def progress_bar(index: int, total: int, cells: int = BAR_CELLS) -> str:
+    """`▰▰▰▱▱▱▱▱` for how far along step `index` of `total` is."""
+    filled = min(cells, max(0, round(cells * index / max(total, 1))))
+    return "▰" * filled + "▱" * (cells - filled)
+
+
+def shorten(text: str, limit: int = LABEL_MAX) -> str:
+    """Cut a text to `limit` characters with an ellipsis."""
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def plan(procedure: Procedure, catalog: Catalog, answers: dict[str, Answer],
+         model: Model | None) -> list[Slot]:
+    """The applicable questions for these answers and model, in order; a checklist step
+    becomes one question per item of the model's checklist."""
+
+    def answer_of(step: str) -> Any:
+        return answers[step].value if step in answers else None
+
+    def source_of(step: str) -> str | None:
+        return answers[step].source if step in answers else None
+
+    def model_attr(name: str) -> Any:
+        return getattr(model, name, None) if model else None
+
+    slots: list[Slot] = []
+    for step in procedure.steps:
+        if not condition_holds(step.when, answer_of, source_of, model_attr):
+            continue
+        if step.kind == "checklist":
+            if model is not None:
+                slots.extend(Slot(f"{step.id}.{item.id}", step, item)
+                             for item in catalog.checklist_for(model))
+        else:
+            slots.append(Slot(step.id, step))
+    return slots

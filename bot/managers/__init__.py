@@ -1,0 +1,1 @@
+"""Managers: reports, the daily summary, CSV export, the chart, reminders."""

@@ -1,0 +1,57 @@
+"""Reminders of idle jobs: one per idle period, with a button to continue where it stopped.
+
+A job is idle when it is open and untouched for REMINDER_AFTER_MINUTES. The reminder is
+claimed in SQLite (`jobs.reminded_at`) before it is sent, so each idle period gets exactly
+one, across restarts and whatever the sweep's interval; the installer's next step starts a
+new period. (Not PTB's `conversation_timeout`: it lives in memory and dies with a restart.)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from bot.engine.engine import Engine
+from bot.engine.interaction import Button, Reply
+from bot.managers.reports import iso
+from bot.managers.summary import Renderer, Where
+
+
+@dataclass(frozen=True)
+class Reminder:
+    """A reminder to send to the installer's chat."""
+
+    job_id: int
+    chat_id: int
+    reply: Reply
+
+
+async def due_reminders(engine: Engine, now: datetime) -> list[Reminder]:
+    """Claim and compose the reminders due at `now` (none when the setting is 0)."""
+    settings, store = engine.settings, engine.store
+    if settings.reminder_after_minutes <= 0:
+        return []
+    idle_since = now - timedelta(minutes=settings.reminder_after_minutes)
+    names = Renderer(engine.texts, settings.network_name)
+    due = []
+    for job in await store.idle_jobs(iso(idle_since)):
+        if "installer" not in await store.roles(job.installer_id):
+            continue
+        view = await engine.view(job)
+        slot = view.current
+        if slot is None:
+            continue
+        async with store.transaction():
+            if not await store.mark_reminded(job.id):
+                continue
+            await store.audit(None, job.id, "reminded", {"step": slot.key})
+        where = Where(slot.step.part, slot.key, slot.step.id, slot.item.id if slot.item else None)
+        local = job.updated_at.astimezone(settings.tz)
+        since = local.strftime("%H:%M" if local.date() == now.astimezone(settings.tz).date()
+                               else "%a %d %b %H:%M")
+        text = engine.t("reminder.text", job=job.id, part=names.part(where.part),
+                        index=view.index, total=len(view.slots), step=names.step(where),
+                        since=since)
+        button = Button(engine.t("job.continue", job=job.id), f"c:{job.id}:cont")
+        due.append(Reminder(job.id, job.chat_id, Reply(text, [[button]])))
+    return due

@@ -1,0 +1,1 @@
+"""People: registration, approval and roles."""

@@ -1,0 +1,1 @@
+"""Places: geocoding candidates near a GPS fix, the pin checks, request spacing."""

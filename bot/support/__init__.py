@@ -1,0 +1,1 @@
+"""Support: the hand-off to the support chat, paging webhooks, durable deliveries."""

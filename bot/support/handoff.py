@@ -1,0 +1,429 @@
+"""The support hand-off: what support sees, their one-tap decision, paging and the record.
+
+On submission a hand-off is recorded and the pages are queued in one transaction; the
+handlers post the message (text with Verify/Reject, the photos as one album, the pin as a
+venue). Support's decision is taken once — the first press wins, later ones are told who
+decided — and the installer hears of it at once. A rejection names a reason and the part
+to redo; the installer's "Fix" button reopens exactly that part, and the resubmission's
+hand-off replies to the previous one. Verified records go to the network's endpoint through
+the outbox (or stay local when none is configured).
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from bot.config import Settings
+from bot.engine.engine import Engine
+from bot.engine.interaction import Button, Edit, Notice, Outcome, Reply
+from bot.engine.plan import JobView, shorten
+from bot.engine.validators import mask_secret
+from bot.people.registration import Person
+from bot.places.geo import distance_m
+from bot.store.store import REJECTED, SUBMITTED, VERIFIED, Handoff, Store
+from bot.support.outbox import Outbox
+from bot.support.paging import PageFacts, page_payload, parse_webhooks, resolve_payload
+from bot.texts import Texts
+
+MESSAGE_LIMIT = 4096
+TAG = re.compile(r"<[^>]+>")
+REASONS = ("photo_unclear", "location_wrong", "serial_mismatch", "labels_missing",
+           "checklist_incomplete")
+DETAIL_STEPS = ("lot_name", "building", "floor", "restrictions", "access_notes")
+SAFETY_STEPS = ("power_off", "lockout", "no_voltage", "cabinet_closed")
+
+
+@dataclass
+class HandoffPost:
+    """The messages of one hand-off, for the support chat."""
+
+    handoff_id: int
+    chat_id: int
+    chunks: list[Reply]
+    photo_file_ids: list[str] = field(default_factory=list)
+    photo_caption: str = ""
+    pin: tuple[float, float] | None = None
+    pin_title: str = ""
+    pin_address: str = ""
+    reply_to: int | None = None
+
+
+def visible_length(html_text: str) -> int:
+    """Length as Telegram counts it: UTF-16 units of the text after entity parsing."""
+    plain = html.unescape(TAG.sub("", html_text))
+    return len(plain.encode("utf-16-le")) // 2
+
+
+def split_lines(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
+    """Split Telegram-HTML into messages of at most `limit` visible characters, at line
+    ends (each line is closed HTML on its own). A single line longer than a message is cut
+    as plain text, so no tag or entity is ever broken."""
+    chunks: list[str] = []
+    current: list[str] = []
+    size = 0
+    for line in text.split("\n"):
+        length = visible_length(line)
+        if length > limit:
+            if current:
+                chunks.append("\n".join(current))
+                current, size = [], 0
+            plain = html.unescape(TAG.sub("", line))
+            step = limit // 2  # UTF-16 safe: a code point is at most two units
+            chunks.extend(html.escape(plain[i:i + step], quote=False)
+                          for i in range(0, len(plain), step))
+            continue
+        if current and size + 1 + length > limit:
+            chunks.append("\n".join(current))
+            current, size = [], 0
+        current.append(line)
+        size += length + (1 if size else 0)
+    if current:
+        chunks.append("\n".join(current))
+    return chunks
+
+
+class Support:
+    """Hand-offs to support and their decisions."""
+
+    def __init__(self, store: Store, engine: Engine, texts: Texts, settings: Settings,
+                 outbox: Outbox) -> None:
+        self.store = store
+        self.engine = engine
+        self.texts = texts
+        self.settings = settings
+        self.outbox = outbox
+        self.webhooks = parse_webhooks(settings.paging_webhooks)
+
+    def t(self, key: str, **values: Any) -> str:
+        """A text with the network's name filled in."""
+        return self.texts.get(key, network=self.settings.network_name, **values)
+
+    def _time(self, when: Any) -> str:
+        return when.astimezone(self.settings.tz).strftime("%d %b %H:%M") if when else "—"
+
+    # Building the hand-off ------------------------------------------------------------
+
+    async def _view(self, job_id: int) -> JobView:
+        job = await self.store.job(job_id)
+        assert job is not None
+        return await self.engine.view(job)
+
+    async def facts(self, view: JobView, event: str, previous: bool = False,
+                    waiting: int | None = None) -> PageFacts:
+        """What a page says about this job (no secrets)."""
+        installer = await self.store.user(view.job.installer_id)
+        address = view.value("address")
+        return PageFacts(
+            event=event, job_id=view.job.id, network=self.settings.network_name,
+            installer=installer.name if installer else "?",
+            installer_id=(installer.installer_id or "?") if installer else "?",
+            station=view.model.full_name if view.model else "?",
+            serial=view.value("serial") or "", mac=view.value("mac") or "",
+            address=_address_text(address), address_verified=_address_verified(address),
+            submitted_at=(view.job.submitted_at or view.job.updated_at).isoformat(),
+            resubmission=previous, waiting_minutes=waiting,
+        )
+
+    def _distance(self, a: Any, b: Any) -> str:
+        if not (isinstance(a, dict) and isinstance(b, dict) and "lat" in a and "lat" in b):
+            return "—"
+        return f"{round(distance_m((a['lat'], a['lon']), (b['lat'], b['lon'])))} m"
+
+    async def text(self, view: JobView, handoff: Handoff) -> str:
+        """The hand-off's HTML: one short line per fact, user input escaped."""
+        t, value = self.t, view.value
+        job = view.job
+        installer = await self.store.user(job.installer_id)
+        lines = [t("support.title", job=job.id, time=self._time(job.submitted_at))]
+        if handoff.previous_id:
+            previous = await self.store.handoff(handoff.previous_id)
+            reason = self._reason_text(previous.reason) if previous else "—"
+            lines.append(t("support.resubmission", previous=handoff.previous_id, reason=reason))
+        if installer:
+            lines.append(t("support.installer", name=installer.name,
+                           installer_id=installer.installer_id or "—", user_id=installer.id))
+        model = view.model
+        lines.append(t("support.station", station=model.full_name if model else "?",
+                       kind=model.kind if model else "?",
+                       owner=value("owner_account") or "—", name=value("station_name") or "—"))
+        lines.append(t("support.ids", serial=value("serial") or "—", mac=value("mac") or "—",
+                       password=mask_secret(str(value("password") or ""))))
+        lines.append(t("support.sim", iccid=value("iccid") or "—",
+                       firmware=value("firmware") or "—",
+                       kind=self.engine.option_label(
+                           self.engine.procedure.step("new_or_replacement"),
+                           value("new_or_replacement") or "new")))
+        address = value("address")
+        lines.append(t("support.address", address=_address_text(address),
+                       verified=t("support.address_verified") if _address_verified(address)
+                       else t("support.address_unverified")))
+        gps, pin = value("gps"), value("pin")
+        accuracy = gps.get("accuracy") if isinstance(gps, dict) else None
+        lines.append(t("support.distances", pin_gps=self._distance(pin, gps),
+                       pin_address=self._distance(pin, address) if _address_verified(address)
+                       else "—",
+                       accuracy=f"{round(accuracy)} m" if accuracy else "—"))
+        lines.extend(t("support.detail", label=self.t("label." + k), value=value(k))
+                     for k in DETAIL_STEPS if value(k))
+        checks = [k for k in view.answers if k.startswith("checklist.")]
+        failed = [self.t("checklist." + k.split(".", 1)[1]) for k in checks
+                  if value(k) == "no"]
+        lines.append(t("support.checklist", ok=len(checks) - len(failed), total=len(checks),
+                       failed=(" — not OK: " + "; ".join(failed)) if failed else ""))
+        safety = [f"{self.t('label.safety_' + k)} {self._time(view.answers[k].answered_at)}"
+                  for k in SAFETY_STEPS if k in view.answers]
+        lines.append(t("support.safety", items=" · ".join(safety) or "—"))
+        errors = value("errors_text") if value("display_errors") == "some" else None
+        lines.append(t("support.display", errors=errors or t("support.no_errors")))
+        flags = await self.store.flags(job.id)
+        if flags:
+            names = sorted({self.t("flag." + f.kind) if self.texts.has("flag." + f.kind)
+                            else f.kind for f in flags})
+            lines.append(t("support.flags", flags=", ".join(names)))
+        lines.append(t("support.record_on_verify") if self.settings.record_endpoint
+                     else t("support.record_local"))
+        return "\n".join(lines)
+
+    def _main_buttons(self, handoff_id: int) -> list[list[Button]]:
+        return [[Button(self.t("support.verify"), f"s:{handoff_id}:v"),
+                 Button(self.t("support.reject"), f"s:{handoff_id}:r")]]
+
+    async def submitted(self, job_id: int) -> HandoffPost | None:
+        """Record the hand-off of a submitted job and queue its pages; what to post."""
+        view = await self._view(job_id)
+        chat_id = self.settings.support_chat_id
+        previous = await self.store.latest_handoff(job_id)
+        facts = await self.facts(view, "submitted", previous=previous is not None)
+        async with self.store.transaction():
+            handoff = await self.store.add_handoff(job_id, chat_id)
+            for index, hook in enumerate(self.webhooks):
+                await self.store.enqueue(hook.kind, hook.url, page_payload(hook.kind, facts),
+                                         f"page:{handoff.id}:submitted:{index}")
+            await self.store.audit(None, job_id, "handed_off",
+                                   {"handoff": handoff.id, "pages": len(self.webhooks)})
+        self.outbox.kick()
+        if chat_id is None:
+            return None
+        chunks = [Reply(c) for c in split_lines(await self.text(view, handoff))]
+        chunks[-1].buttons = self._main_buttons(handoff.id)
+        photos = await self.store.photos(job_id)
+        current = {view.value(s)["photo"] for s in ("photo_before", "photo_site")
+                   if isinstance(view.value(s), dict)}
+        shown = [p for p in photos if p.id in current]
+        pin = view.value("pin")
+        return HandoffPost(
+            handoff_id=handoff.id, chat_id=chat_id, chunks=chunks,
+            photo_file_ids=[p.file_id for p in shown],
+            photo_caption=self.t("support.photos", job=job_id),
+            pin=(pin["lat"], pin["lon"]) if isinstance(pin, dict) else None,
+            pin_title=self.t("support.pin_title", job=job_id),
+            pin_address=_address_text(view.value("address"))[:200],
+            reply_to=previous.message_id if previous and previous.chat_id == chat_id else None,
+        )
+
+    async def posted(self, handoff_id: int, message_id: int) -> None:
+        """Remember the message that carries a hand-off's buttons."""
+        await self.store.update_handoff(handoff_id, message_id=message_id)
+
+    # Decisions ------------------------------------------------------------------------
+
+    def _reason_text(self, reason: str | None) -> str:
+        if not reason:
+            return "—"
+        key = f"support.reason.{reason}"
+        return self.t(key) if self.texts.has(key) else html.unescape(reason)
+
+    async def press(self, person: Person, data: str) -> Outcome:
+        """A button on a hand-off: verify, or the steps of a rejection."""
+        parts = data.split(":")
+        try:
+            handoff = await self.store.handoff(int(parts[1]))
+            action = parts[2]
+        except (IndexError, ValueError):
+            handoff = None
+        if handoff is None:
+            return Outcome(alert=self.t("job.stale_button"))
+        if not person.has("support"):
+            return Outcome(alert=self.t("support.not_member"))
+        if handoff.decision:
+            return await self._already(handoff)
+        hid = handoff.id
+        if action == "v":
+            return await self.decide(handoff, person, VERIFIED)
+        if action == "b":
+            return Outcome(rekey=self._main_buttons(hid))
+        if action == "r":
+            rows = [[Button(self._reason_text(r), f"s:{hid}:q:{r}")] for r in REASONS]
+            rows.append([Button(self.t("support.other_reason"), f"s:{hid}:o")])
+            rows.append([Button(self.t("support.back"), f"s:{hid}:b")])
+            return Outcome(rekey=rows)
+        if action in ("q", "o"):
+            reason = parts[3] if action == "q" and len(parts) > 3 else None
+            rows = [[Button(self.t(f"part.{part}"),
+                            f"s:{hid}:x:{reason}:{part}" if reason else f"s:{hid}:z:{part}")]
+                    for part in self.engine.procedure.parts]
+            rows.append([Button(self.t("support.back"), f"s:{hid}:r")])
+            return Outcome(rekey=rows, alert=self.t("support.which_part"))
+        if action == "x" and len(parts) == 5 and parts[3] in REASONS:
+            return await self.decide(handoff, person, REJECTED, parts[3], parts[4])
+        if action == "z" and len(parts) == 4 and parts[3] in self.engine.procedure.parts:
+            return self._ask_reason(handoff, person, parts[3])
+        return Outcome(alert=self.t("job.stale_button"))
+
+    def _ask_reason(self, handoff: Handoff, person: Person, part: str) -> Outcome:
+        async def remember(message_id: int) -> None:
+            await self.store.update_handoff(handoff.id, draft_by=person.user.id,
+                                            draft_part=part, draft_message_id=message_id)
+
+        prompt = Reply(self.t("support.type_reason", name=person.user.name,
+                              user_id=person.user.id, job=handoff.job_id,
+                              part=self.t(f"part.{part}")),
+                       force_reply=True, remember=remember)
+        return Outcome([prompt])
+
+    async def reason_typed(self, person: Person, chat_id: int, reply_to: int,
+                           text: str) -> Outcome | None:
+        """A supporter's typed rejection reason (a reply to the bot's question), or None."""
+        handoff = await self.store.handoff_by_draft(chat_id, reply_to)
+        if handoff is None or not person.has("support"):
+            return None
+        if handoff.draft_by != person.user.id:
+            return None
+        reason = shorten(text.strip(), 500)
+        return await self.decide(handoff, person, REJECTED, reason, handoff.draft_part)
+
+    async def _already(self, handoff: Handoff) -> Outcome:
+        decider = await self.store.user(handoff.decided_by) if handoff.decided_by else None
+        return Outcome(alert=self.t("support.already", name=decider.name if decider else "?"))
+
+    async def decide(self, handoff: Handoff, person: Person, decision: str,
+                     reason: str | None = None, part: str | None = None) -> Outcome:
+        """Take support's decision once, tell the installer, queue the follow-ups."""
+        by = person.user.id
+        async with self.store.transaction():
+            if not await self.store.decide_handoff(handoff.id, decision, by, reason, part):
+                return await self._already(handoff)
+            job = await self.store.job(handoff.job_id)
+            assert job is not None
+            if decision == VERIFIED:
+                await self.store.update_job(job.id, status=VERIFIED, closed_at=self.store.now())
+            else:
+                await self.store.update_job(job.id, status=REJECTED, reopened_part=part)
+            await self.store.audit(by, job.id, decision, {"handoff": handoff.id,
+                                                          "reason": reason, "part": part})
+            view = await self._view(job.id)
+            await self._queue_follow_ups(view, decision)
+        self.outbox.kick()
+        return await self._announce(handoff.id, person, view)
+
+    async def _queue_follow_ups(self, view: JobView, decision: str) -> None:
+        job_id = view.job.id
+        facts = await self.facts(view, decision)
+        for index, hook in enumerate(self.webhooks):
+            if hook.kind == "pagerduty" and decision == VERIFIED:
+                await self.store.enqueue(hook.kind, hook.url, resolve_payload(job_id),
+                                         f"page:{job_id}:resolve:{index}")
+            elif hook.kind != "pagerduty":
+                handoff = await self.store.latest_handoff(job_id)
+                await self.store.enqueue(hook.kind, hook.url, page_payload(hook.kind, facts),
+                                         f"page:{handoff.id if handoff else 0}:{decision}:{index}")
+        if decision == VERIFIED and self.settings.record_endpoint:
+            await self.store.enqueue("record", self.settings.record_endpoint,
+                                     await self.record(view), f"record:{job_id}")
+
+    async def _announce(self, handoff_id: int, person: Person, view: JobView) -> Outcome:
+        handoff = await self.store.handoff(handoff_id)
+        assert handoff is not None
+        when = self._time(handoff.decided_at)
+        if handoff.decision == VERIFIED:
+            line = self.t("support.verified_line", name=person.user.name, time=when)
+            tell = Reply(self.t("support.tell_verified", job=view.job.id))
+        else:
+            part_name = self.t(f"part.{handoff.redo_part}")
+            reason = self._reason_text(handoff.reason)
+            line = self.t("support.rejected_line", name=person.user.name, time=when,
+                          reason=reason, part=part_name)
+            tell = Reply(self.t("support.tell_rejected", job=view.job.id, reason=reason,
+                                part=part_name),
+                         [[Button(self.t("support.fix_now", job=view.job.id),
+                                  f"c:{view.job.id}:fix")]])
+        outcome = Outcome(notices=[Notice(view.job.chat_id, tell)])
+        if handoff.chat_id is not None and handoff.message_id is not None:
+            chunks = split_lines(await self.text(view, handoff))
+            outcome.edits.append(Edit(handoff.chat_id, handoff.message_id,
+                                      Reply(f"{chunks[-1]}\n\n{line}")))
+        return outcome
+
+    async def record(self, view: JobView) -> dict[str, Any]:
+        """The pinpoint record for the network (the network needs the password once)."""
+        value = view.value
+        installer = await self.store.user(view.job.installer_id)
+        handoff = await self.store.latest_handoff(view.job.id)
+        photos = await self.store.photos(view.job.id)
+        return {
+            "job_id": view.job.id,
+            "network": self.settings.network_name,
+            "status": view.job.status,
+            "installer": {"installer_id": installer.installer_id if installer else None,
+                          "name": installer.name if installer else None},
+            "station": {
+                "manufacturer": view.model.manufacturer if view.model else None,
+                "model": view.model.name if view.model else None,
+                "model_id": view.model.id if view.model else None,
+                "serial": value("serial"), "mac": value("mac"),
+                "activation_password": value("password"), "firmware": value("firmware"),
+                "sim_iccid": value("iccid"), "replacement": value("new_or_replacement"),
+                "name": value("station_name"), "owner_account": value("owner_account"),
+            },
+            "location": {"address": value("address"), "gps": value("gps"), "pin": value("pin")},
+            "details": {k: value(k) for k in DETAIL_STEPS},
+            "photos": [{"step": p.step, "sha256": p.sha256, "width": p.width,
+                        "height": p.height} for p in photos],
+            "submitted_at": view.job.submitted_at.isoformat() if view.job.submitted_at else None,
+            "verified_at": handoff.decided_at.isoformat() if handoff and handoff.decided_at
+            else None,
+        }
+
+    # Waiting --------------------------------------------------------------------------
+
+    async def sweep_waiting(self) -> Outcome:
+        """Re-page support once for hand-offs undecided too long; tell their installers."""
+        limit = self.settings.support_wait_minutes
+        cutoff = (self.store.clock() - timedelta(minutes=limit)).isoformat()
+        outcome = Outcome()
+        for handoff in await self.store.waiting_handoffs(cutoff):
+            view = await self._view(handoff.job_id)
+            if view.job.status != SUBMITTED:
+                continue
+            minutes = int((self.store.clock() - handoff.created_at).total_seconds() // 60)
+            facts = await self.facts(view, "waiting", waiting=minutes)
+            async with self.store.transaction():
+                await self.store.update_handoff(handoff.id, repaged_at=self.store.now())
+                for index, hook in enumerate(self.webhooks):
+                    await self.store.enqueue(hook.kind, hook.url,
+                                             page_payload(hook.kind, facts),
+                                             f"page:{handoff.id}:waiting:{index}")
+                await self.store.audit(None, handoff.job_id, "repaged",
+                                       {"handoff": handoff.id, "minutes": minutes})
+            outcome.notices.append(Notice(view.job.chat_id, Reply(
+                self.t("support.tell_waiting", job=handoff.job_id))))
+            if handoff.chat_id is not None:
+                outcome.notices.append(Notice(handoff.chat_id, Reply(
+                    self.t("support.waiting_note", job=handoff.job_id, minutes=minutes),
+                    reply_to=handoff.message_id)))
+        self.outbox.kick()
+        return outcome
+
+
+def _address_text(address: Any) -> str:
+    if isinstance(address, dict):
+        return str(address.get("label") or address.get("text") or "—")
+    return str(address) if address else "—"
+
+
+def _address_verified(address: Any) -> bool:
+    return isinstance(address, dict) and bool(address.get("verified"))

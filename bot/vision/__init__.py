@@ -1,0 +1,1 @@
+"""Reading photos: image loading, photo checks, the sticker's QR code, barcodes."""

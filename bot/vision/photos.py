@@ -1,0 +1,123 @@
+"""Photo checks: a real image, big enough, landscape where asked, and its EXIF place and time.
+
+Loading is `bot.vision.images.load_image` (formats, HEIC, pixel limits, EXIF orientation). Runs in
+a worker thread (`asyncio.to_thread`): decoding a 12 MP photo takes a while.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from typing import Any
+
+from PIL import Image
+
+from bot.engine.validators import Invalid
+from bot.vision.images import ImageError, load_image
+
+EXIF_IFD = 0x8769
+GPS_IFD = 0x8825
+DATETIME_ORIGINAL = 36867
+OFFSET_TIME_ORIGINAL = 36881
+
+
+@dataclass(frozen=True)
+class PhotoFacts:
+    """What a photo is: size after EXIF rotation, format, checksum, EXIF place and time."""
+
+    width: int
+    height: int
+    format: str
+    sha256: str
+    bytes: int
+    exif_lat: float | None = None
+    exif_lon: float | None = None
+    exif_taken_at: datetime | None = None
+
+    @property
+    def landscape(self) -> bool:
+        """Wider than high, as the viewer sees it."""
+        return self.width > self.height
+
+
+def _ratio(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError, ZeroDivisionError):
+        return float(value[0]) / float(value[1])
+
+
+def _gps(exif: Image.Exif) -> tuple[float | None, float | None]:
+    gps = exif.get_ifd(GPS_IFD)
+    try:
+        lat_ref, lat, lon_ref, lon = gps[1], gps[2], gps[3], gps[4]
+        to_deg = lambda dms: _ratio(dms[0]) + _ratio(dms[1]) / 60 + _ratio(dms[2]) / 3600  # noqa: E731
+        lat_deg = to_deg(lat) * (-1 if str(lat_ref).upper().startswith("S") else 1)
+        lon_deg = to_deg(lon) * (-1 if str(lon_ref).upper().startswith("W") else 1)
+    except (KeyError, IndexError, TypeError, ValueError, ZeroDivisionError):
+        return None, None
+    if not (-90 <= lat_deg <= 90 and -180 <= lon_deg <= 180) or (lat_deg == 0 and lon_deg == 0):
+        return None, None
+    return lat_deg, lon_deg
+
+
+def _taken_at(exif: Image.Exif, local: tzinfo) -> datetime | None:
+    sub = exif.get_ifd(EXIF_IFD)
+    raw = sub.get(DATETIME_ORIGINAL) or exif.get(306)  # 306: DateTime
+    if not raw:
+        return None
+    try:
+        naive = datetime.strptime(str(raw).strip("\x00 "), "%Y:%m:%d %H:%M:%S")
+    except ValueError:
+        return None
+    offset = sub.get(OFFSET_TIME_ORIGINAL)
+    if offset:
+        try:
+            sign = -1 if str(offset).startswith("-") else 1
+            hours, minutes = str(offset).lstrip("+-").split(":")
+            tz: tzinfo = timezone(sign * timedelta(hours=int(hours), minutes=int(minutes)))
+        except ValueError:
+            tz = local
+    else:
+        tz = local
+    return naive.replace(tzinfo=tz)
+
+
+def inspect_photo(data: bytes, local_tz: tzinfo = UTC) -> PhotoFacts:
+    """Open the bytes as an image (JPEG, PNG, WebP, HEIC, ...) and read its facts.
+
+    Raises `Invalid("photo.not_image")` for anything that is not a whole picture, or
+    `Invalid("photo.too_big_pixels")` beyond the pixel limit. EXIF times without an offset
+    are taken as `local_tz` (the network's time zone).
+    """
+    try:
+        upright = load_image(data)
+    except ImageError as problem:
+        key = "photo.too_big_pixels" if problem.reason == "too_large" else "photo.not_image"
+        raise Invalid(key) from problem
+    with Image.open(io.BytesIO(data)) as original:  # headers only: the EXIF block
+        exif = original.getexif()
+        fmt = original.format or "?"
+    lat, lon = _gps(exif)
+    return PhotoFacts(
+        width=upright.width,
+        height=upright.height,
+        format=fmt,
+        sha256=hashlib.sha256(data).hexdigest(),
+        bytes=len(data),
+        exif_lat=lat,
+        exif_lon=lon,
+        exif_taken_at=_taken_at(exif, local_tz),
+    )
+
+
+def check_photo(facts: PhotoFacts, *, min_side: int, landscape: bool) -> None:
+    """Refuse a photo that is too small, or portrait where landscape is required."""
+    if min(facts.width, facts.height) < min_side:
+        raise Invalid(
+            "photo.too_small", {"width": facts.width, "height": facts.height, "min": min_side}
+        )
+    if landscape and not facts.landscape:
+        raise Invalid("photo.portrait")

@@ -1,0 +1,367 @@
+"""Find and decode codes in a grey photo: a cascade of decoders and image treatments.
+
+The cascade runs cheap, broad steps first (zxing-cpp on the photo as it is) and costlier
+rescues later (denoised, upscaled, zbar, grid resampling of `bot.vision.qrgrid`), and stops
+as soon as a step finds a symbol the caller accepts. Steps are skipped once the deadline has passed.
+Besides decoded symbols it collects *suspects*: places where a code was seen but not read,
+so the caller can tell the user where to look.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import zxingcpp
+from PIL import Image, ImageFilter
+from pyzbar import pyzbar
+
+from bot.vision import qrgrid
+
+WORK_MAX_SIDE = 2048
+"""Longer side of the working copy that every step except the first uses."""
+
+SUSPECT_SCORE = 0.65
+"""Grid fits this good that cannot be read are reported as codes seen but unreadable (on
+both benchmark corpora, photos without any code yield no grid fit at all)."""
+
+
+@dataclass(frozen=True)
+class Symbol:
+    """A decoded code: text, format name, centre and half-size (fractions of the photo's
+    width and height), and which decoder read it."""
+
+    text: str
+    format: str
+    centre: tuple[float, float]
+    decoder: str
+    extent: tuple[float, float] = (0.0, 0.0)
+
+    def overlaps(self, other: Symbol, share: float = 0.2) -> bool:
+        """True if more than `share` of `other`'s box (or its centre) lies on this code."""
+        (cx, cy), (ex, ey) = self.centre, self.extent
+        (ox, oy), (fx, fy) = other.centre, other.extent
+        if abs(ox - cx) <= ex + 0.02 and abs(oy - cy) <= ey + 0.02:
+            return True
+        w = min(cx + ex, ox + fx) - max(cx - ex, ox - fx)
+        h = min(cy + ey, oy + fy) - max(cy - ey, oy - fy)
+        return w > 0 and h > 0 and w * h > share * 4 * fx * fy
+
+
+@dataclass
+class ScanOutcome:
+    """What a scan found: all decoded symbols, those accepted, and undecoded code positions."""
+
+    symbols: list[Symbol] = field(default_factory=list)
+    accepted: list[Symbol] = field(default_factory=list)
+    suspects: list[Symbol] = field(default_factory=list)
+    timed_out: bool = False
+    steps: list[str] = field(default_factory=list)
+
+
+class ScanContext:
+    """The photo at the sizes and treatments the steps share (computed once, on demand)."""
+
+    def __init__(self, grey: Image.Image, deadline: float | None = None) -> None:
+        self.grey = grey
+        self.deadline = deadline
+        w, h = grey.size
+        factor = max(1, int(np.ceil(max(w, h) / WORK_MAX_SIDE)))
+        self.work = grey.reduce(factor) if factor > 1 else grey
+        self.work_scale = (w / self.work.width, h / self.work.height)
+        self._cache: dict[str, np.ndarray] = {}
+        self._maps: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+    def array(self, key: str) -> np.ndarray:
+        """The working copy as uint8 (`work`), blurred (`blur1`), inverted (`inv`) …"""
+        if key not in self._cache:
+            if key == "work":
+                arr = np.asarray(self.work)
+            elif key == "blur1":
+                arr = np.asarray(self.work.filter(ImageFilter.GaussianBlur(1.0)))
+            elif key == "up2":
+                w = self.work
+                arr = np.asarray(w.resize((w.width * 2, w.height * 2), Image.Resampling.BICUBIC))
+            elif key == "inv":
+                arr = 255 - self.array("work")
+            else:  # pragma: no cover - programming error
+                raise KeyError(key)
+            self._cache[key] = np.ascontiguousarray(arr)
+        return self._cache[key]
+
+    def expired(self) -> bool:
+        """True once the scan's deadline has passed."""
+        return self.deadline is not None and time.monotonic() > self.deadline
+
+    def cached(self, key: str, make: Callable[[], np.ndarray]) -> np.ndarray:
+        """An array derived from the photo, made once per scan."""
+        if key not in self._cache:
+            self._cache[key] = np.ascontiguousarray(make())
+        return self._cache[key]
+
+    def blurred(self, key: str, sigma: float) -> np.ndarray:
+        """`array(key)` after a Gaussian blur, as float32 (cached)."""
+        name = f"{key}@{sigma}"
+        if name not in self._cache:
+            img = Image.fromarray(self.array(key)).filter(ImageFilter.GaussianBlur(sigma))
+            self._cache[name] = np.asarray(img, np.float32)
+        return self._cache[name]
+
+    def contrast(self, blur: float, radius: int) -> tuple[np.ndarray, np.ndarray]:
+        """`qrgrid.contrast_map` of the (blurred) working copy, shared by both polarities."""
+        name = f"contrast@{blur}/{radius}"
+        if name not in self._maps:
+            src = self.blurred("work", blur) if blur else self.array("work")
+            self._maps[name] = qrgrid.contrast_map(src, radius)
+        return self._maps[name]
+
+    def frac(self, x: float, y: float, scale: float = 1.0) -> tuple[float, float]:
+        """Working-copy coordinates (divided by `scale`) as fractions of the photo."""
+        return (
+            min(max(x / scale / self.work.width, 0.0), 1.0),
+            min(max(y / scale / self.work.height, 0.0), 1.0),
+        )
+
+
+Step = Callable[[ScanContext, "Collector"], None]
+
+
+class Collector:
+    """Gathers symbols and suspects during a scan."""
+
+    def __init__(self, accept: Callable[[str], bool]) -> None:
+        self.accept = accept
+        self.outcome = ScanOutcome()
+        self._seen: set[str] = set()
+
+    def symbol(self, sym: Symbol) -> None:
+        if not sym.text:
+            return
+        if sym.text not in self._seen:
+            self._seen.add(sym.text)
+            self.outcome.symbols.append(sym)
+        if self.accept(sym.text) and all(s.text != sym.text for s in self.outcome.accepted):
+            self.outcome.accepted.append(sym)
+
+    def suspect(self, centre: tuple[float, float], extent: tuple[float, float]) -> None:
+        self.outcome.suspects.append(Symbol("", "QRCode", centre, "suspect", extent))
+
+
+# ---------------------------------------------------------------------------------------------
+# Decoder wrappers
+
+_QR = zxingcpp.BarcodeFormat.QRCode
+
+
+def _centre(points: Iterable[tuple[float, float]]) -> tuple[float, float]:
+    pts = list(points)
+    return sum(p[0] for p in pts) / len(pts), sum(p[1] for p in pts) / len(pts)
+
+
+def _extent(
+    points: Iterable[tuple[float, float]], width: float, height: float
+) -> tuple[float, float]:
+    """Half the bounding box of `points` as fractions of `width` and `height`."""
+    pts = list(points)
+    xs, ys = [p[0] for p in pts], [p[1] for p in pts]
+    return (max(xs) - min(xs)) / 2 / width, (max(ys) - min(ys)) / 2 / height
+
+
+def zxing_read(
+    ctx: ScanContext,
+    col: Collector,
+    arr: np.ndarray,
+    *,
+    scale: float = 1.0,
+    name: str = "zxing",
+    formats: zxingcpp.BarcodeFormat | tuple[zxingcpp.BarcodeFormat, ...] = _QR,
+    full: bool = False,
+    **kw: object,
+) -> None:
+    """Run zxing-cpp on an array of the working copy (or of the full photo when `full`)."""
+    for bc in zxingcpp.read_barcodes(
+        arr, formats=formats, text_mode=zxingcpp.TextMode.Plain, return_errors=True, **kw
+    ):
+        p = bc.position
+        pts = [(q.x, q.y) for q in (p.top_left, p.top_right, p.bottom_right, p.bottom_left)]
+        cx, cy = _centre(pts)
+        full_frac = (cx / ctx.grey.width, cy / ctx.grey.height)
+        centre = full_frac if full else ctx.frac(cx, cy, scale)
+        if full:
+            extent = _extent(pts, ctx.grey.width, ctx.grey.height)
+        else:
+            extent = _extent(pts, ctx.work.width * scale, ctx.work.height * scale)
+        if bc.valid and bc.text:
+            fmt = str(bc.format).split(".")[-1]
+            col.symbol(Symbol(bc.text, fmt, centre, name, extent))
+        elif bc.format == _QR and any(pts[0]):
+            col.suspect(centre, extent)
+
+
+def zbar_read(
+    ctx: ScanContext,
+    col: Collector,
+    arr: np.ndarray,
+    *,
+    scale: float = 1.0,
+    name: str = "zbar",
+    symbols: Sequence[pyzbar.ZBarSymbol] = (pyzbar.ZBarSymbol.QRCODE,),
+) -> None:
+    """Run zbar (pyzbar) on an array of the working copy."""
+    h, w = arr.shape
+    for res in pyzbar.decode((arr.tobytes(), w, h), symbols=list(symbols)):
+        pts = [(p.x, p.y) for p in res.polygon] or [(res.rect.left, res.rect.top)]
+        text = res.data.decode("utf-8", errors="replace")
+        extent = _extent(pts, ctx.work.width * scale, ctx.work.height * scale)
+        col.symbol(Symbol(text, str(res.type), ctx.frac(*_centre(pts), scale), name, extent))
+
+
+# ---------------------------------------------------------------------------------------------
+# Steps of the QR cascade
+
+
+def step_zxing_full(ctx: ScanContext, col: Collector) -> None:
+    """zxing-cpp on the full-resolution photo (it tries rotations, inversion, downscales)."""
+    zxing_read(ctx, col, np.asarray(ctx.grey), full=True, name="zxing")
+
+
+def step_zbar(ctx: ScanContext, col: Collector) -> None:
+    """zbar on the working copy."""
+    zbar_read(ctx, col, ctx.array("work"))
+
+
+def step_zxing_up2(ctx: ScanContext, col: Collector) -> None:
+    """zxing-cpp on the working copy upscaled twice (tiny modules)."""
+    if ctx.work.width * ctx.work.height > 2_500_000:
+        return
+    zxing_read(ctx, col, ctx.array("up2"), scale=2.0, name="zxing-up2", try_downscale=False)
+
+
+def _zxing_clean(img: np.ndarray) -> list[str]:
+    found = zxingcpp.read_barcodes(
+        img,
+        formats=_QR,
+        text_mode=zxingcpp.TextMode.Plain,
+        is_pure=True,
+        try_rotate=False,
+        try_invert=False,
+        try_downscale=False,
+    )
+    return [bc.text for bc in found if bc.valid and bc.text]
+
+
+def _zbar_clean(img: np.ndarray) -> list[str]:
+    h, w = img.shape
+    found = pyzbar.decode((img.tobytes(), w, h), symbols=[pyzbar.ZBarSymbol.QRCODE])
+    return [r.data.decode("utf-8", errors="replace") for r in found]
+
+
+def _grid(
+    ctx: ScanContext,
+    col: Collector,
+    radius: int,
+    blur: float,
+    invert: bool,
+    read_clean: Callable[[np.ndarray], list[str]] = _zxing_clean,
+) -> None:
+    key = "inv" if invert else "work"
+    src = ctx.array(key).astype(np.float32)
+    finders = qrgrid.find_finders(
+        src, invert=invert, radius=radius, limit=24, contrast=ctx.contrast(blur, radius)
+    )
+    fits = qrgrid.fit_codes(src, finders)
+    if not fits:
+        return
+    soft = ctx.blurred(key, 0.5)
+
+    def read(fit: qrgrid.GridFit) -> str | None:
+        seen: set[bytes] = set()
+        for bits in qrgrid.read_modules(src, fit, (soft,)):
+            packed = np.packbits(bits).tobytes()
+            if packed not in seen:
+                seen.add(packed)
+                texts = read_clean(qrgrid.render(bits))
+                if texts:
+                    return texts[0]
+        return None
+
+    for fit in fits:
+        if ctx.expired():
+            col.outcome.timed_out = True
+            return
+        text = read(fit)
+        if text is None and fit.score >= 0.8 and not ctx.expired():  # maybe a curved label
+            bent = qrgrid.bend(src, fit)
+            if bent is not fit:
+                text = read(bent)
+        if text is not None:
+            extent = _extent(fit.quad.tolist(), ctx.work.width, ctx.work.height)
+            col.symbol(Symbol(text, "QRCode", ctx.frac(*fit.centre), "grid", extent))
+        elif fit.score >= SUSPECT_SCORE:
+            col.suspect(
+                ctx.frac(*fit.centre), _extent(fit.quad.tolist(), ctx.work.width, ctx.work.height)
+            )
+
+
+def step_grid(ctx: ScanContext, col: Collector) -> None:
+    """Grid resampling around finder patterns (small radius, raw pixels)."""
+    _grid(ctx, col, radius=8, blur=0.0, invert=False)
+
+
+def step_grid_inverted(ctx: ScanContext, col: Collector) -> None:
+    """Grid resampling for light-on-dark codes."""
+    _grid(ctx, col, radius=8, blur=0.0, invert=True)
+
+
+QR_STEPS: dict[str, Step] = {
+    "zxing": step_zxing_full,
+    "zxing-up2": step_zxing_up2,
+    "grid": step_grid,
+    "grid-inverted": step_grid_inverted,
+    "zbar": step_zbar,
+}
+"""The QR cascade, in order."""
+
+
+def _zbar_array(ctx: ScanContext, col: Collector, key: str, scale: float = 1.0) -> None:
+    zbar_read(ctx, col, ctx.array(key), scale=scale, name=f"zbar-{key}")
+
+
+QR_STEPS_ZBAR_ONLY: dict[str, Step] = {
+    "zbar": lambda ctx, col: _zbar_array(ctx, col, "work"),
+    "zbar-blur": lambda ctx, col: _zbar_array(ctx, col, "blur1"),
+    "zbar-inverted": lambda ctx, col: _zbar_array(ctx, col, "inv"),
+    "grid": lambda ctx, col: _grid(ctx, col, 8, 0.0, False, _zbar_clean),
+    "zbar-up2": lambda ctx, col: _zbar_array(ctx, col, "up2", 2.0),
+    "grid-inverted": lambda ctx, col: _grid(ctx, col, 8, 0.0, True, _zbar_clean),
+}
+"""The same cascade without zxing-cpp (zbar everywhere): for the benchmark's comparison."""
+
+
+def scan(
+    grey: Image.Image,
+    accept: Callable[[str], bool],
+    *,
+    deadline: float | None = None,
+    steps: Sequence[str] | None = None,
+    registry: dict[str, Step] | None = None,
+) -> ScanOutcome:
+    """Run the cascade on a grey image until a step yields an accepted symbol.
+
+    `deadline` is a `time.monotonic()` value; steps not started before it are skipped and
+    the outcome is marked `timed_out`.
+    """
+    registry = registry or QR_STEPS
+    ctx = ScanContext(grey, deadline)
+    col = Collector(accept)
+    for name in steps or list(registry):
+        if ctx.expired() or col.outcome.timed_out:
+            col.outcome.timed_out = True
+            break
+        registry[name](ctx, col)
+        col.outcome.steps.append(name)
+        if col.outcome.accepted:
+            break
+    return col.outcome

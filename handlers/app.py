@@ -1,0 +1,166 @@
+"""The factory: settings in, a wired python-telegram-bot `Application` out.
+
+This is the one module of `bot/` that knows Telegram; the handlers live in `handlers/`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from datetime import datetime
+
+# Durations such as a live location's period come as timedelta (PTB 22's opt-in, the future
+# default); set before telegram is imported.
+os.environ.setdefault("PTB_TIMEDELTA", "true")
+
+from telegram import BotCommand, BotCommandScopeChat, Update
+from telegram.error import TelegramError
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
+
+from bot.config import Settings
+from bot.services import Services
+from bot.store.store import utc_now
+from handlers import access, installer, support
+from handlers.context import PinpointContext
+from handlers.errors import on_error
+from handlers.managers import register_manager_handlers
+from handlers.ordering import PerUserUpdateProcessor
+from handlers.schedule import schedule_jobs
+
+log = logging.getLogger(__name__)
+COMMANDS = ("start", "new", "back", "status", "jobs", "cancel", "help")
+MANAGER_COMMANDS = ("summary", "export")
+ADMIN_COMMANDS = ("summary", "export", "grant", "revoke")
+SWEEP_INTERVAL_S = 60
+
+
+def build_application(
+    settings: Settings, clock: Callable[[], datetime] = utc_now
+) -> Application:
+    """Build the bot: services are created in `post_init`, closed in `post_shutdown`."""
+    if settings.telegram_token is None:
+        raise ValueError("TELEGRAM_TOKEN is not set")
+
+    async def post_init(app: Application) -> None:
+        services = await Services.create(settings, clock)
+        app.bot_data["services"] = services
+        services.start()
+        schedule_jobs(app)  # the daily summary at SUMMARY_TIME and the reminder sweep
+        if app.job_queue is not None:
+            app.job_queue.run_repeating(support.sweep_waiting, interval=SWEEP_INTERVAL_S,
+                                        first=SWEEP_INTERVAL_S, name="support-waiting")
+        await set_command_menus(app, services)
+
+    async def post_shutdown(app: Application) -> None:
+        services: Services | None = app.bot_data.pop("services", None)
+        if services is not None:
+            await services.close()
+
+    builder = (
+        ApplicationBuilder()
+        .token(settings.telegram_token.get_secret_value())
+        .base_url(settings.bot_base_url)
+        .base_file_url(settings.bot_base_file_url)
+        .context_types(ContextTypes(context=PinpointContext))
+        .concurrent_updates(PerUserUpdateProcessor())
+        .post_init(post_init)
+        .post_shutdown(post_shutdown)
+    )
+    if settings.telegram_rate_limit:
+        # Telegram's flood limits (about 30 messages a second, 20 a minute in a group):
+        # queue rather than fail, and retry after a 429 with its retry_after.
+        builder = builder.rate_limiter(AIORateLimiter(max_retries=2))
+    app = builder.build()
+    register_handlers(app)
+    return app
+
+
+async def set_command_menus(app: Application, services: Services) -> None:
+    """The command menu: the installers' for everyone; managers and admins see theirs too."""
+    texts = services.texts
+
+    def menu(names: tuple[str, ...]) -> list[BotCommand]:
+        return [BotCommand(name, texts.get(f"commands.{name}")) for name in names]
+
+    await app.bot.set_my_commands(menu(COMMANDS))
+    staff: dict[int, tuple[str, ...]] = {}
+    for role, extra in (("manager", MANAGER_COMMANDS), ("admin", ADMIN_COMMANDS)):
+        for user in await services.store.users_with_role(role):
+            staff[user.id] = tuple(dict.fromkeys(staff.get(user.id, COMMANDS) + extra))
+    for user_id, names in staff.items():
+        try:
+            await app.bot.set_my_commands(menu(names), scope=BotCommandScopeChat(user_id))
+        except TelegramError as exc:  # the person has not started a chat with the bot yet
+            log.info("no command menu for %s: %s", user_id, exc)
+
+
+def register_handlers(app: Application) -> None:
+    """Handlers in the order they are tried; catch-alls come last."""
+    private = filters.ChatType.PRIVATE
+    # -1: every update: who is it? (never stops the update)
+    app.add_handler(TypeHandler(Update, access.identify), group=-1)
+    # 0: buttons, by the prefix of their data
+    app.add_handler(CallbackQueryHandler(access.registration_decision, pattern=r"^r:"))
+    app.add_handler(CallbackQueryHandler(installer.button, pattern=r"^[amc]:"))
+    app.add_handler(CallbackQueryHandler(support.button, pattern=r"^s:"))
+    # 0: installer commands, in private chats
+    commands = {
+        "start": installer.start, "new": installer.new_job, "back": installer.back,
+        "status": installer.status, "jobs": installer.jobs, "cancel": installer.cancel,
+        "help": installer.help_step,
+    }
+    for name, callback in commands.items():
+        app.add_handler(CommandHandler(name, callback, filters=private))
+    # 0: managers' and admins' commands (/summary, /export, /grant, /revoke), in any chat
+    register_manager_handlers(app)
+    # 0: any other private message is an answer (or a wrong kind of one)
+    app.add_handler(MessageHandler(private & filters.UpdateType.MESSAGE, installer.message))
+    # 0: a live location moving on: its latest point counts
+    app.add_handler(MessageHandler(private & filters.UpdateType.EDITED_MESSAGE
+                                   & filters.LOCATION, installer.live_location))
+    # 0: in groups, a supporter's typed rejection reason (a reply to the bot's question)
+    app.add_handler(MessageHandler(filters.ChatType.GROUPS & filters.REPLY & filters.TEXT
+                                   & ~filters.COMMAND, support.reason_reply))
+    # last: buttons nobody claims (old messages after an upgrade)
+    app.add_handler(CallbackQueryHandler(access.stale_button))
+    app.add_error_handler(on_error)
+
+
+async def start_polling(app: Application, poll_timeout: int = 10) -> None:
+    """Start the bot inside a running event loop, in `run_polling`'s order.
+
+    The tests and the sandbox use this (`run_polling` owns the loop and blocks).
+    """
+    await app.initialize()
+    if app.post_init is not None:
+        await app.post_init(app)
+    assert app.updater is not None
+    await app.updater.start_polling(
+        poll_interval=0.0, timeout=poll_timeout,
+        allowed_updates=["message", "edited_message", "callback_query"],
+    )
+    await app.start()
+
+
+async def stop_polling(app: Application) -> None:
+    """Stop what `start_polling` started, in `run_polling`'s order."""
+    if app.updater is not None and app.updater.running:
+        await app.updater.stop()
+    if app.running:
+        await app.stop()
+    if app.post_stop is not None:
+        await app.post_stop(app)
+    await app.shutdown()
+    if app.post_shutdown is not None:
+        await app.post_shutdown(app)

@@ -1,0 +1,18 @@
+"""The sandbox: try the bot without Telegram, in a browser.
+
+`python -m bot sandbox` (and `python -m bot run` when no TELEGRAM_TOKEN is set) starts the
+project's Bot API emulator as a server, the real bot polling it with its own SQLite file, and
+a chat page at http://127.0.0.1:8765 where one can be the demo installer, a support member in
+the support group, a manager or an admin — one person per browser tab.
+
+    launcher.py   `Sandbox` (start/stop everything) and the command line (`main`)
+    server.py     the page's JSON API and live updates (Server-Sent Events)
+    views.py      messages and keyboards as the page receives them
+    seed.py       the demo people, chats, places and values
+    sticker.py    the demo activation sticker (static/demo-sticker.png)
+    static/       the page: index.html, app.js, style.css (no build step, works offline)
+"""
+
+from sandbox.launcher import Sandbox, main
+
+__all__ = ["Sandbox", "main"]

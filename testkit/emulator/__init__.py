@@ -1,0 +1,36 @@
+"""A fake Telegram Bot API server and a test driver for running the real bot against it.
+
+Plain aiohttp speaking the Bot API wire format; it never imports `telegram`.
+
+    emu = BotApiEmulator()                      # token "123456:TEST-TOKEN"
+    await emu.start()                           # free port on 127.0.0.1; emu.api_root
+    ana = emu.user(id=1001, first_name="Ana")   # a Player in her private chat
+    await ana.send("/start")
+    reply = await ana.expect_text("Welcome")    # next unread bot message, waited for
+    answer = await ana.press("Confirm")         # callback query, waits for answerCallbackQuery
+    await emu.stop()
+
+State to inspect: `emu.calls` (every API call), `emu.chats[chat_id].messages` (with edit
+history and deletions), `emu.files`, `emu.all_updates`; `emu.fail_next()` injects errors.
+"""
+
+from testkit.emulator.driver import BotMessage, CallbackAnswer, Group, Player
+from testkit.emulator.html import HtmlError, parse_html, utf16_len
+from testkit.emulator.media import sample_image
+from testkit.emulator.server import BotApiEmulator
+from testkit.emulator.state import ApiCall, ApiError, StoredMessage
+
+__all__ = [
+    "ApiCall",
+    "ApiError",
+    "BotApiEmulator",
+    "BotMessage",
+    "CallbackAnswer",
+    "Group",
+    "HtmlError",
+    "Player",
+    "StoredMessage",
+    "parse_html",
+    "sample_image",
+    "utf16_len",
+]
