@@ -29,8 +29,10 @@ def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, str]:
 class Texts:
     """Texts of one language with English as the fallback."""
 
-    def __init__(self, texts_dir: Path, language: str = FALLBACK_LANGUAGE) -> None:
+    def __init__(self, texts_dir: Path, language: str = FALLBACK_LANGUAGE,
+                 shared: dict[str, Any] | None = None) -> None:
         self.language = language
+        self.shared = dict(shared or {})  # values every template may use, e.g. the network
         self._fallback = self._read(texts_dir / f"{FALLBACK_LANGUAGE}.toml")
         own = texts_dir / f"{language}.toml"
         self._texts = self._read(own) if language != FALLBACK_LANGUAGE and own.exists() else {}
@@ -58,7 +60,7 @@ class Texts:
         """
         template = default if default is not None and not self.has(key) else self.raw(key)
         escaped = {k: v.html if isinstance(v, Safe) else html.escape(str(v), quote=False)
-                   for k, v in values.items()}
+                   for k, v in {**self.shared, **values}.items()}
         return template.format_map(_Missing(escaped))
 
     def placeholders(self, key: str) -> set[str]:

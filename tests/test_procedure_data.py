@@ -122,3 +122,30 @@ def test_texts_escape_values_and_fall_back_to_english(tmp_path: Path) -> None:
     assert german.get("a.hello", name="<Ana>") == "Hallo <b>&lt;Ana&gt;</b>"
     assert german.get("a.bye") == "Bye"
     assert german.get("a.hello", name=Safe("<i>A</i>")) == "Hallo <b><i>A</i></b>"
+
+
+def test_roles_name_the_steps_the_rest_of_the_bot_relies_on(procedure: Procedure) -> None:
+    from bot.engine.procedure import ROLES
+
+    assert {s.role for s in procedure.steps if s.role} == ROLES
+    assert procedure.with_role("mac").reader == "sticker"
+    assert procedure.with_role("gps").source == "gps"
+    assert procedure.with_role("pin").source == "pin"
+    assert procedure.with_role("submit").kind == "submit"
+    assert procedure.with_role("nothing") is None
+    assert [s.id for s in procedure.in_group("details")] == [
+        "lot_name", "building", "floor", "restrictions", "access_notes"]
+    assert [s.id for s in procedure.safety_steps] == [
+        "power_off", "lockout", "no_voltage", "cabinet_closed"]
+
+
+def test_a_role_played_twice_or_unknown_is_refused(tmp_path: Path) -> None:
+    base = PROCEDURE_PATH.read_text()
+    twice = tmp_path / "twice.toml"
+    twice.write_text(base.replace('role = "pin"', 'role = "gps"'))
+    with pytest.raises(ValueError, match="role"):
+        Procedure.load(twice, VALIDATORS)
+    unknown = tmp_path / "unknown.toml"
+    unknown.write_text(base.replace('role = "pin"', 'role = "parking"'))
+    with pytest.raises(ValueError, match="unknown role"):
+        Procedure.load(unknown, VALIDATORS)

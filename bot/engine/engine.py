@@ -63,7 +63,7 @@ class Engine(AddressSteps, CodeReading):
             current = next((s for s in slots if s.key == job.cursor), None)
         if current is None:
             current = next((s for s in slots if s.key not in answers), None)
-        return JobView(job, answers, model, slots, current)
+        return JobView(job, answers, model, slots, current, self.procedure)
 
     async def open_view(self, user_id: int) -> JobView | None:
         """The installer's open job, loaded, or None."""

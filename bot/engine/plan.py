@@ -36,10 +36,18 @@ class JobView:
     slots: list[Slot]
     current: Slot | None
 
+    procedure: Procedure | None = None
+
     def value(self, key: str) -> Any:
         """The stored value of a step, or None."""
         answer = self.answers.get(key)
         return answer.value if answer else None
+
+    def of_role(self, role: str) -> Any:
+        """The stored value of the step that plays `role` (`mac`, `gps`, ...), or None."""
+        assert self.procedure is not None, "a JobView needs its procedure to look up roles"
+        key = self.procedure.key(role)
+        return self.value(key) if key else None
 
     @property
     def index(self) -> int:

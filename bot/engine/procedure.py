@@ -12,6 +12,8 @@ from typing import Any
 KINDS = {"choice", "confirm", "text", "photo", "location", "model", "checklist", "address",
          "submit"}
 READERS = ("sticker", "iccid", "serial")
+ROLES = frozenset({"model", "owner_account", "station_name", "firmware", "iccid", "mac",
+                   "password", "gps", "pin", "address", "serial", "submit"})
 CONDITION = re.compile(r"^\s*([a-z_]+)(?:\.([a-z_]+))?\s*(?:(==|!=)\s*([A-Za-z0-9_\-]+))?\s*$")
 
 
@@ -44,6 +46,7 @@ class Step:
     reuse: bool = False
     safety: bool = False
     secret: bool = False
+    role: str | None = None
 
     def option(self, option_id: str) -> Option | None:
         """The option with this id, or None."""
@@ -68,6 +71,24 @@ class Procedure:
     def has(self, step_id: str) -> bool:
         """True when a step with this id is declared."""
         return step_id in self._by_id
+
+    def with_role(self, role: str) -> Step | None:
+        """The step that plays this role (`mac`, `gps`, `pin`, ...), or None."""
+        return next((s for s in self.steps if s.role == role), None)
+
+    def key(self, role: str) -> str | None:
+        """The id of the step that plays this role, or None."""
+        step = self.with_role(role)
+        return step.id if step else None
+
+    def in_group(self, group: str) -> list[Step]:
+        """The steps of a group (e.g. the optional details for drivers), in order."""
+        return [s for s in self.steps if s.group == group]
+
+    @property
+    def safety_steps(self) -> list[Step]:
+        """The safety confirmations, in order."""
+        return [s for s in self.steps if s.safety]
 
     def dependants(self, step_id: str) -> list[str]:
         """Steps whose answers are cleared when this step's answer changes (transitively)."""
@@ -109,6 +130,7 @@ class Procedure:
                     reuse=bool(s.get("reuse", False)),
                     safety=bool(s.get("safety", False)),
                     secret=bool(s.get("secret", False)),
+                    role=s.get("role"),
                 )
             )
         procedure = cls(parts, tuple(steps))
@@ -119,8 +141,13 @@ class Procedure:
         ids = [s.id for s in self.steps]
         if len(set(ids)) != len(ids):
             raise ValueError("duplicate step ids in the procedure")
+        roles = [s.role for s in self.steps if s.role]
+        if len(set(roles)) != len(roles):
+            raise ValueError("a role is played by two steps in the procedure")
         for s in self.steps:
             problems = []
+            if s.role is not None and s.role not in ROLES:
+                problems.append(f"unknown role {s.role!r}")
             if s.kind not in KINDS:
                 problems.append(f"unknown kind {s.kind!r}")
             if s.part not in self.parts:
