@@ -15,7 +15,7 @@ from bot.engine.procedure import Procedure
 from bot.engine.validators import VALIDATORS
 from bot.people.registration import People
 from bot.places.geo import AddressFinder, GeocodeCache
-from bot.store.store import Store, utc_now
+from bot.store import Store, utc_now
 from bot.support.handoff import Support
 from bot.support.outbox import Outbox
 from bot.texts import Texts

@@ -26,7 +26,7 @@ from bot.engine.procedure import Procedure  # noqa: E402
 from bot.engine.validators import VALIDATORS  # noqa: E402
 from bot.managers.summary import Period, chart_png, compute, render_text, to_plain  # noqa: E402
 from bot.services import PROCEDURE_PATH, TEXTS_DIR  # noqa: E402
-from bot.store.store import Store  # noqa: E402
+from bot.store import Store  # noqa: E402
 from bot.texts import Texts  # noqa: E402
 
 DAY = "2026-03-12"

@@ -30,7 +30,7 @@ from telegram.ext import (
 
 from bot.config import Settings
 from bot.services import Services
-from bot.store.store import utc_now
+from bot.store import utc_now
 from handlers import access, installer, support
 from handlers.context import PinpointContext
 from handlers.errors import on_error

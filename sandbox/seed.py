@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import SecretStr
 
 from bot.config import DATA_DIR, Settings
-from bot.store.store import Store
+from bot.store import Store
 from testkit.emulator import BotApiEmulator
 
 SANDBOX_TOKEN = "7000000001:SANDBOX-not-a-real-token"

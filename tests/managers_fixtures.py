@@ -18,7 +18,7 @@ from bot.engine.engine import Engine
 from bot.engine.procedure import Procedure
 from bot.engine.validators import VALIDATORS
 from bot.services import PROCEDURE_PATH, TEXTS_DIR
-from bot.store.store import Store
+from bot.store import Store
 from bot.texts import Texts
 
 BERLIN = ZoneInfo("Europe/Berlin")

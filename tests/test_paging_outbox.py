@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import Settings
-from bot.store.store import Store
+from bot.store import Store
 from bot.support.handoff import split_lines, visible_length
 from bot.support.outbox import Outbox
 from bot.support.paging import PageFacts, page_payload, parse_webhooks, resolve_payload

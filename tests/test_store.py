@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.store.store import MIGRATIONS_DIR, Store
+from bot.store import MIGRATIONS_DIR, Store
 
 
 async def test_migrations_run_once_and_set_the_version(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 from bot.engine.catalog import Catalog, ChecklistItem, Model
 from bot.engine.procedure import Procedure, Step, condition_holds
-from bot.store.store import Answer, Job
+from bot.store import Answer, Job
 
 BAR_CELLS = 8
 LABEL_MAX = 40

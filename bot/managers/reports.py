@@ -15,7 +15,7 @@ from typing import Any
 
 import aiosqlite
 
-from bot.store.store import Answer, Store
+from bot.store import Answer, Store
 
 # Jobs a report over [start, end) may mention: every job created before the end that is
 # still open, waiting or to be fixed, or that changed after the start (its state at the end

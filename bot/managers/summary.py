@@ -38,7 +38,7 @@ from bot.engine.engine import Engine
 from bot.engine.plan import shorten
 from bot.engine.procedure import Procedure
 from bot.managers.reports import Event, HandoffRow, JobRow, ReportData, Reports
-from bot.store.store import Answer
+from bot.store import Answer
 from bot.texts import Texts
 
 TEXT_LIMIT = 4096  # Telegram's limit for one message, in UTF-16 code units
@@ -851,7 +851,7 @@ async def open_engine(settings: Settings) -> Engine:
     """An engine over the configured database and data files (no Telegram, no roles)."""
     from bot.engine.validators import VALIDATORS
     from bot.services import PROCEDURE_PATH, TEXTS_DIR
-    from bot.store.store import Store
+    from bot.store import Store
 
     procedure = Procedure.load(PROCEDURE_PATH, VALIDATORS)
     catalog = Catalog.load(settings.catalog_path, settings.checklists_path)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from bot.config import Settings
 from bot.engine.interaction import Button, Notice, Outcome, Reply
-from bot.store.store import Store, User
+from bot.store import Store, User
 from bot.texts import Texts
 
 INSTALLER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9\-]{2,23}")

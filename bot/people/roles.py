@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from bot.config import Settings
 from bot.engine.interaction import Notice, Outcome, Reply
 from bot.people.registration import Person
-from bot.store.store import Store, User
+from bot.store import Store, User
 from bot.texts import Texts
 
 GRANTABLE = ("installer", "support", "manager")

@@ -24,7 +24,7 @@ from bot.engine.plan import JobView, shorten
 from bot.engine.validators import mask_secret
 from bot.people.registration import Person
 from bot.places.geo import distance_m
-from bot.store.store import REJECTED, SUBMITTED, VERIFIED, Handoff, Store
+from bot.store import REJECTED, SUBMITTED, VERIFIED, Handoff, Store
 from bot.support.outbox import Outbox
 from bot.support.paging import PageFacts, page_payload, parse_webhooks, resolve_payload
 from bot.texts import Texts

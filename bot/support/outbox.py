@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from bot.config import Settings
-from bot.store.store import Delivery, Store
+from bot.store import Delivery, Store
 
 log = logging.getLogger(__name__)
 
