@@ -94,7 +94,7 @@ async def test_a_permanent_error_is_not_retried(api: tuple[FaultyApi, str]) -> N
     fake, url = api
     fake.script["sendMessage"] = ["400"]
     async with make_bot(url) as bot:
-        with pytest.raises(BadRequest, match="(?i)chat not found"):
+        with pytest.raises(BadRequest, match=r"(?i)chat not found"):
             await bot.send_message(42, "hi")
     assert fake.calls.count("sendMessage") == 1
 
