@@ -1,14 +1,23 @@
-"""Unit tests: the SQLite store — migrations, WAL, foreign keys, transactions."""
+"""Unit tests: the SQLite store — migrations, WAL, foreign keys, transactions, and each
+aggregate (people, jobs, hand-offs, outbox, audit) on its own."""
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from bot.store import MIGRATIONS_DIR, Store
+from bot.store import MIGRATIONS_DIR, OPEN, SUBMITTED, Store
+from bot.store.audit import AuditTrail
+from bot.store.connection import Database
+from bot.store.handoffs import Handoffs
+from bot.store.jobs import Jobs
+from bot.store.migrations import scripts
+from bot.store.outbox import Outbox
+from bot.store.people import People
 
 
 async def test_migrations_run_once_and_set_the_version(tmp_path: Path) -> None:
@@ -89,3 +98,173 @@ async def test_registration_decision_happens_once(tmp_path: Path) -> None:
     )
     assert sorted(results) == [False, True]
     await store.close()
+
+
+# Each aggregate on its own, on a fresh migrated database --------------------------------
+
+T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.at = T0
+
+    def __call__(self) -> datetime:
+        return self.at
+
+
+async def seed_job(database: Database, user_id: int = 1) -> int:
+    """A user with one job, written with plain SQL (for aggregates that only read jobs)."""
+    now = database.now()
+    await database.db.execute(
+        "INSERT INTO users (id, first_name, created_at, updated_at) VALUES (?, 'Ana', ?, ?)",
+        (user_id, now, now),
+    )
+    visit = await database.db.execute(
+        "INSERT INTO visits (installer_id, started_at) VALUES (?, ?)", (user_id, now)
+    )
+    job = await database.db.execute(
+        """INSERT INTO jobs (visit_id, installer_id, chat_id, created_at, updated_at)
+           VALUES (?, ?, ?, ?, ?)""",
+        (visit.lastrowid, user_id, user_id, now, now),
+    )
+    assert job.lastrowid
+    return job.lastrowid
+
+
+def test_migration_scripts_are_numbered_sql_files_in_order(tmp_path: Path) -> None:
+    for name in ("010_c.sql", "002_b.sql", "001_a.sql", "notes.txt", "README.sql"):
+        (tmp_path / name).write_text("SELECT 1;")
+    assert [(n, p.name) for n, p in scripts(tmp_path)] == [
+        (1, "001_a.sql"), (2, "002_b.sql"), (10, "010_c.sql")
+    ]
+
+
+async def test_database_alone_opens_migrated_and_reads(tmp_path: Path) -> None:
+    database = await Database.open(tmp_path / "s.db", clock=Clock())
+    assert database.now() == T0.isoformat()
+    tables = await database.fetch_all(
+        "SELECT name FROM sqlite_master WHERE type = :type", {"type": "table"}
+    )
+    assert {"users", "jobs", "handoffs", "outbox", "audit"} <= {r["name"] for r in tables}
+    assert (await database.fetch_one("SELECT count(*) AS n FROM users"))["n"] == 0
+    await database.close()
+
+
+async def test_people_alone(tmp_path: Path) -> None:
+    people = await People.open(tmp_path / "s.db", clock=Clock())
+    assert await people.user(7) is None
+    user = await people.upsert_user(7, "Ana", "Lee", "ana_l")
+    assert (user.name, user.status) == ("Ana Lee", "new")
+    assert await people.set_user_status(7, "approved", "INS-7")
+    assert (await people.user_by_installer_id("INS-7")) == await people.user(7)
+    assert (await people.users_by_username("@ANA_L")).id == 7  # type: ignore[union-attr]
+    assert await people.grant(7, "support", by=None)
+    assert not await people.grant(7, "support", by=None)
+    with pytest.raises(ValueError):
+        await people.grant(7, "pilot", by=None)
+    assert await people.roles(7) == {"support"}
+    assert [u.id for u in await people.users_with_role("support")] == [7]
+    assert await people.revoke(7, "support")
+    assert await people.roles(7) == set()
+    await people.close()
+
+
+async def test_jobs_alone(tmp_path: Path) -> None:
+    clock = Clock()
+    jobs = await Jobs.open(tmp_path / "s.db", clock=clock)
+    first = await seed_job(jobs)
+    job = await jobs.create_job(1, 1, visit_id=None)
+    assert job.status == OPEN and job.created_at == T0
+    assert [e["action"] for e in await jobs.audit_trail(job.id)] == ["job_created"]
+    assert await jobs.open_job(1) == job
+    assert [j.id for j in await jobs.jobs_of(1)] == [job.id, first]
+    await jobs.update_job(job.id, cursor="model", pending={"step": "model"})
+    with pytest.raises(ValueError):
+        await jobs.update_job(job.id, installer_id=2)
+    assert (await jobs.job(job.id)).pending == {"step": "model"}  # type: ignore[union-attr]
+
+    await jobs.save_answer(job.id, "mac", "AA:BB", "typed")
+    await jobs.save_answer(first, "mac", "AA:BB", "qr")
+    assert (await jobs.answers(job.id))["mac"].value == "AA:BB"
+    assert await jobs.jobs_with_answer("mac", "AA:BB", exclude=job.id) == [first]
+    await jobs.add_flag(job.id, "duplicate", "mac", {"other": first})
+    await jobs.add_flag(job.id, "duplicate", "mac", {"other": first})
+    assert [(f.kind, f.detail) for f in await jobs.flags(job.id)] == [
+        ("duplicate", {"other": first})
+    ]
+    await jobs.clear_answers(job.id, ["mac"])
+    assert await jobs.answers(job.id) == {} and await jobs.flags(job.id) == []
+
+    photo = await jobs.add_photo(
+        job.id, "sticker", file_id="f", file_unique_id="u", sha256="0" * 64, width=4,
+        height=3, bytes=12, format="JPEG",
+    )
+    assert [(p.id, p.as_file, p.exif_taken_at) for p in await jobs.photos(job.id)] == [
+        (photo, False, None)
+    ]
+
+    clock.at = T0 + timedelta(hours=2)
+    idle = (T0 + timedelta(hours=1)).isoformat()
+    assert {j.id for j in await jobs.idle_jobs(idle)} == {first, job.id}
+    assert await jobs.mark_reminded(job.id)
+    assert not await jobs.mark_reminded(job.id)
+    assert [j.id for j in await jobs.idle_jobs(idle)] == [first]
+    await jobs.close()
+
+
+async def test_handoffs_alone(tmp_path: Path) -> None:
+    clock = Clock()
+    handoffs = await Handoffs.open(tmp_path / "s.db", clock=clock)
+    job_id = await seed_job(handoffs)
+    await handoffs.db.execute("UPDATE jobs SET status = ? WHERE id = ?", (SUBMITTED, job_id))
+    first = await handoffs.add_handoff(job_id, chat_id=-100)
+    assert first.previous_id is None
+    await handoffs.update_handoff(first.id, draft_by=5, draft_message_id=42)
+    with pytest.raises(ValueError):
+        await handoffs.update_handoff(first.id, decision="verified")
+    assert await handoffs.handoff_by_draft(-100, 42) == await handoffs.handoff(first.id)
+    later = (T0 + timedelta(minutes=1)).isoformat()
+    assert [h.id for h in await handoffs.waiting_handoffs(later)] == [first.id]
+    assert await handoffs.decide_handoff(first.id, "rejected", by=5, reason="blurry")
+    assert not await handoffs.decide_handoff(first.id, "verified", by=6)
+    decided = await handoffs.handoff(first.id)
+    assert decided is not None and (decided.decision, decided.draft_by) == ("rejected", None)
+    assert await handoffs.waiting_handoffs(later) == []
+    second = await handoffs.add_handoff(job_id, chat_id=-100)
+    assert second.previous_id == first.id
+    assert await handoffs.latest_handoff(job_id) == second
+    await handoffs.close()
+
+
+async def test_outbox_alone(tmp_path: Path) -> None:
+    clock = Clock()
+    outbox = await Outbox.open(tmp_path / "s.db", clock=clock)
+    assert await outbox.next_delivery_time(max_attempts=3) is None
+    assert await outbox.enqueue("webhook", "http://x", {"job": 1}, "job-1")
+    assert not await outbox.enqueue("webhook", "http://x", {"job": 1}, "job-1")
+    [item] = await outbox.due_deliveries(outbox.now(), max_attempts=3)
+    assert (item.payload, item.attempts) == ({"job": 1}, 0)
+    retry = (T0 + timedelta(minutes=5)).isoformat()
+    await outbox.delivery_failed(item.id, "timeout", retry)
+    assert await outbox.due_deliveries(outbox.now(), max_attempts=3) == []
+    assert await outbox.next_delivery_time(max_attempts=3) == T0 + timedelta(minutes=5)
+    await outbox.delivered(item.id)
+    [done] = await outbox.deliveries()
+    assert (done.attempts, done.last_error, done.delivered_at) == (2, "timeout", T0)
+    assert await outbox.next_delivery_time(max_attempts=3) is None
+    await outbox.close()
+
+
+async def test_audit_trail_alone(tmp_path: Path) -> None:
+    trail = await AuditTrail.open(tmp_path / "s.db", clock=Clock())
+    job_id = await seed_job(trail)
+    await trail.audit(1, job_id, "answer", {"step": "mac"})
+    await trail.audit(2, None, "role_granted")
+    assert [(e["actor_id"], e["action"], e["detail"]) for e in await trail.audit_trail()] == [
+        (1, "answer", {"step": "mac"}), (2, "role_granted", {})
+    ]
+    assert [e["action"] for e in await trail.audit_trail(job_id)] == ["answer"]
+    await trail.close()

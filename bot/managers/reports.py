@@ -130,7 +130,7 @@ class Reports:
         self.store = store
 
     async def _all(self, sql: str, params: dict[str, Any]) -> list[aiosqlite.Row]:
-        return await self.store._all(sql, params)
+        return await self.store.fetch_all(sql, params)
 
     async def load(self, start: datetime, end: datetime, created_only: bool = False) -> ReportData:
         """Everything about the jobs of [start, end): the relevant jobs, or (`created_only`)

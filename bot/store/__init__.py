@@ -1,8 +1,24 @@
-"""Storage: the SQLite connection, migrations, and the records the bot keeps."""
+"""Storage: the SQLite connection, migrations, and the records the bot keeps.
 
-from bot.store.store import (
+`Store` is the bot's database: the shared connection (`connection.Database`) with the
+queries of every aggregate. One module per aggregate holds its SQL:
+
+- `people`: users, registration and roles
+- `jobs`: jobs, their answers, flags and photos, and the idle jobs reminders look for
+- `handoffs`: submissions to support and support's decisions
+- `outbox`: outgoing HTTP deliveries
+- `audit`: the audit trail
+
+`records` holds the dataclasses they return; `migrations` the schema's runner.
+"""
+
+from bot.store.handoffs import Handoffs
+from bot.store.jobs import Jobs
+from bot.store.migrations import MIGRATIONS_DIR
+from bot.store.outbox import Outbox
+from bot.store.people import People
+from bot.store.records import (
     CANCELLED,
-    MIGRATIONS_DIR,
     OPEN,
     REJECTED,
     ROLES,
@@ -15,10 +31,14 @@ from bot.store.store import (
     Handoff,
     Job,
     Photo,
-    Store,
     User,
     utc_now,
 )
+
+
+class Store(People, Jobs, Handoffs, Outbox):
+    """The bot's database, every aggregate on one connection: `await Store.open(path)`."""
+
 
 __all__ = [
     "CANCELLED", "MIGRATIONS_DIR", "OPEN", "REJECTED", "ROLES", "STOPPED", "SUBMITTED",

@@ -1,0 +1,130 @@
+"""The connection every aggregate shares: opening (WAL, pragmas, migrations), turns,
+transactions and the small statement helpers.
+
+Every write is committed before the call returns, so an answer is on disk before the bot
+asks the next question. Writes that belong together run in one `transaction()`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from importlib.resources.abc import Traversable
+from pathlib import Path
+from typing import Any, Self
+
+import aiosqlite
+
+from bot.store.migrations import MIGRATIONS_DIR, migrate
+from bot.store.records import utc_now
+
+
+def parse_time(value: str | None) -> datetime | None:
+    """A stored time (ISO 8601) read back, or None."""
+    return datetime.fromisoformat(value) if value else None
+
+
+class Database:
+    """One SQLite connection (aiosqlite, WAL): open with `await Database.open(path)`.
+
+    The aggregates (people, jobs, hand-offs, outbox, audit) extend it with their queries.
+    """
+
+    def __init__(self, db: aiosqlite.Connection, clock: Callable[[], datetime]) -> None:
+        self.db = db
+        self.clock = clock
+        self._lock = asyncio.Lock()
+        self._owner: asyncio.Task[Any] | None = None
+
+    @classmethod
+    async def open(
+        cls,
+        path: Path | str,
+        clock: Callable[[], datetime] = utc_now,
+        migrations_dir: Traversable = MIGRATIONS_DIR,
+    ) -> Self:
+        """Connect (WAL, foreign keys on), run pending migrations, return the database."""
+        if str(path) != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        db = await aiosqlite.connect(str(path), isolation_level=None)
+        db.row_factory = aiosqlite.Row
+        await db.execute("PRAGMA journal_mode=WAL")
+        await db.execute("PRAGMA foreign_keys=ON")
+        await db.execute("PRAGMA busy_timeout=5000")
+        database = cls(db, clock)
+        await database.migrate(migrations_dir)
+        return database
+
+    async def close(self) -> None:
+        """Close the connection."""
+        await self.db.close()
+
+    async def migrate(self, migrations_dir: Traversable = MIGRATIONS_DIR) -> int:
+        """Apply every migration newer than `PRAGMA user_version`; return the new version."""
+        return await migrate(self.db, migrations_dir)
+
+    def now(self) -> str:
+        """The clock's time as stored: ISO 8601 UTC."""
+        return self.clock().astimezone(UTC).isoformat()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[None]:
+        """Run the writes inside as one transaction (others wait for it)."""
+        if self._owner is asyncio.current_task():
+            yield  # already inside this task's transaction
+            return
+        async with self._lock:
+            self._owner = asyncio.current_task()
+            await self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                await self.db.execute("ROLLBACK")
+                raise
+            else:
+                await self.db.execute("COMMIT")
+            finally:
+                self._owner = None
+
+    @asynccontextmanager
+    async def _turn(self) -> AsyncIterator[None]:
+        """This task's turn on the shared connection (at once inside its own transaction).
+
+        Every statement takes a turn, reads included: a read's cursor stays open across
+        awaits, and another task's write slipping in meanwhile would meet SQLite's "database
+        is locked" (its snapshot is older than another connection's commit), or slip into
+        another task's open transaction.
+        """
+        if self._owner is asyncio.current_task():
+            yield
+        else:
+            async with self._lock:
+                yield
+
+    async def _exec(self, sql: str, params: Iterable[Any] = ()) -> aiosqlite.Cursor:
+        """Run one write: inside this task's transaction, or on its own, committed at once."""
+        async with self._turn():
+            return await self.db.execute(sql, tuple(params))
+
+    async def _write(self, sql: str, params: Iterable[Any] = ()) -> int:
+        """One write statement; the new row id."""
+        cur = await self._exec(sql, params)
+        return cur.lastrowid or 0
+
+    async def fetch_one(self, sql: str, params: Iterable[Any] = ()) -> aiosqlite.Row | None:
+        """The first row of a query, or None."""
+        async with self._turn(), self.db.execute(sql, tuple(params)) as cur:
+            return await cur.fetchone()
+
+    async def fetch_all(self, sql: str, params: Iterable[Any] | dict[str, Any] = ()
+                        ) -> list[aiosqlite.Row]:
+        """Every row of a query (positional or named parameters).
+
+        Reads are public (the managers' reports run their own); writes go through the
+        aggregates' methods.
+        """
+        args = params if isinstance(params, dict) else tuple(params)
+        async with self._turn(), self.db.execute(sql, args) as cur:
+            return list(await cur.fetchall())

@@ -1,0 +1,220 @@
+"""Jobs: one station's job in a site visit, its answers, flags and photos, and the idle
+jobs the managers' reminders look for."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+import aiosqlite
+
+from bot.store.audit import AuditTrail
+from bot.store.connection import parse_time
+from bot.store.records import Answer, Flag, Job, Photo
+
+
+def _job(row: aiosqlite.Row) -> Job:
+    return Job(
+        id=row["id"], visit_id=row["visit_id"], installer_id=row["installer_id"],
+        chat_id=row["chat_id"], status=row["status"], cursor=row["cursor"],
+        pending=json.loads(row["pending"]) if row["pending"] else None,
+        prompt_message_id=row["prompt_message_id"], stop_reason=row["stop_reason"],
+        created_at=parse_time(row["created_at"]), updated_at=parse_time(row["updated_at"]),
+        submitted_at=parse_time(row["submitted_at"]), closed_at=parse_time(row["closed_at"]),
+        reopened_part=row["reopened_part"], reminded_at=parse_time(row["reminded_at"]),
+        offers=json.loads(row["offers"]) if row["offers"] else None,
+    )  # type: ignore[arg-type]
+
+
+class Jobs(AuditTrail):
+    """Jobs and what hangs off them (creating a job writes to the audit trail)."""
+
+    async def create_job(self, installer_id: int, chat_id: int, visit_id: int | None) -> Job:
+        """Start a job, in a new site visit unless one is given."""
+        now = self.now()
+        async with self.transaction():
+            if visit_id is None:
+                visit_id = await self._write(
+                    "INSERT INTO visits (installer_id, started_at) VALUES (?, ?)",
+                    (installer_id, now),
+                )
+            job_id = await self._write(
+                """INSERT INTO jobs (visit_id, installer_id, chat_id, created_at, updated_at)
+                   VALUES (?, ?, ?, ?, ?)""",
+                (visit_id, installer_id, chat_id, now, now),
+            )
+            await self.audit(installer_id, job_id, "job_created", {"visit": visit_id})
+        job = await self.job(job_id)
+        assert job is not None
+        return job
+
+    async def job(self, job_id: int) -> Job | None:
+        """The job with this id, or None."""
+        row = await self.fetch_one("SELECT * FROM jobs WHERE id = ?", (job_id,))
+        return _job(row) if row else None
+
+    async def open_job(self, installer_id: int) -> Job | None:
+        """The installer's job in progress, if any."""
+        row = await self.fetch_one(
+            "SELECT * FROM jobs WHERE installer_id = ? AND status = 'open' ORDER BY id DESC",
+            (installer_id,),
+        )
+        return _job(row) if row else None
+
+    async def jobs_of(self, installer_id: int, limit: int = 10) -> list[Job]:
+        """The installer's latest jobs, newest first."""
+        rows = await self.fetch_all(
+            "SELECT * FROM jobs WHERE installer_id = ? ORDER BY id DESC LIMIT ?",
+            (installer_id, limit),
+        )
+        return [_job(r) for r in rows]
+
+    async def visit_jobs(self, visit_id: int) -> list[Job]:
+        """The jobs of one site visit, oldest first."""
+        rows = await self.fetch_all(
+            "SELECT * FROM jobs WHERE visit_id = ? ORDER BY id", (visit_id,)
+        )
+        return [_job(r) for r in rows]
+
+    async def update_job(self, job_id: int, **fields: Any) -> None:
+        """Set columns of a job (cursor, pending, prompt_message_id, status, ...)."""
+        allowed = {"cursor", "pending", "prompt_message_id", "status", "stop_reason",
+                   "submitted_at", "closed_at", "reopened_part", "reminded_at", "offers"}
+        unknown = set(fields) - allowed
+        if unknown:
+            raise ValueError(f"not job columns: {unknown}")
+        values = {k: json.dumps(v) if k in ("pending", "offers") and v is not None else v
+                  for k, v in fields.items()}
+        values["updated_at"] = self.now()
+        assignments = ", ".join(f"{k} = ?" for k in values)
+        await self._write(
+            f"UPDATE jobs SET {assignments} WHERE id = ?", (*values.values(), job_id)
+        )
+
+    async def touch_job(self, job_id: int) -> None:
+        """Mark the job as active now."""
+        await self._write("UPDATE jobs SET updated_at = ? WHERE id = ?", (self.now(), job_id))
+
+    # Answers --------------------------------------------------------------------------
+
+    async def answers(self, job_id: int) -> dict[str, Answer]:
+        """Every stored answer of the job, by step."""
+        rows = await self.fetch_all("SELECT * FROM answers WHERE job_id = ?", (job_id,))
+        return {
+            r["step"]: Answer(r["step"], json.loads(r["value"]), r["source"],
+                              parse_time(r["answered_at"]))  # type: ignore[arg-type]
+            for r in rows
+        }
+
+    async def save_answer(self, job_id: int, step: str, value: Any, source: str) -> None:
+        """Store (or replace) the answer to a step."""
+        await self._write(
+            """INSERT INTO answers (job_id, step, value, source, answered_at)
+               VALUES (?, ?, ?, ?, ?)
+               ON CONFLICT (job_id, step) DO UPDATE SET value = excluded.value,
+                   source = excluded.source, answered_at = excluded.answered_at""",
+            (job_id, step, json.dumps(value), source, self.now()),
+        )
+
+    async def clear_answers(self, job_id: int, steps: Iterable[str]) -> None:
+        """Forget the answers to these steps (and the flags they raised)."""
+        steps = list(steps)
+        if not steps:
+            return
+        marks = ",".join("?" * len(steps))
+        await self._write(
+            f"DELETE FROM answers WHERE job_id = ? AND step IN ({marks})", (job_id, *steps)
+        )
+        await self._write(
+            f"DELETE FROM flags WHERE job_id = ? AND step IN ({marks})", (job_id, *steps)
+        )
+
+    async def jobs_with_answer(self, step: str, value: Any, exclude: int) -> list[int]:
+        """Other live jobs (not cancelled or stopped) with this answer to a step."""
+        rows = await self.fetch_all(
+            """SELECT jobs.id FROM answers JOIN jobs ON jobs.id = answers.job_id
+               WHERE answers.step = ? AND answers.value = ? AND jobs.id != ?
+                 AND jobs.status NOT IN ('cancelled', 'stopped') ORDER BY jobs.id DESC""",
+            (step, json.dumps(value), exclude),
+        )
+        return [r["id"] for r in rows]
+
+    # Photos ---------------------------------------------------------------------------
+
+    async def add_photo(self, job_id: int, step: str, **meta: Any) -> int:
+        """Keep a photo's ids, checksum and image facts; return its row id."""
+        taken = meta.get("exif_taken_at")
+        return await self._write(
+            """INSERT INTO photos (job_id, step, file_id, file_unique_id, sha256, width,
+                   height, bytes, format, as_file, exif_lat, exif_lon, exif_taken_at,
+                   created_at)
+               VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
+            (job_id, step, meta["file_id"], meta["file_unique_id"], meta["sha256"],
+             meta["width"], meta["height"], meta["bytes"], meta["format"],
+             int(meta.get("as_file", False)), meta.get("exif_lat"), meta.get("exif_lon"),
+             taken.isoformat() if taken else None, self.now()),
+        )
+
+    async def photos(self, job_id: int) -> list[Photo]:
+        """The job's photos, oldest first."""
+        rows = await self.fetch_all(
+            "SELECT * FROM photos WHERE job_id = ? ORDER BY id", (job_id,)
+        )
+        return [
+            Photo(r["id"], r["job_id"], r["step"], r["file_id"], r["file_unique_id"],
+                  r["sha256"], r["width"], r["height"], r["bytes"], r["format"],
+                  bool(r["as_file"]), r["exif_lat"], r["exif_lon"],
+                  parse_time(r["exif_taken_at"]))
+            for r in rows
+        ]
+
+    # Flags ----------------------------------------------------------------------------
+
+    async def add_flag(
+        self, job_id: int, kind: str, step: str | None, detail: dict[str, Any] | None = None
+    ) -> None:
+        """Record a flag on the job (one per kind and step)."""
+        await self._write(
+            "DELETE FROM flags WHERE job_id = ? AND kind = ? AND step IS ?", (job_id, kind, step)
+        )
+        await self._write(
+            "INSERT INTO flags (job_id, kind, step, detail, at) VALUES (?, ?, ?, ?, ?)",
+            (job_id, kind, step, json.dumps(detail or {}), self.now()),
+        )
+
+    async def flags(self, job_id: int) -> list[Flag]:
+        """The job's flags, oldest first."""
+        rows = await self.fetch_all(
+            "SELECT * FROM flags WHERE job_id = ? ORDER BY id", (job_id,)
+        )
+        return [
+            Flag(r["kind"], r["step"], json.loads(r["detail"] or "{}"), parse_time(r["at"]))
+            for r in rows
+        ]  # type: ignore[arg-type]
+
+    async def clear_flags(self, job_id: int, step: str) -> None:
+        """Forget the flags one step raised (its answer is being replaced)."""
+        await self._write("DELETE FROM flags WHERE job_id = ? AND step = ?", (job_id, step))
+
+    # Idle jobs (the managers' reminders) ----------------------------------------------
+
+    async def idle_jobs(self, idle_since: str) -> list[Job]:
+        """Open jobs untouched since `idle_since` and not yet reminded in this idle period
+        (a reminder older than the job's last activity belongs to an earlier period)."""
+        rows = await self.fetch_all(
+            """SELECT * FROM jobs WHERE status = 'open' AND updated_at < ?
+               AND (reminded_at IS NULL OR reminded_at < updated_at) ORDER BY id""",
+            (idle_since,),
+        )
+        return [_job(r) for r in rows]
+
+    async def mark_reminded(self, job_id: int) -> bool:
+        """Claim the reminder of the job's current idle period: False when it is taken
+        (or the job is no longer open). Leaves `updated_at` alone."""
+        cur = await self._exec(
+            """UPDATE jobs SET reminded_at = ? WHERE id = ? AND status = 'open'
+               AND (reminded_at IS NULL OR reminded_at < updated_at)""",
+            (self.now(), job_id),
+        )
+        return cur.rowcount > 0
