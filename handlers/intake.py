@@ -23,11 +23,12 @@ import json
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
 from typing import Protocol
 
 from telegram import Bot, Update
 from telegram.error import TelegramError
+
+from bot.store import Received
 
 log = logging.getLogger(__name__)
 
@@ -36,15 +37,6 @@ PER_PERSON_QUEUE = 20
 SHARED_SLOTS = 64
 POLL_TIMEOUT_S = 10
 POLL_BACKOFF_S = (1.0, 2.0, 5.0, 10.0, 30.0)
-
-
-@dataclass(frozen=True)
-class Received:
-    """An update as the inbox keeps it: its id, whose it is, and its JSON."""
-
-    update_id: int
-    sender: int
-    payload: str
 
 
 class Inbox(Protocol):

@@ -7,7 +7,8 @@ import time
 
 from telegram import Bot, Chat, Message, Update, User
 
-from handlers.intake import Dispatcher, Poller, Received
+from bot.store import Received
+from handlers.intake import Dispatcher, Poller
 from testkit.emulator import BotApiEmulator
 
 
