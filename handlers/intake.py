@@ -11,8 +11,11 @@ before its handlers have run, so a crash loses it. Here:
    people. A person's backlog waits in that person's own queue, so it never occupies the
    shared capacity (`slots`); a person with more than `per_person` updates waiting gets one
    polite "slow down" and the excess is dropped (and logged).
-3. After an update is processed the inbox marks it done; at start, updates received but not
-   done (the process died) are processed first.
+3. The first transaction that commits an update's effects also marks it done in the inbox
+   (`bot.store.inbox.processing`), and so does the end of its processing; at start, updates
+   received but not done (the process died first) are processed before new ones. An answer
+   is thus never applied twice; a message owed after a committed change is sent again by
+   the start-up sweep.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from telegram import Bot, Update
 from telegram.error import TelegramError
 
 from bot.store import Received
+from bot.store.inbox import processing
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +112,7 @@ class Dispatcher:
             while queue:
                 update = queue[0]
                 async with self._slots:
+                    processing.set(update.update_id)
                     try:
                         await self._process(update)
                     except Exception:  # the application logs handler errors itself

@@ -284,3 +284,24 @@ async def test_inbox_alone(tmp_path: Path) -> None:
     assert await inbox.forget_done() == 1
     assert [r.sender for r in await inbox.unfinished()] == [1002]
     await inbox.close()
+
+
+async def test_a_transaction_marks_the_update_it_commits_for_done(tmp_path: Path) -> None:
+    from bot.store.inbox import processing
+
+    store = await Store.open(tmp_path / "s.db")
+    await store.receive(7, 1001, "{}")
+    await store.receive(8, 1001, "{}")
+    token = processing.set(7)
+    try:
+        with pytest.raises(RuntimeError):
+            async with store.transaction():
+                await store.upsert_user(1001, "Ana", None, None, "en")
+                raise RuntimeError("crash before commit")
+        assert [r.update_id for r in await store.unfinished()] == [7, 8]  # rolled back
+        async with store.transaction():
+            await store.upsert_user(1001, "Ana", None, None, "en")
+    finally:
+        processing.reset(token)
+    assert [r.update_id for r in await store.unfinished()] == [8]
+    await store.close()

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, timedelta
 
 from bot.store.connection import Database
 
 KEEP_DONE = timedelta(days=2)  # Telegram keeps an unconfirmed update for 24 hours
+
+# The update being processed in this task: a transaction that commits its effects also marks
+# it done, so after a crash it is not processed again (and its answer not applied twice).
+processing: ContextVar[int | None] = ContextVar("processing", default=None)
 
 
 @dataclass(frozen=True)
@@ -33,6 +38,15 @@ class Inbox(Database):
         """Mark an update processed."""
         await self._exec("UPDATE inbox SET done_at = ? WHERE update_id = ? AND done_at IS NULL",
                          (self.now(), update_id))
+
+    async def _before_commit(self) -> None:
+        """The update whose effects this transaction commits is done, atomically with them."""
+        await super()._before_commit()
+        update_id = processing.get()
+        if update_id is not None:
+            await self.db.execute(
+                "UPDATE inbox SET done_at = ? WHERE update_id = ? AND done_at IS NULL",
+                (self.now(), update_id))
 
     async def unfinished(self) -> list[Received]:
         """Updates received but not processed, oldest first."""
