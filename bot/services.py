@@ -3,6 +3,7 @@ command lines (which simply never start the background work)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,6 +26,7 @@ from bot.support.outbox import Outbox
 from bot.texts import Texts
 from bot.vision.sticker import StickerConfig, StickerReader
 
+log = logging.getLogger(__name__)
 PROCEDURE_PATH = DATA_DIR / "procedure.toml"
 TEXTS_DIR = DATA_DIR / "texts"
 
@@ -96,7 +98,10 @@ class Services:
                    finder, reader, cache_db, summaries, reminders)
 
     def start(self) -> None:
-        """Start the background work (the outbox's deliveries)."""
+        """Start the background work (the outbox's deliveries); the app calls it, command
+        lines don't."""
+        if self.finder.policy_warning:
+            log.warning(self.finder.policy_warning)
         self.outbox.start()
 
     async def close(self) -> None:

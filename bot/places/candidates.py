@@ -1,5 +1,6 @@
 """What a lookup yields: address `Candidate`s with their button labels, read from the
-geocoders' answers (Nominatim, Photon and GeoJSON-like ones), or a `GeocoderError`."""
+geocoders' answers (Nominatim, Photon and GeoJSON-like ones), or a `GeocoderError` (what
+geopy, aiohttp and asyncio raise, classified)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,14 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
+
+from geopy.adapters import AdapterHTTPError
+from geopy.exc import (
+    GeocoderParseError,
+    GeocoderQueryError,
+    GeocoderRateLimited,
+    GeocoderTimedOut,
+)
 
 from bot.places.pins import LatLon, distance_m
 
@@ -85,6 +94,28 @@ class GeocoderError(Exception):
 
     def __str__(self) -> str:
         return f"{self.kind}: {self.message}"
+
+
+def classify(error: BaseException) -> GeocoderError:
+    """Map geopy/aiohttp/asyncio failures to a `GeocoderError` kind."""
+    if isinstance(error, GeocoderError):
+        return error
+    cause = error.__cause__
+    status = cause.status_code if isinstance(cause, AdapterHTTPError) else None
+    if isinstance(error, GeocoderRateLimited) or status == 429:
+        retry = getattr(error, "retry_after", None)
+        return GeocoderError("rate_limited", "the geocoder asks to slow down (HTTP 429)",
+                             retry_after=float(retry) if retry is not None else None)
+    if status == 504 or (status is None and isinstance(error, GeocoderTimedOut | TimeoutError)):
+        return GeocoderError("timeout", "the geocoder did not answer in time")
+    if status is not None:
+        return GeocoderError("unavailable", f"the geocoder answered HTTP {status}")
+    if isinstance(error, GeocoderQueryError):
+        return GeocoderError("no_result", f"the geocoder rejected the query: {error}")
+    if isinstance(error, GeocoderParseError):
+        return GeocoderError("unavailable", "the geocoder's answer could not be read")
+    text = str(error).strip() or type(error).__name__
+    return GeocoderError("unavailable", f"the geocoder could not be reached ({cut(text, 120)})")
 
 
 def cut(text: str, max_len: int) -> str:

@@ -26,6 +26,8 @@ from bot.places.finder import GeoSettings
 from bot.places.pins import LatLon, check_latlon
 from bot.services import build_finder, open_cache_db
 
+log = logging.getLogger(__name__)
+
 EXIT_OK, EXIT_NO_RESULT, EXIT_GEOCODER, EXIT_USAGE, EXIT_CONFIG = 0, 1, 2, 64, 78
 
 
@@ -108,6 +110,8 @@ async def amain(argv: Sequence[str] | None = None, *, settings: Settings | None 
         except ValueError as exc:
             print(f"error: {exc}", file=err)
             return EXIT_CONFIG
+        if finder.policy_warning:
+            log.warning(finder.policy_warning)
         started = time.monotonic()
         async with finder:
             try:

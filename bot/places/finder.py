@@ -63,19 +63,13 @@ from dataclasses import dataclass, fields
 from typing import Any
 from urllib.parse import urlsplit
 
-from geopy.adapters import AdapterHTTPError, AioHTTPAdapter
-from geopy.exc import (
-    GeocoderParseError,
-    GeocoderQueryError,
-    GeocoderRateLimited,
-    GeocoderTimedOut,
-    GeopyError,
-)
+from geopy.adapters import AioHTTPAdapter
+from geopy.exc import GeopyError
 from geopy.geocoders import Nominatim, Photon, get_geocoder_for_service
 
 from bot.config import Settings
 from bot.places.cache import GeocodeCache
-from bot.places.candidates import Candidate, GeocoderError, candidate_from, cut, rank
+from bot.places.candidates import Candidate, GeocoderError, candidate_from, classify, cut, rank
 from bot.places.pins import LatLon, check_latlon, distance_m
 from bot.places.spacing import RequestSpacer, spacer_for
 
@@ -165,28 +159,6 @@ def probe_points(lat: float, lon: float, spacing_m: float, count: int) -> list[L
     return corners[: min(count, 4)]
 
 
-def _classify(error: BaseException) -> GeocoderError:
-    """Map geopy/aiohttp/asyncio failures to a `GeocoderError` kind."""
-    if isinstance(error, GeocoderError):
-        return error
-    cause = error.__cause__
-    status = cause.status_code if isinstance(cause, AdapterHTTPError) else None
-    if isinstance(error, GeocoderRateLimited) or status == 429:
-        retry = getattr(error, "retry_after", None)
-        return GeocoderError("rate_limited", "the geocoder asks to slow down (HTTP 429)",
-                             retry_after=float(retry) if retry is not None else None)
-    if status == 504 or (status is None and isinstance(error, GeocoderTimedOut | TimeoutError)):
-        return GeocoderError("timeout", "the geocoder did not answer in time")
-    if status is not None:
-        return GeocoderError("unavailable", f"the geocoder answered HTTP {status}")
-    if isinstance(error, GeocoderQueryError):
-        return GeocoderError("no_result", f"the geocoder rejected the query: {error}")
-    if isinstance(error, GeocoderParseError):
-        return GeocoderError("unavailable", "the geocoder's answer could not be read")
-    text = str(error).strip() or type(error).__name__
-    return GeocoderError("unavailable", f"the geocoder could not be reached ({cut(text, 120)})")
-
-
 class AddressFinder:
     """Addresses near a GPS fix and typed-address search, through one geopy geocoder.
 
@@ -239,12 +211,18 @@ class AddressFinder:
                 raise ValueError(f"GEOCODER={config.geocoder!r} needs settings this bot "
                                  f"does not have: {exc}") from exc
         endpoint = f"{geocoder.scheme}://{getattr(geocoder, 'domain', '') or config.geocoder}"
-        if config.geocoder == "nominatim" and PUBLIC_NOMINATIM in endpoint and (
-            "set GEOCODER_USER_AGENT" in config.user_agent
-        ):
-            log.warning("public Nominatim with the default User-Agent: set GEOCODER_USER_AGENT "
-                        "to name your deployment and a contact (usage policy)")
         return cls(geocoder, config, endpoint=endpoint, cache=cache)
+
+    @property
+    def policy_warning(self) -> str | None:
+        """What to tell the operator when the set-up breaks the public server's usage policy
+        (logged when the bot starts and by the probe), else None."""
+        if self.service == "nominatim" and PUBLIC_NOMINATIM in self.endpoint and (
+            "set GEOCODER_USER_AGENT" in self.config.user_agent
+        ):
+            return ("public Nominatim with the default User-Agent: set GEOCODER_USER_AGENT "
+                    "to name your deployment and a contact (usage policy)")
+        return None
 
     async def __aenter__(self) -> AddressFinder:
         return self
@@ -393,7 +371,7 @@ class AddressFinder:
                     answer = await call.run(timeout)
             except Exception as exc:
                 self.stats.errors += 1
-                error = _classify(exc)
+                error = classify(exc)
                 if error.kind == "rate_limited":
                     self.spacer.back_off(min(error.retry_after or DEFAULT_BACKOFF_S,
                                              MAX_BACKOFF_S))
