@@ -179,7 +179,8 @@ class AddressFinder:
         self.stats = FinderStats()
 
     @classmethod
-    def from_settings(cls, settings: Any, cache: GeocodeCache | None = None) -> AddressFinder:
+    def from_settings(cls, settings: Settings | GeoSettings,
+                      cache: GeocodeCache | None = None) -> AddressFinder:
         """Build the geocoder named by `settings.geocoder` (ValueError if geopy lacks it)."""
         config = settings if isinstance(settings, GeoSettings) else GeoSettings.from_settings(
             settings)
