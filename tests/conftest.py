@@ -13,7 +13,7 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).parent))
 
 from bot.config import Settings
-from bot.places.geo import reset_rate_limits
+from bot.places.spacing import reset_rate_limits
 from bot.services import Services
 from handlers.app import build_application, start_polling, stop_polling
 from sandbox.launcher import Sandbox

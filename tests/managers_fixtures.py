@@ -17,9 +17,8 @@ from bot.engine.catalog import Catalog
 from bot.engine.engine import Engine
 from bot.engine.procedure import Procedure
 from bot.engine.validators import VALIDATORS
-from bot.services import PROCEDURE_PATH, TEXTS_DIR
+from bot.services import PROCEDURE_PATH, load_texts
 from bot.store import Store
-from bot.texts import Texts
 
 BERLIN = ZoneInfo("Europe/Berlin")
 SUPPORT = 9100
@@ -159,7 +158,7 @@ async def open_engine(settings: Settings, clock: Clock) -> Engine:
     await store.db.execute("PRAGMA synchronous = OFF")  # a throwaway database: no fsync
     procedure = Procedure.load(PROCEDURE_PATH, VALIDATORS)
     catalog = Catalog.load(DATA_DIR / "catalog.toml", DATA_DIR / "checklists.toml")
-    return Engine(store, procedure, catalog, Texts(TEXTS_DIR, "en"), settings)
+    return Engine(store, procedure, catalog, load_texts(settings), settings)
 
 
 ANA, BEN, CARLA, DAN = 1001, 1002, 1003, 1004

@@ -6,7 +6,9 @@ import logging
 import re
 import subprocess
 import sys
+from datetime import time
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -45,6 +47,29 @@ def test_lists_and_time_zone_from_the_environment(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("TIMEZONE", "Mars/Olympus")
     with pytest.raises(ValueError):
         Settings(_env_file=None)  # type: ignore[call-arg]
+
+
+def test_the_summary_time_and_the_zone_are_typed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SUMMARY_TIME", "7:30")
+    monkeypatch.setenv("TIMEZONE", "Europe/Lisbon")
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert settings.summary_time == time(7, 30)
+    assert settings.timezone == ZoneInfo("Europe/Lisbon") and settings.tz is settings.timezone
+    assert Settings(_env_file=None, summary_time=time(18)).summary_time == time(18)  # type: ignore[call-arg]
+    for wrong in ("24:00", "18h", "18:00:00"):
+        monkeypatch.setenv("SUMMARY_TIME", wrong)
+        with pytest.raises(ValueError, match="expected HH:MM"):
+            Settings(_env_file=None)  # type: ignore[call-arg]
+    monkeypatch.delenv("SUMMARY_TIME")
+    monkeypatch.setenv("TIMEZONE", "Mars/Olympus")
+    with pytest.raises(ValueError, match="unknown time zone 'Mars/Olympus'"):
+        Settings(_env_file=None)  # type: ignore[call-arg]
+
+
+def test_the_finder_settings_default_to_the_bots() -> None:
+    from bot.places import GeoSettings
+
+    assert GeoSettings() == GeoSettings.from_settings(Settings(_env_file=None))  # type: ignore[call-arg]
 
 
 def test_run_without_a_token_says_what_to_set(tmp_path: Path) -> None:

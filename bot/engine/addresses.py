@@ -1,6 +1,6 @@
 """The address step and the pin, as part of the engine (a mixin of `bot.engine.engine.Engine`).
 
-Addresses come from `bot.places.geo.AddressFinder`: candidates near the GPS fix (looked up in the
+Addresses come from `bot.places.finder.AddressFinder`: candidates near the GPS fix (looked up in the
 background as soon as the fix arrives), a typed search near it, or — when the geocoder cannot
 help — the typed text, kept as unverified. The offered candidates are stored with the job, so
 a button pressed later means exactly what was shown.
@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.engine.interaction import Button, LocationInput, Outcome
 from bot.engine.plan import JobView, Slot, shorten
-from bot.places.geo import AddressFinder, Candidate, GeocoderError, check_pin
+from bot.places import AddressFinder, Candidate, GeocoderError, check_pin
 
 if TYPE_CHECKING:
     from bot.engine.engine import Engine

@@ -21,7 +21,7 @@ from bot.engine.interaction import Button, Input, LocationInput, Outcome, PhotoI
 from bot.engine.plan import JobView, Slot, plan, progress_bar, shorten
 from bot.engine.procedure import Option, Procedure, Step
 from bot.engine.validators import VALIDATORS, Context, Invalid, mask_secret
-from bot.places.geo import AddressFinder, distance_m
+from bot.places import AddressFinder, distance_m
 from bot.store import CANCELLED, OPEN, REJECTED, STOPPED, SUBMITTED, Answer, Job, Store
 from bot.texts import Safe, Texts
 from bot.vision.photos import check_photo, inspect_photo

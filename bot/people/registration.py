@@ -42,10 +42,7 @@ class People:
         self.store = store
         self.texts = texts
         self.settings = settings
-
-    def t(self, key: str, **values: object) -> str:
-        """A text with the network's name filled in."""
-        return self.texts.get(key, network=self.settings.network_name, **values)
+        self.t = texts.get
 
     async def sync_configured_roles(self) -> None:
         """Grant the roles that configuration names (never revokes database grants)."""

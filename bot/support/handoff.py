@@ -23,7 +23,7 @@ from bot.engine.interaction import Button, Edit, Notice, Outcome, Reply
 from bot.engine.plan import JobView, shorten
 from bot.engine.validators import mask_secret
 from bot.people.registration import Person
-from bot.places.geo import distance_m
+from bot.places import distance_m
 from bot.store import REJECTED, SUBMITTED, VERIFIED, Handoff, Store
 from bot.support.outbox import Outbox
 from bot.support.paging import PageFacts, page_payload, parse_webhooks, resolve_payload
@@ -97,10 +97,7 @@ class Support:
         self.settings = settings
         self.outbox = outbox
         self.webhooks = parse_webhooks(settings.paging_webhooks)
-
-    def t(self, key: str, **values: Any) -> str:
-        """A text with the network's name filled in."""
-        return self.texts.get(key, network=self.settings.network_name, **values)
+        self.t = texts.get
 
     def _time(self, when: Any) -> str:
         return when.astimezone(self.settings.tz).strftime("%d %b %H:%M") if when else "—"
