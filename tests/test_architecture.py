@@ -48,3 +48,14 @@ def test_a_broken_contract_fails_with_the_report(tmp_path: Path) -> None:
     assert code == 1, report
     assert "The engine without its store BROKEN" in folded(report), report
     assert "bot.engine is not allowed to import bot.store" in folded(report), report
+
+
+def test_the_product_and_the_sandbox_import_without_segno() -> None:
+    """segno is a test dependency: only redrawing the demo sticker and the photo generator
+    need it (the contracts check the imports; this checks that nothing imports it at load)."""
+    code = ("import sys; sys.modules['segno'] = None; "
+            "import bot.__main__, bot.services, handlers.app, sandbox, sandbox.sticker")
+    path = os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": path}, timeout=60)
+    assert done.returncode == 0, done.stderr
