@@ -11,6 +11,7 @@ import aiosqlite
 from bot.config import DATA_DIR, Settings
 from bot.engine.catalog import Catalog
 from bot.engine.engine import Engine
+from bot.engine.kinds import KINDS
 from bot.engine.procedure import Procedure
 from bot.engine.validators import VALIDATORS
 from bot.people.registration import People
@@ -47,7 +48,7 @@ class Services:
         cls, settings: Settings, clock: Callable[[], datetime] = utc_now
     ) -> Services:
         """Load the data files, open (and migrate) the database, wire the services."""
-        procedure = Procedure.load(PROCEDURE_PATH, VALIDATORS)
+        procedure = Procedure.load(PROCEDURE_PATH, VALIDATORS, KINDS)
         catalog = Catalog.load(settings.catalog_path, settings.checklists_path)
         texts = Texts(TEXTS_DIR, settings.language)
         store = await Store.open(settings.database_path, clock=clock)
@@ -63,7 +64,7 @@ class Services:
         people = People(store, texts, settings)
         await people.sync_configured_roles()
         outbox = Outbox(store, settings, base_delay_s=settings.outbox_retry_base_s)
-        support = Support(store, engine, texts, settings, outbox)
+        support = Support(store, engine.records, texts, settings, outbox)
         return cls(settings, store, catalog, texts, procedure, engine, people, outbox, support,
                    finder, reader, cache_db)
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from bot.engine import buttons
+from bot.engine.buttons import JobAction, Verb
 from bot.engine.engine import Engine
 from bot.engine.interaction import Button, Reply
 from bot.managers.reports import iso
@@ -52,6 +54,7 @@ async def due_reminders(engine: Engine, now: datetime) -> list[Reminder]:
         text = engine.t("reminder.text", job=job.id, part=names.part(where.part),
                         index=view.index, total=len(view.slots), step=names.step(where),
                         since=since)
-        button = Button(engine.t("job.continue", job=job.id), f"c:{job.id}:cont")
+        button = Button(engine.t("job.continue", job=job.id),
+                        buttons.encode(JobAction(job.id, Verb.CONTINUE)))
         due.append(Reminder(job.id, job.chat_id, Reply(text, [[button]])))
     return due
