@@ -36,7 +36,7 @@ class AddressSteps:
         self.finder = finder
         self._prefetches: set[asyncio.Task[Any]] = set()
 
-    def pin_caution(self, view: JobView, loc: LocationInput) -> Caution | None:
+    def pin_caution(self, view: JobView, slot: Slot, loc: LocationInput) -> Caution | None:
         """A caution when the pin is far from the GPS fix or from the chosen address."""
         gps, address = view.of_role("gps"), view.of_role("address")
         check = check_pin(
@@ -48,12 +48,13 @@ class AddressSteps:
         )
         if not check.too_far:
             return None
+        pin = slot.step.id
         parts = []
         if check.from_gps_m is not None and check.too_far_from_gps:
-            parts.append(self.t("step.pin.far_gps", distance=round(check.from_gps_m)))
+            parts.append(self.t(f"step.{pin}.far_gps", distance=round(check.from_gps_m)))
         if check.from_address_m is not None and check.too_far_from_address:
-            parts.append(self.t("step.pin.far_address", distance=round(check.from_address_m)))
-        return Caution("step.pin.far", {"distances": " and ".join(parts)}, flag="pin_far")
+            parts.append(self.t(f"step.{pin}.far_address", distance=round(check.from_address_m)))
+        return Caution(f"step.{pin}.far", {"distances": " and ".join(parts)}, flag="pin_far")
 
     def prefetch(self, lat: float, lon: float) -> None:
         """Warm the geocoder cache while the installer answers the next questions."""
@@ -76,10 +77,10 @@ class AddressSteps:
 
     async def offer(self, view: JobView, slot: Slot) -> Reply:
         """The address question: candidates near the GPS fix (or the last search) as buttons."""
-        job, gps = view.job, view.of_role("gps")
+        job, gps, step = view.job, view.of_role("gps"), slot.step.id
         offers = job.offers
         if gps is None or self.finder is None:
-            return Reply(self.t("step.address.prompt_no_gps"))
+            return Reply(self.t(f"step.{step}.prompt_no_gps"))
         here = [gps["lat"], gps["lon"]]
         if not offers or offers.get("gps") != here:
             offers = {"gps": here, "query": None}
@@ -94,17 +95,17 @@ class AddressSteps:
                 for index, candidate in enumerate(offers.get("candidates", []))]
         query, error = offers.get("query"), offers.get("error")
         if error and error != "no_result":
-            rows.append([Button(self.t("step.address.retry"), say(Special.RETRY))])
+            rows.append([Button(self.t(f"step.{step}.retry"), say(Special.RETRY))])
         if query:
-            rows.append([Button(self.t("step.address.use_typed", text=shorten(query, 30)),
+            rows.append([Button(self.t(f"step.{step}.use_typed", text=shorten(query, 30)),
                                 say(Special.TYPED))])
         if error and error != "no_result":
-            reason = self.t(f"step.address.reason_{error}")
-            return Reply(self.t("step.address.failed", reason=reason), rows)
+            reason = self.t(f"step.{step}.reason_{error}")
+            return Reply(self.t(f"step.{step}.failed", reason=reason), rows)
         if query:
             key = "results" if offers.get("candidates") else "no_results"
-            return Reply(self.t(f"step.address.{key}", query=shorten(query, 60)), rows)
-        return Reply(self.t("step.address.prompt"), rows)
+            return Reply(self.t(f"step.{step}.{key}", query=shorten(query, 60)), rows)
+        return Reply(self.t(f"step.{step}.prompt"), rows)
 
     async def search(self, view: JobView, text: str) -> Outcome | None:
         """A typed address: search near the GPS fix and offer what was found (None: empty)."""

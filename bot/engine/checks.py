@@ -39,7 +39,7 @@ class Checks:
         others = await self.store.jobs_with_answer(slot.key, value, exclude=view.job.id)
         if not others:
             return None
-        return Caution("step.mac.reused", {"job": others[0]}, flag="mac_reused")
+        return Caution(f"step.{slot.step.id}.reused", {"job": others[0]}, flag="mac_reused")
 
     @staticmethod
     def known_location(view: JobView) -> tuple[float, float] | None:

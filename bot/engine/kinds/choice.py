@@ -91,11 +91,11 @@ class ChecklistKind(Kind):
         await recorder.flag(job.id, "checklist_failed", slot.key, {"item": slot.item.id},
                             user_id)
         if slot.item.critical:
-            return recorder.blocked(job, "step.checklist.blocked", "checklist_failed",
+            return recorder.blocked(job, f"step.{slot.step.id}.blocked", "checklist_failed",
                                     {"item": item})
         outcome = await recorder.accept(view, slot, answer, "button", user_id, message_id,
                                         keep_flags=True)
-        outcome.replies.insert(0, Reply(t("step.checklist.flagged", item=item)))
+        outcome.replies.insert(0, Reply(t(f"step.{slot.step.id}.flagged", item=item)))
         return outcome
 
     def describe(self, records: Records, step: Step, value: Any) -> str:

@@ -42,14 +42,15 @@ class LocationKind(Kind):
         value = {"lat": loc.lat, "lon": loc.lon, "accuracy": loc.accuracy, "live": loc.live}
         caution = None
         gps = slot.step.source == "gps"
+        limit = desk.records.settings.gps_max_accuracy_m
         if gps:
-            if loc.accuracy is not None and loc.accuracy > desk.records.settings.gps_max_accuracy_m:
-                caution = Caution("step.gps.poor_accuracy", {"accuracy": round(loc.accuracy)},
-                                  flag="gps_poor_accuracy")
+            if loc.accuracy is not None and loc.accuracy > limit:
+                caution = Caution(f"step.{slot.step.id}.poor_accuracy",
+                                  {"accuracy": round(loc.accuracy)}, flag="gps_poor_accuracy")
             else:
                 caution = await desk.checks.photos_far_from(view, (loc.lat, loc.lon))
         else:
-            caution = desk.addresses.pin_caution(view, loc)
+            caution = desk.addresses.pin_caution(view, slot, loc)
         if caution:
             return await desk.recorder.hold(view, slot, value, "location", caution, user_id)
         if gps:

@@ -68,9 +68,9 @@ class ModelKind(Kind):
         found = desk.records.catalog.search(inp.text)
         query = shorten(inp.text, 40)
         if not found:
-            return Outcome([Reply(t("step.model.search_none", query=query),
+            return Outcome([Reply(t(f"step.{slot.step.id}.search_none", query=query),
                                   self.manufacturer_rows(desk, job_id, 0))], job_id=job_id)
-        return Outcome([Reply(t("step.model.search_results", query=query),
+        return Outcome([Reply(t(f"step.{slot.step.id}.search_results", query=query),
                               self.model_rows(desk, view, slot, found))], job_id=job_id)
 
     async def press(self, desk: Desk, view: JobView, slot: Slot, action: Action,

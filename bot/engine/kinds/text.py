@@ -37,7 +37,8 @@ class TextKind(Kind):
         if inp.text is None:
             return None
         validator = VALIDATORS[slot.step.validator or "short_text"]
-        context = Context(view.model, {k: a.value for k, a in view.answers.items()})
+        roles = {s.role: view.value(s.id) for s in desk.records.procedure.steps if s.role}
+        context = Context(view.model, roles)
         try:
             value = validator(inp.text, context)
         except Invalid as problem:
