@@ -16,7 +16,7 @@ from bot.config import Settings
 from bot.engine import buttons
 from bot.engine.addresses import AddressSteps
 from bot.engine.buttons import Browse, Choose, JobAction, PickAddress, Say, Special
-from bot.engine.catalog import Catalog
+from bot.engine.catalog import Catalog, Model
 from bot.engine.caution import Pending
 from bot.engine.checks import Checks
 from bot.engine.codes import CodeReading
@@ -28,7 +28,7 @@ from bot.engine.procedure import Procedure
 from bot.engine.recording import Recorder
 from bot.engine.records import Records
 from bot.places.geo import AddressFinder
-from bot.store import OPEN, Job, Store
+from bot.store import OPEN, Answer, Job, Store
 from bot.texts import Texts
 from bot.vision.sticker import StickerReader
 
@@ -58,6 +58,10 @@ class Engine:
         self.actions = JobActions(self.records, self.recorder)
 
     # Loading and words ----------------------------------------------------------------
+
+    def plan(self, answers: dict[str, Answer], model: Model | None) -> list[Slot]:
+        """The applicable questions for these answers, in order."""
+        return self.records.plan(answers, model)
 
     async def view(self, job: Job) -> JobView:
         """Load a job's answers and work out its plan and current question."""

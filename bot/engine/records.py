@@ -10,15 +10,19 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 from bot.config import Settings
-from bot.engine.catalog import Catalog
+from bot.engine.catalog import Catalog, Model
 from bot.engine.plan import JobView, Slot, plan, progress_bar, shorten
 from bot.engine.procedure import Procedure, Step
 from bot.store import Answer, Job, Store
 from bot.texts import Texts
 
 
-class Describes(Protocol):
-    """A step kind as `Records` needs it: it can describe a stored value."""
+class KindView(Protocol):
+    """A step kind as `Records` needs it: its questions in a plan, and its words."""
+
+    def slots(self, step: Step, catalog: Catalog, model: Model | None) -> list[Slot]:
+        """The questions this step makes in a job's plan."""
+        ...
 
     def describe(self, records: Records, step: Step, value: Any) -> str:
         """A short, safe-to-show rendering of a stored value."""
@@ -29,7 +33,7 @@ class Records:
     """Job views and the words for their answers."""
 
     def __init__(self, store: Store, procedure: Procedure, catalog: Catalog, texts: Texts,
-                 settings: Settings, kinds: Mapping[str, Describes]) -> None:
+                 settings: Settings, kinds: Mapping[str, KindView]) -> None:
         self.store = store
         self.procedure = procedure
         self.catalog = catalog
@@ -39,9 +43,10 @@ class Records:
 
     # Loading --------------------------------------------------------------------------
 
-    def plan(self, answers: dict[str, Answer], model: Any) -> list[Slot]:
+    def plan(self, answers: dict[str, Answer], model: Model | None) -> list[Slot]:
         """The applicable questions for these answers, in order."""
-        return plan(self.procedure, self.catalog, answers, model)
+        return plan(self.procedure, answers, model,
+                    lambda step, model: self.kinds[step.kind].slots(step, self.catalog, model))
 
     async def view(self, job: Job) -> JobView:
         """Load a job's answers and work out its plan and current question."""

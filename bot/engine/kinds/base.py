@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 
 from bot.engine.addresses import AddressSteps
 from bot.engine.buttons import Action
+from bot.engine.catalog import Catalog, Model
 from bot.engine.checks import Checks
 from bot.engine.codes import CodeReading
 from bot.engine.interaction import Input, Outcome, Reply
@@ -46,6 +47,10 @@ class Kind:
         if step.reader is not None:
             return [f"reader {step.reader!r} needs a text step"]
         return []
+
+    def slots(self, step: Step, catalog: Catalog, model: Model | None) -> list[Slot]:
+        """The questions this step makes in a job's plan (one, unless overridden)."""
+        return [Slot(step.id, step)]
 
     def values(self, desk: Desk, view: JobView, slot: Slot) -> dict[str, Any]:
         """What the step's prompt and help texts may name."""

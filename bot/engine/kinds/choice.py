@@ -7,6 +7,7 @@ from typing import Any
 
 from bot.engine import buttons
 from bot.engine.buttons import Action, Choose
+from bot.engine.catalog import Catalog, Model
 from bot.engine.interaction import Button, Outcome, Reply
 from bot.engine.kinds.base import Desk, Kind
 from bot.engine.plan import JobView, Slot
@@ -71,6 +72,12 @@ class ChecklistKind(Kind):
     """One question per item of the model's checklist: Yes, or No (flagged; critical: blocks)."""
 
     name = "checklist"
+
+    def slots(self, step: Step, catalog: Catalog, model: Model | None) -> list[Slot]:
+        """One question per item of the model's checklist (none before the model is known)."""
+        if model is None:
+            return []
+        return [Slot(f"{step.id}.{item.id}", step, item) for item in catalog.checklist_for(model)]
 
     async def question(self, desk: Desk, view: JobView, slot: Slot) -> Reply:
         """The item with Yes / No."""
