@@ -13,6 +13,7 @@ import aiosqlite
 from bot.config import DATA_DIR, Settings
 from bot.engine.catalog import Catalog
 from bot.engine.engine import Engine
+from bot.engine.kinds import KINDS
 from bot.engine.procedure import Procedure
 from bot.engine.validators import VALIDATORS
 from bot.managers.reminders import Reminders
@@ -76,7 +77,7 @@ class Services:
     ) -> Services:
         """Load the data files, open (and migrate) the database, wire the services. The bot
         also syncs the roles the settings name (`sync_roles`); command lines need not."""
-        procedure = Procedure.load(PROCEDURE_PATH, VALIDATORS)
+        procedure = Procedure.load(PROCEDURE_PATH, VALIDATORS, KINDS)
         catalog = Catalog.load(settings.catalog_path, settings.checklists_path)
         texts = load_texts(settings)
         store = await Store.open(settings.database_path, clock=clock)
@@ -91,9 +92,9 @@ class Services:
         if sync_roles:
             await people.sync_configured_roles()
         outbox = Outbox(store, settings, base_delay_s=settings.outbox_retry_base_s)
-        support = Support(store, engine, texts, settings, outbox)
-        summaries = Summaries(store, procedure, catalog, settings)
-        reminders = Reminders(store, procedure, catalog, texts, settings)
+        support = Support(store, engine.records, texts, settings, outbox)
+        summaries = Summaries(store, engine.records, settings)
+        reminders = Reminders(store, engine.records, texts, settings)
         return cls(settings, store, catalog, texts, procedure, engine, people, outbox, support,
                    finder, reader, cache_db, summaries, reminders)
 

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from bot.config import DATA_DIR, Settings
 from bot.engine.catalog import Catalog
 from bot.engine.engine import Engine
+from bot.engine.kinds import KINDS
 from bot.engine.procedure import Procedure
 from bot.engine.validators import VALIDATORS
 from bot.services import PROCEDURE_PATH, load_texts
@@ -156,7 +157,7 @@ async def open_engine(settings: Settings, clock: Clock) -> Engine:
     """An engine over a fresh store that uses `clock`."""
     store = await Store.open(settings.database_path, clock=clock)
     await store.db.execute("PRAGMA synchronous = OFF")  # a throwaway database: no fsync
-    procedure = Procedure.load(PROCEDURE_PATH, VALIDATORS)
+    procedure = Procedure.load(PROCEDURE_PATH, VALIDATORS, KINDS)
     catalog = Catalog.load(DATA_DIR / "catalog.toml", DATA_DIR / "checklists.toml")
     return Engine(store, procedure, catalog, load_texts(settings), settings)
 

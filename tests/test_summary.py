@@ -63,7 +63,7 @@ async def seeded(engine: Engine) -> Seeded:
 
 def summaries(engine: Engine) -> Summaries:
     """The summaries over the seeded engine's store, procedure, catalog and settings."""
-    return Summaries(engine.store, engine.procedure, engine.catalog, engine.settings)
+    return Summaries(engine.store, engine.records, engine.settings)
 
 
 def installer(summary: Summary, user_id: int) -> InstallerLine:

@@ -11,10 +11,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.engine.catalog import Catalog
+from bot.engine.plan import chosen_model
 from bot.engine.procedure import Procedure
 from bot.managers.periods import Period
 from bot.managers.reports import ReportData
-from bot.managers.where import model_of
 from bot.store import Answer
 
 BASE_COLUMNS = (
@@ -86,7 +86,7 @@ def jobs_csv(data: ReportData, procedure: Procedure, catalog: Catalog, tz: ZoneI
 
     for job in data.jobs.values():
         answers = data.answers.get(job.id, {})
-        model = model_of(procedure, catalog, answers)
+        model = chosen_model(procedure, catalog, answers)
         handoffs = data.handoffs.get(job.id, [])
         last = handoffs[-1] if handoffs else None
         flags = "; ".join(f"{f.kind}@{f.step}" if f.step else f.kind

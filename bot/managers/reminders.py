@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.config import Settings
-from bot.engine.catalog import Catalog
+from bot.engine import buttons
+from bot.engine.buttons import JobAction, Verb
 from bot.engine.interaction import Button, Reply
-from bot.engine.procedure import Procedure
+from bot.engine.records import Records
 from bot.managers.reports import iso
 from bot.managers.where import Names, Where, questions
 from bot.store import Store
@@ -31,13 +32,11 @@ class Reminder:
 
 
 class Reminders:
-    """Reminders of idle jobs, from the store, the procedure, the catalog and the texts."""
+    """Reminders of idle jobs, from the store, the job records and the texts."""
 
-    def __init__(self, store: Store, procedure: Procedure, catalog: Catalog, texts: Texts,
-                 settings: Settings) -> None:
+    def __init__(self, store: Store, records: Records, texts: Texts, settings: Settings) -> None:
         self.store = store
-        self.procedure = procedure
-        self.catalog = catalog
+        self.records = records
         self.texts = texts
         self.settings = settings
 
@@ -52,8 +51,7 @@ class Reminders:
         for job in await store.idle_jobs(iso(idle_since)):
             if "installer" not in await store.roles(job.installer_id):
                 continue
-            slots, slot = questions(self.procedure, self.catalog, await store.answers(job.id),
-                                    job.cursor)
+            slots, slot = questions(self.records, await store.answers(job.id), job.cursor)
             if slot is None:
                 continue
             async with store.transaction():
@@ -67,6 +65,7 @@ class Reminders:
                                    else "%a %d %b %H:%M")
             text = t("reminder.text", job=job.id, part=names.part(where.part), index=index,
                      total=len(slots), step=names.step(where), since=since)
-            button = Button(t("job.continue", job=job.id), f"c:{job.id}:cont")
+            button = Button(t("job.continue", job=job.id),
+                            buttons.encode(JobAction(job.id, Verb.CONTINUE)))
             due.append(Reminder(job.id, job.chat_id, Reply(text, [[button]])))
         return due

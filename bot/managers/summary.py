@@ -16,12 +16,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.config import Settings
-from bot.engine.catalog import Catalog
+from bot.engine.plan import chosen_model
 from bot.engine.procedure import Procedure
+from bot.engine.records import Records
 from bot.managers.export import jobs_csv
 from bot.managers.periods import Period
 from bot.managers.reports import Event, HandoffRow, JobRow, ReportData, Reports
-from bot.managers.where import Where, model_of, questions
+from bot.managers.where import Where, questions
 from bot.store import Answer, Store
 
 FAILURE_KINDS = ("firmware_too_old", "checklist_failed")
@@ -154,14 +155,14 @@ class Summary:
 
 
 class Summaries:
-    """Summaries and exports over the reports' queries: the store, the procedure, the catalog
-    and the settings (time zone, limits), nothing more."""
+    """Summaries and exports over the reports' queries: the store, the job records (plans of
+    answers) and the settings (time zone, limits), nothing more."""
 
-    def __init__(self, store: Store, procedure: Procedure, catalog: Catalog,
-                 settings: Settings) -> None:
+    def __init__(self, store: Store, records: Records, settings: Settings) -> None:
         self.reports = Reports(store)
-        self.procedure = procedure
-        self.catalog = catalog
+        self.records = records
+        self.procedure = records.procedure
+        self.catalog = records.catalog
         self.settings = settings
 
     async def compute(self, period: Period, now: datetime) -> Summary:
@@ -246,7 +247,7 @@ class Summaries:
             answers = data.answers.get(job.id, {})
             chosen = answers.get(procedure.key("model") or "")
             if chosen is not None:
-                model = model_of(procedure, self.catalog, answers)
+                model = chosen_model(procedure, self.catalog, answers)
                 key = (model.manufacturer, model.name) if model else ("?", str(chosen.value))
                 stations[key] += 1
             _collect_flags(job, data, events, inside, failures, other_flags)
@@ -277,10 +278,10 @@ class Summaries:
         """The question the job waited on at `as_of`: its current one when the job has not
         changed since, else the first unanswered one of the answers given by then."""
         if job.updated_at <= as_of:
-            _, slot = questions(self.procedure, self.catalog, answers, job.cursor)
+            _, slot = questions(self.records, answers, job.cursor)
         else:
             known = {k: a for k, a in answers.items() if a.answered_at <= as_of}
-            _, slot = questions(self.procedure, self.catalog, known)
+            _, slot = questions(self.records, known)
         return Where.of(slot) if slot else None
 
 

@@ -1,7 +1,7 @@
 """Where a job waits, and the names the managers' texts give parts, steps, flags and states.
 
-The current question is worked out with the engine's pure plan (no engine, no I/O), so the
-summary and the reminders need only the procedure, the catalog and the job's answers.
+The current question is worked out by the engine's `Records` (the plan of a job's answers,
+no I/O), so the summary and the reminders need no engine.
 """
 
 from __future__ import annotations
@@ -9,9 +9,8 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass
 
-from bot.engine.catalog import Catalog, Model
-from bot.engine.plan import Slot, plan, shorten
-from bot.engine.procedure import Procedure
+from bot.engine.plan import Slot, chosen_model, shorten
+from bot.engine.records import Records
 from bot.store import Answer
 from bot.texts import Texts
 
@@ -31,18 +30,12 @@ class Where:
         return cls(slot.step.part, slot.key, slot.step.id, slot.item.id if slot.item else None)
 
 
-def model_of(procedure: Procedure, catalog: Catalog, answers: dict[str, Answer]) -> Model | None:
-    """The station model the answers chose, or None."""
-    key = procedure.key("model")
-    answer = answers.get(key) if key else None
-    return catalog.model(answer.value) if answer else None
-
-
-def questions(procedure: Procedure, catalog: Catalog, answers: dict[str, Answer],
+def questions(records: Records, answers: dict[str, Answer],
               cursor: str | None = None) -> tuple[list[Slot], Slot | None]:
     """A job's plan and its current question: the `cursor`'s (set by /back) when it is in
     the plan, else the first question without an answer (None when all are answered)."""
-    slots = plan(procedure, catalog, answers, model_of(procedure, catalog, answers))
+    model = chosen_model(records.procedure, records.catalog, answers)
+    slots = records.plan(answers, model)
     current = next((s for s in slots if s.key == cursor), None) if cursor else None
     if current is None:
         current = next((s for s in slots if s.key not in answers), None)
