@@ -22,7 +22,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from bot.config import PROJECT_ROOT, Settings
+from bot.config import Settings
 from bot.engine.catalog import Catalog
 from sandbox import seed
 from sandbox.server import ChatPage
@@ -180,7 +180,7 @@ def open_browser(url: str) -> None:
 def banner(sandbox: Sandbox) -> str:
     """What the terminal shows once the sandbox runs."""
     try:
-        database = sandbox.database.resolve().relative_to(PROJECT_ROOT)
+        database = sandbox.database.resolve().relative_to(Path.cwd())
     except ValueError:
         database = sandbox.database
     lines = [
