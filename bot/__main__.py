@@ -7,6 +7,7 @@
     sticker PATH...   read activation stickers from photos (python -m bot.vision.sticker --help)
     summary ...       the managers' summary or CSV from the database
                       (python -m bot.managers.cli -h)
+    diagram           draw the procedure as a Mermaid flowchart in docs/procedure.md
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ TOOLS = {
     "geo": "bot.places.cli",
     "sticker": "bot.vision.sticker",
     "summary": "bot.managers.cli",
+    "diagram": "bot.engine.diagram",
 }
 
 

@@ -7,6 +7,7 @@ their own `Settings`, so a test can point the bot at a temporary database and a 
 from __future__ import annotations
 
 from datetime import time
+from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -14,8 +15,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DATA_DIR = PROJECT_ROOT / "data"
+# The shipped data files (the `data` package; pip installs packages unpacked, as folders).
+DATA_DIR = Path(resources.files("data"))  # type: ignore[arg-type]
+PROCEDURE_PATH = DATA_DIR / "procedure.toml"
+TEXTS_DIR = DATA_DIR / "texts"
 
 IdList = Annotated[list[int], NoDecode]
 StrList = Annotated[list[str], NoDecode]
@@ -44,7 +47,7 @@ class Settings(BaseSettings):
     telegram_rate_limit: bool = True
 
     # Storage and data
-    database_path: Path = DATA_DIR / "pinpoint.db"
+    database_path: Path = Path("data/pinpoint.db")  # relative to the working directory
     catalog_path: Path = DATA_DIR / "catalog.toml"
     checklists_path: Path = DATA_DIR / "checklists.toml"
     language: str = "en"

@@ -10,7 +10,7 @@ from datetime import datetime
 
 import aiosqlite
 
-from bot.config import DATA_DIR, Settings
+from bot.config import PROCEDURE_PATH, TEXTS_DIR, Settings
 from bot.engine.catalog import Catalog
 from bot.engine.engine import Engine
 from bot.engine.kinds import KINDS
@@ -28,8 +28,6 @@ from bot.texts import Texts
 from bot.vision.sticker import StickerConfig, StickerReader
 
 log = logging.getLogger(__name__)
-PROCEDURE_PATH = DATA_DIR / "procedure.toml"
-TEXTS_DIR = DATA_DIR / "texts"
 
 
 def load_texts(settings: Settings) -> Texts:

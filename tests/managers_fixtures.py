@@ -12,13 +12,13 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.config import DATA_DIR, Settings
+from bot.config import DATA_DIR, PROCEDURE_PATH, Settings
 from bot.engine.catalog import Catalog
 from bot.engine.engine import Engine
 from bot.engine.kinds import KINDS
 from bot.engine.procedure import Procedure
 from bot.engine.validators import VALIDATORS
-from bot.services import PROCEDURE_PATH, load_texts
+from bot.services import load_texts
 from bot.store import Store
 
 BERLIN = ZoneInfo("Europe/Berlin")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.config import DATA_DIR
+from bot.config import DATA_DIR, PROCEDURE_PATH
 from bot.engine import buttons
 from bot.engine.buttons import (
     LIMIT,
@@ -34,7 +34,6 @@ from bot.engine.kinds import KINDS
 from bot.engine.kinds.model import UNSUPPORTED
 from bot.engine.procedure import Procedure
 from bot.engine.validators import VALIDATORS
-from bot.services import PROCEDURE_PATH
 from bot.support.handoff import REASONS
 
 BIG_ID = 2**52  # Telegram user ids fit in 52 bits; job and hand-off ids stay far below

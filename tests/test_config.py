@@ -12,19 +12,21 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.config import PROJECT_ROOT, Settings
+from bot.config import Settings
 from bot.logs import RedactingFilter
+
+ROOT = Path(__file__).resolve().parent.parent  # the source checkout
 
 
 def example_keys() -> list[str]:
-    text = (PROJECT_ROOT / ".env.example").read_text()
+    text = (ROOT / ".env.example").read_text()
     return re.findall(r"^([A-Z][A-Z0-9_]*)=", text, flags=re.MULTILINE)
 
 
 def test_env_example_lists_every_setting_with_a_comment() -> None:
     keys = example_keys()
     assert sorted(keys) == sorted(name.upper() for name in Settings.model_fields)
-    lines = (PROJECT_ROOT / ".env.example").read_text().splitlines()
+    lines = (ROOT / ".env.example").read_text().splitlines()
     for i, line in enumerate(lines):
         if re.match(r"^[A-Z][A-Z0-9_]*=", line):
             assert lines[i - 1].startswith("#"), f"{line} has no comment above it"
@@ -32,7 +34,7 @@ def test_env_example_lists_every_setting_with_a_comment() -> None:
 
 def test_env_example_values_are_valid_settings(tmp_path: Path) -> None:
     env = tmp_path / ".env"
-    env.write_text((PROJECT_ROOT / ".env.example").read_text())
+    env.write_text((ROOT / ".env.example").read_text())
     settings = Settings(_env_file=env)  # type: ignore[call-arg]
     assert settings.telegram_token is None
     assert settings.admin_ids == [] and settings.support_chat_id is None
@@ -75,7 +77,7 @@ def test_the_finder_settings_default_to_the_bots() -> None:
 def test_run_without_a_token_says_what_to_set(tmp_path: Path) -> None:
     """No token: the first line says the sandbox starts, the token steps follow (--check stops
     the sandbox once it answers instead of serving until Ctrl+C)."""
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "PYTHONPATH": str(PROJECT_ROOT)}
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "PYTHONPATH": str(ROOT)}
     command = [sys.executable, "-m", "bot", "run", "--check", "--no-browser", "--port", "0",
                "--database", str(tmp_path / "sandbox.db")]
     result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True,

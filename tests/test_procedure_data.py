@@ -6,12 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import DATA_DIR
+from bot.config import DATA_DIR, PROCEDURE_PATH, TEXTS_DIR
 from bot.engine.catalog import Catalog
 from bot.engine.kinds import KINDS
 from bot.engine.procedure import Procedure, condition_holds
 from bot.engine.validators import VALIDATORS
-from bot.services import PROCEDURE_PATH, TEXTS_DIR
 from bot.texts import Safe, Texts
 
 
