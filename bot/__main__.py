@@ -3,10 +3,11 @@
     run               start the bot (the default); without TELEGRAM_TOKEN, the sandbox
     sandbox           the bot against a fake Telegram, chat page in the browser
                       (python -m bot sandbox --help)
-    geo ...           probe the geocoder set-up (python -m bot.places.geo --help)
+    geo ...           probe the geocoder set-up (python -m bot.places.cli --help)
     sticker PATH...   read activation stickers from photos (python -m bot.vision.sticker --help)
     summary ...       the managers' summary or CSV from the database
-                      (python -m bot.managers.summary -h)
+                      (python -m bot.managers.cli -h)
+    diagram           draw the procedure as a Mermaid flowchart in docs/procedure.md
 """
 
 from __future__ import annotations
@@ -32,9 +33,10 @@ To run the real bot instead, Pinpoint needs a Telegram bot token: set TELEGRAM_T
 """
 
 TOOLS = {
-    "geo": "bot.places.geo",
+    "geo": "bot.places.cli",
     "sticker": "bot.vision.sticker",
-    "summary": "bot.managers.summary",
+    "summary": "bot.managers.cli",
+    "diagram": "bot.engine.diagram",
 }
 
 

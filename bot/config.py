@@ -6,6 +6,8 @@ their own `Settings`, so a test can point the bot at a temporary database and a 
 
 from __future__ import annotations
 
+from datetime import time
+from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -13,8 +15,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DATA_DIR = PROJECT_ROOT / "data"
+# The shipped data files (the `data` package; pip installs packages unpacked, as folders).
+DATA_DIR = Path(resources.files("data"))  # type: ignore[arg-type]
+PROCEDURE_PATH = DATA_DIR / "procedure.toml"
+TEXTS_DIR = DATA_DIR / "texts"
 
 IdList = Annotated[list[int], NoDecode]
 StrList = Annotated[list[str], NoDecode]
@@ -43,12 +47,12 @@ class Settings(BaseSettings):
     telegram_rate_limit: bool = True
 
     # Storage and data
-    database_path: Path = DATA_DIR / "pinpoint.db"
+    database_path: Path = Path("data/pinpoint.db")  # relative to the working directory
     catalog_path: Path = DATA_DIR / "catalog.toml"
     checklists_path: Path = DATA_DIR / "checklists.toml"
     language: str = "en"
     network_name: str = "ChargeNet"
-    timezone: str = "UTC"
+    timezone: ZoneInfo = ZoneInfo("UTC")
 
     # People
     admin_ids: IdList = Field(default_factory=list)
@@ -97,7 +101,7 @@ class Settings(BaseSettings):
     support_wait_minutes: int = 60
 
     # Managers
-    summary_time: str = "18:00"
+    summary_time: time = time(18, 0)  # local to `timezone`
     stuck_after_minutes: int = 120
     reminder_after_minutes: int = 60
 
@@ -119,32 +123,35 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.replace("\n", ",").split(",") if part.strip()]
         return value
 
-    @field_validator("summary_time")
+    @field_validator("summary_time", mode="before")
     @classmethod
-    def _clock_time(cls, value: str) -> str:
-        hours, _, minutes = value.partition(":")
+    def _clock_time(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        hours, _, minutes = value.strip().partition(":")
         if not (hours.isdigit() and minutes.isdigit() and int(hours) < 24 and int(minutes) < 60):
             raise ValueError(f"expected HH:MM, got {value!r}")
-        return f"{int(hours):02d}:{int(minutes):02d}"
+        return time(int(hours), int(minutes))
 
     @field_validator("telegram_token", mode="before")
     @classmethod
     def _empty_token_is_none(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
 
-    @field_validator("timezone")
+    @field_validator("timezone", mode="before")
     @classmethod
-    def _known_timezone(cls, value: str) -> str:
+    def _known_timezone(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
         try:
-            ZoneInfo(value)
+            return ZoneInfo(value.strip())
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r} (use an IANA name)") from exc
-        return value
 
     @property
     def tz(self) -> ZoneInfo:
-        """The managers' local time zone."""
-        return ZoneInfo(self.timezone)
+        """The managers' local time zone (`timezone`, by its short name)."""
+        return self.timezone
 
     @property
     def bot_base_url(self) -> str:

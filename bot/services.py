@@ -1,28 +1,52 @@
-"""The bot's dependencies, built once at start from the settings, shared by all handlers."""
+"""The wiring: every service of the bot built from the settings, for the app and for the
+command lines (which simply never start the background work)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 import aiosqlite
 
-from bot.config import DATA_DIR, Settings
+from bot.config import PROCEDURE_PATH, TEXTS_DIR, Settings
 from bot.engine.catalog import Catalog
 from bot.engine.engine import Engine
+from bot.engine.kinds import KINDS
 from bot.engine.procedure import Procedure
 from bot.engine.validators import VALIDATORS
+from bot.managers.reminders import Reminders
+from bot.managers.summary import Summaries
 from bot.people.registration import People
-from bot.places.geo import AddressFinder, GeocodeCache
+from bot.places.cache import GeocodeCache
+from bot.places.finder import AddressFinder
 from bot.store import Store, utc_now
 from bot.support.handoff import Support
 from bot.support.outbox import Outbox
 from bot.texts import Texts
 from bot.vision.sticker import StickerConfig, StickerReader
 
-PROCEDURE_PATH = DATA_DIR / "procedure.toml"
-TEXTS_DIR = DATA_DIR / "texts"
+log = logging.getLogger(__name__)
+
+
+def load_texts(settings: Settings) -> Texts:
+    """The texts of the configured language; every template may use `{network}`."""
+    return Texts(TEXTS_DIR, settings.language, shared={"network": settings.network_name})
+
+
+async def open_cache_db(settings: Settings) -> aiosqlite.Connection:
+    """The geocoder cache's own connection to the database (its commits must not end the
+    store's transactions)."""
+    conn = await aiosqlite.connect(str(settings.database_path), isolation_level=None)
+    await conn.execute("PRAGMA busy_timeout=5000")
+    return conn
+
+
+def build_finder(settings: Settings, cache_db: aiosqlite.Connection | None) -> AddressFinder:
+    """The address finder, caching in `cache_db` when there is one."""
+    cache = GeocodeCache.from_settings(cache_db, settings) if cache_db is not None else None
+    return AddressFinder.from_settings(settings, cache)
 
 
 @dataclass
@@ -41,34 +65,42 @@ class Services:
     finder: AddressFinder
     reader: StickerReader
     cache_db: aiosqlite.Connection
+    summaries: Summaries
+    reminders: Reminders
 
     @classmethod
     async def create(
-        cls, settings: Settings, clock: Callable[[], datetime] = utc_now
+        cls, settings: Settings, clock: Callable[[], datetime] = utc_now, *,
+        sync_roles: bool = True,
     ) -> Services:
-        """Load the data files, open (and migrate) the database, wire the services."""
-        procedure = Procedure.load(PROCEDURE_PATH, VALIDATORS)
+        """Load the data files, open (and migrate) the database, wire the services. The bot
+        also syncs the roles the settings name (`sync_roles`); command lines need not."""
+        procedure = Procedure.load(PROCEDURE_PATH, VALIDATORS, KINDS)
         catalog = Catalog.load(settings.catalog_path, settings.checklists_path)
-        texts = Texts(TEXTS_DIR, settings.language)
+        texts = load_texts(settings)
         store = await Store.open(settings.database_path, clock=clock)
-        cache_db = await aiosqlite.connect(str(settings.database_path), isolation_level=None)
-        await cache_db.execute("PRAGMA busy_timeout=5000")
-        finder = AddressFinder.from_settings(settings, GeocodeCache.from_settings(cache_db,
-                                                                                 settings))
+        cache_db = await open_cache_db(settings)
+        finder = build_finder(settings, cache_db)
         reader = StickerReader(
             StickerConfig(settings.sticker_url_host, settings.sticker_url_path),
             workers=settings.qr_workers, budget_s=settings.qr_time_budget_s,
         )
         engine = Engine(store, procedure, catalog, texts, settings, finder, reader)
         people = People(store, texts, settings)
-        await people.sync_configured_roles()
+        if sync_roles:
+            await people.sync_configured_roles()
         outbox = Outbox(store, settings, base_delay_s=settings.outbox_retry_base_s)
-        support = Support(store, engine, texts, settings, outbox)
+        support = Support(store, engine.records, texts, settings, outbox)
+        summaries = Summaries(store, engine.records, settings)
+        reminders = Reminders(store, engine.records, texts, settings)
         return cls(settings, store, catalog, texts, procedure, engine, people, outbox, support,
-                   finder, reader, cache_db)
+                   finder, reader, cache_db, summaries, reminders)
 
     def start(self) -> None:
-        """Start the background work (the outbox's deliveries)."""
+        """Start the background work (the outbox's deliveries); the app calls it, command
+        lines don't."""
+        if self.finder.policy_warning:
+            log.warning(self.finder.policy_warning)
         self.outbox.start()
 
     async def close(self) -> None:

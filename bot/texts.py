@@ -67,6 +67,26 @@ class Texts:
         """The placeholder names the template of `key` uses."""
         return {name for _, name, _, _ in Formatter().parse(self.raw(key)) if name}
 
+    def under(self, prefix: str) -> Section:
+        """The texts under `prefix.` by their short keys: `texts.under("grant").get("usage")`."""
+        return Section(self, prefix)
+
+
+class Section:
+    """The texts of one section (keys relative to its prefix), same `get`/`has` as `Texts`."""
+
+    def __init__(self, texts: Texts, prefix: str) -> None:
+        self.texts = texts
+        self.prefix = prefix
+
+    def has(self, key: str) -> bool:
+        """True when `prefix.key` exists."""
+        return self.texts.has(f"{self.prefix}.{key}")
+
+    def get(self, key: str, default: str | None = None, **values: Any) -> str:
+        """The text of `prefix.key` (see `Texts.get`)."""
+        return self.texts.get(f"{self.prefix}.{key}", default, **values)
+
 
 class Safe:
     """A value that is already Telegram-HTML and must not be escaped again."""

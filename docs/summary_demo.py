@@ -19,15 +19,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.config import DATA_DIR, Settings  # noqa: E402
-from bot.engine.catalog import Catalog  # noqa: E402
+from bot.config import Settings  # noqa: E402
 from bot.engine.engine import Engine  # noqa: E402
-from bot.engine.procedure import Procedure  # noqa: E402
-from bot.engine.validators import VALIDATORS  # noqa: E402
-from bot.managers.summary import Period, chart_png, compute, render_text, to_plain  # noqa: E402
-from bot.services import PROCEDURE_PATH, TEXTS_DIR  # noqa: E402
-from bot.store import Store  # noqa: E402
-from bot.texts import Texts  # noqa: E402
+from bot.managers.periods import Period  # noqa: E402
+from bot.managers.render import chart_png, render_text, to_plain  # noqa: E402
+from bot.services import Services  # noqa: E402
 
 DAY = "2026-03-12"
 SUPPORT = 900
@@ -169,20 +165,19 @@ async def main(out: Path = ROOT / "docs" / "summary-chart.png") -> str:
         settings = Settings(_env_file=None, database_path=Path(tmp) / "demo.db",  # type: ignore[call-arg]
                             timezone="Europe/Berlin", network_name="ChargeNet")
         demo_clock: list[Demo] = []
-        store = await Store.open(settings.database_path, clock=lambda: demo_clock[0].clock())
-        engine = Engine(store, Procedure.load(PROCEDURE_PATH, VALIDATORS),
-                        Catalog.load(DATA_DIR / "catalog.toml", DATA_DIR / "checklists.toml"),
-                        Texts(TEXTS_DIR, "en"), settings)
-        demo = Demo(engine, settings)
+        services = await Services.create(settings, lambda: demo_clock[0].clock(),
+                                         sync_roles=False)
+        demo = Demo(services.engine, settings)
         demo_clock.append(demo)
         await seed(demo)
         now = demo.at("18:00")
-        summary = await compute(engine, Period.day(date.fromisoformat(DAY), settings.tz), now)
-        png = chart_png(summary, engine.texts)
+        period = Period.day(date.fromisoformat(DAY), settings.tz)
+        summary = await services.summaries.compute(period, now)
+        png = chart_png(summary, services.texts)
         assert png is not None
         out.write_bytes(png)
-        text = render_text(summary, engine.texts)
-        await store.close()
+        text = render_text(summary, services.texts)
+        await services.close()
     return text
 
 

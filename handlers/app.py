@@ -31,6 +31,8 @@ from telegram.ext import (
 )
 
 from bot.config import Settings
+from bot.engine import buttons
+from bot.engine.buttons import JOB_ACTIONS, REGISTRATION_ACTIONS, SUPPORT_ACTIONS
 from bot.services import Services
 from bot.store import utc_now
 from handlers import access, installer, support
@@ -115,10 +117,12 @@ def register_handlers(app: Application) -> None:
     private = filters.ChatType.PRIVATE
     # -1: every update: who is it? (never stops the update)
     app.add_handler(TypeHandler(Update, access.identify), group=-1)
-    # 0: buttons, by the prefix of their data
-    app.add_handler(CallbackQueryHandler(access.registration_decision, pattern=r"^r:"))
-    app.add_handler(CallbackQueryHandler(installer.button, pattern=r"^[amc]:"))
-    app.add_handler(CallbackQueryHandler(support.button, pattern=r"^s:"))
+    # 0: buttons, by the action their data decodes to (stale data: the catch-all below)
+    app.add_handler(CallbackQueryHandler(access.registration_decision,
+                                         pattern=buttons.matches(*REGISTRATION_ACTIONS)))
+    app.add_handler(CallbackQueryHandler(installer.button, pattern=buttons.matches(*JOB_ACTIONS)))
+    app.add_handler(CallbackQueryHandler(support.button,
+                                         pattern=buttons.matches(*SUPPORT_ACTIONS)))
     # 0: installer commands, in private chats
     commands = {
         "start": installer.start, "new": installer.new_job, "back": installer.back,

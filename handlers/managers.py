@@ -15,18 +15,10 @@ from telegram import LinkPreviewOptions, Update
 from telegram.constants import ParseMode
 from telegram.ext import Application, BaseHandler, CommandHandler
 
-from bot.managers.summary import (
-    Summary,
-    caption,
-    chart_png,
-    compute,
-    export_csv,
-    export_name,
-    parse_period,
-    parse_range,
-    render_text,
-    today_in,
-)
+from bot.managers.export import export_name
+from bot.managers.periods import parse_period, parse_range, today_in
+from bot.managers.render import caption, chart_png, render_text
+from bot.managers.summary import Summary
 from handlers import admin
 from handlers.context import PinpointContext
 
@@ -78,7 +70,7 @@ async def summary_command(update: Update, context: PinpointContext) -> None:
     if period is None:
         await context.bot.send_message(chat_id, services.texts.get("summary_report.usage"))
         return
-    summary = await compute(services.engine, period, now)
+    summary = await services.summaries.compute(period, now)
     await send_summary(context, chat_id, summary)
 
 
@@ -94,7 +86,7 @@ async def export_command(update: Update, context: PinpointContext) -> None:
         await context.bot.send_message(chat_id, texts.get("summary_report.export_usage"),
                                        parse_mode=ParseMode.HTML)
         return
-    text, count = await export_csv(services.engine, period)
+    text, count = await services.summaries.export_csv(period)
     values = {"first": period.first.isoformat(), "last": period.last.isoformat()}
     if not count:
         await context.bot.send_message(chat_id, texts.get("summary_report.export_none",

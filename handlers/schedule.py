@@ -15,8 +15,8 @@ from telegram.error import TelegramError
 from telegram.ext import Application
 
 from bot.config import Settings
-from bot.managers.reminders import due_reminders
-from bot.managers.summary import Period, chart_png, compute, render_text, today_in
+from bot.managers.periods import Period, today_in
+from bot.managers.render import chart_png, render_text
 from handlers.context import PinpointContext
 from handlers.managers import send_summary
 from handlers.render import send
@@ -29,8 +29,7 @@ REMINDER_SWEEP_S = 60.0
 
 def summary_time(settings: Settings) -> time:
     """SUMMARY_TIME in TIMEZONE, as an aware time for `run_daily`."""
-    hours, minutes = (int(part) for part in settings.summary_time.split(":"))
-    return time(hours, minutes, tzinfo=settings.tz)
+    return settings.summary_time.replace(tzinfo=settings.tz)
 
 
 def schedule_jobs(app: Application, settings: Settings | None = None,
@@ -61,7 +60,7 @@ async def daily_summary(context: PinpointContext) -> None:
         return
     now = services.store.clock()
     period = Period.day(today_in(settings.tz, now), settings.tz)
-    summary = await compute(services.engine, period, now)
+    summary = await services.summaries.compute(period, now)
     text = render_text(summary, services.texts)
     png = None if summary.empty else await asyncio.to_thread(chart_png, summary, services.texts)
     sent = []
@@ -78,7 +77,7 @@ async def daily_summary(context: PinpointContext) -> None:
 async def remind_idle_jobs(context: PinpointContext) -> None:
     """Remind installers of jobs idle for REMINDER_AFTER_MINUTES, once per idle period."""
     services = context.services
-    for reminder in await due_reminders(services.engine, services.store.clock()):
+    for reminder in await services.reminders.due(services.store.clock()):
         try:
             await send(context, reminder.chat_id, reminder.reply)
         except TelegramError as exc:

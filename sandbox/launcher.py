@@ -2,8 +2,9 @@
 
 One aiohttp server on one port: the page and its API at `/`, the Bot API emulator mounted
 at `/telegram` (the bot's `TELEGRAM_API_URL`). An offline fake Nominatim on another loopback
-port answers address look-ups unless `GEOCODER_URL` is configured. The database is
-`data/sandbox.db`, recreated at each start and seeded with the demo installer.
+port answers address look-ups unless `GEOCODER_URL` is configured. The database lives in a
+fresh temporary directory, seeded with the demo installer and removed at stop (`--database`
+puts it elsewhere: recreated at each start, kept after). Nothing is written to the source tree.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import os
 import signal
 import socket
 import sys
+import tempfile
 import webbrowser
 from pathlib import Path
 from typing import Any
@@ -22,7 +24,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from bot.config import PROJECT_ROOT, Settings
+from bot.config import Settings
 from bot.engine.catalog import Catalog
 from sandbox import seed
 from sandbox.server import ChatPage
@@ -45,9 +47,11 @@ class Sandbox:
         *,
         host: str = DEFAULT_HOST,
         port: int = DEFAULT_PORT,
-        database: Path = seed.DATABASE_PATH,
+        database: Path | None = None,
         poll_timeout: int = 10,
     ) -> None:
+        """`database`: the SQLite file, recreated at each start; by default one in a fresh
+        temporary directory that `stop()` removes."""
         self.base = base
         self.host = host
         self.port = port
@@ -59,6 +63,12 @@ class Sandbox:
         self.settings: Settings | None = None
         self.app: Any = None  # the python-telegram-bot Application (handlers.app builds it)
         self._runner: web.AppRunner | None = None
+        self._workdir: tempfile.TemporaryDirectory[str] | None = None
+
+    @property
+    def temporary(self) -> bool:
+        """The database is in a temporary directory that `stop()` removes."""
+        return self._workdir is not None
 
     @property
     def url(self) -> str:
@@ -96,6 +106,10 @@ class Sandbox:
         await web.TCPSite(self._runner, self.host, self.port).start()
         self.port = self._runner.addresses[0][1]
         self.emu.port = self.port
+        if self.database is None:
+            self._workdir = tempfile.TemporaryDirectory(prefix="pinpoint-sandbox-",
+                                                        ignore_cleanup_errors=True)
+            self.database = Path(self._workdir.name) / "sandbox.db"
         reset_database(self.database)
         await seed.seed_database(self.database)
         self.settings = seed.sandbox_settings(self.base, self.api_url, self.database,
@@ -104,7 +118,8 @@ class Sandbox:
         await start_polling(self.app, poll_timeout=self.poll_timeout)
 
     async def stop(self) -> None:
-        """Stop the bot, the page's streams, the server and the geocoder (what was started)."""
+        """Stop the bot, the page's streams, the server and the geocoder (what was started);
+        remove the temporary database."""
         from handlers.app import stop_polling
 
         app, self.app = self.app, None
@@ -118,6 +133,9 @@ class Sandbox:
             self._runner = None
         if self.geocoder is not None:
             await self.geocoder.stop()
+        if self._workdir is not None:
+            self._workdir.cleanup()
+            self._workdir, self.database = None, None
 
     async def __aenter__(self) -> Sandbox:
         await self.start()
@@ -179,15 +197,12 @@ def open_browser(url: str) -> None:
 
 def banner(sandbox: Sandbox) -> str:
     """What the terminal shows once the sandbox runs."""
-    try:
-        database = sandbox.database.resolve().relative_to(PROJECT_ROOT)
-    except ValueError:
-        database = sandbox.database
+    where = "temporary, removed at stop" if sandbox.temporary else "recreated at each start"
     lines = [
         f"Pinpoint sandbox: open {sandbox.url} (Ctrl+C stops it)",
         "  Be Ana (approved installer: send /new), Sam (support group), Ben (newcomer),",
         "  Maya (manager) or Alex (admin); each browser tab can be another person.",
-        f"  Database {database} (recreated at each start); addresses: {sandbox.geocoder_label}.",
+        f"  Database {sandbox.database} ({where}); addresses: {sandbox.geocoder_label}.",
     ]
     if sandbox.host not in (DEFAULT_HOST, "localhost", "::1"):
         lines.append(f"  Listening on {sandbox.host}: anyone on your network can use this page.")
@@ -219,8 +234,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         help="address to listen on (default 127.0.0.1; 0.0.0.0 lets a phone on "
                              "your network in: anyone there can use it)")
     parser.add_argument("--no-browser", action="store_true", help="don't open a browser")
-    parser.add_argument("--database", type=Path, default=seed.DATABASE_PATH,
-                        help="the SQLite file, recreated at each start (default data/sandbox.db)")
+    parser.add_argument("--database", type=Path, default=None,
+                        help="the SQLite file, recreated at each start and kept after (default: "
+                             "one in a temporary directory, removed at stop)")
     parser.add_argument("--check", action="store_true",
                         help="start, check that the page and the bot answer, stop (exit 0 or 1)")
     return parser.parse_args(argv)

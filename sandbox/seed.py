@@ -13,13 +13,12 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from bot.config import DATA_DIR, Settings
+from bot.config import Settings
 from bot.store import Store
 from testkit.emulator import BotApiEmulator
 
 SANDBOX_TOKEN = "7000000001:SANDBOX-not-a-real-token"
 BOT_USERNAME = "pinpoint_sandbox_bot"
-DATABASE_PATH = DATA_DIR / "sandbox.db"
 SUPPORT_GROUP_ID = -1001000000100
 SUPPORT_GROUP_TITLE = "ChargeNet support"
 INSTALLER_ID = "INS-10234"  # Ana's, registered by the seed

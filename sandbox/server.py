@@ -201,15 +201,12 @@ class ChatPage:
         return web.json_response(found, headers=NO_CACHE)
 
     def _on_event(self, event: str, payload: Any) -> None:
-        if event in ("message", "edit", "delete") and isinstance(payload, StoredMessage):
+        if event in ("message", "edit") and isinstance(payload, StoredMessage):
             chat = self.emu.chats.get(payload.chat_id)
             if chat is None:
                 return
             self._publish(chat.id, {"type": "message", "message": message_json(payload),
                                     "keyboard": keyboard_json(chat)})
-        elif event == "action":
-            chat_id, action = payload
-            self._publish(chat_id, {"type": "action", "action": action})
 
     def _publish(self, chat_id: int, event: dict[str, Any]) -> None:
         for queue in self._streams.get(chat_id, ()):

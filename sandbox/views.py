@@ -128,7 +128,6 @@ def message_json(message: StoredMessage) -> dict[str, Any]:
         "date": data.get("date"),
         "html": entities_html(text, entities) if text else "",
         "edited": bool(message.history),
-        "deleted": message.deleted,
         "buttons": _inline_keyboard(data),
     }
     if data.get("media_group_id"):
@@ -196,11 +195,11 @@ def keyboard_json(chat: ChatState) -> dict[str, Any] | None:
 
 
 def chat_json(chat: ChatState) -> dict[str, Any]:
-    """A chat with every message that was not deleted, and its reply keyboard."""
+    """A chat with its messages and its reply keyboard."""
     return {
         "id": chat.id,
         "title": chat.chat.get("title") or chat.chat.get("first_name") or str(chat.id),
         "type": chat.chat["type"],
-        "messages": [message_json(m) for m in chat.messages if not m.deleted],
+        "messages": [message_json(m) for m in chat.messages],
         "keyboard": keyboard_json(chat),
     }

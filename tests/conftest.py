@@ -13,7 +13,7 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).parent))
 
 from bot.config import Settings
-from bot.places.geo import reset_rate_limits
+from bot.places.spacing import reset_rate_limits
 from bot.services import Services
 from handlers.app import build_application, start_polling, stop_polling
 from sandbox.launcher import Sandbox
@@ -130,10 +130,11 @@ async def bot(settings: Settings) -> AsyncIterator[RunningBot]:
 
 
 @pytest.fixture
-async def sandbox(tmp_path: Path) -> AsyncIterator[Sandbox]:
-    """The whole sandbox (emulator, bot, chat page) on a free port, database in `tmp_path`."""
+async def sandbox() -> AsyncIterator[Sandbox]:
+    """The whole sandbox (emulator, bot, chat page) on a free port, its database in a
+    temporary directory (the default)."""
     running = Sandbox(Settings(_env_file=None), port=0,  # type: ignore[call-arg]
-                      database=tmp_path / "sandbox.db", poll_timeout=1)
+                      poll_timeout=1)
     await running.start()
     try:
         await running.emu.wait_for_call("setMyCommands")

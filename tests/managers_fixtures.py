@@ -12,14 +12,14 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.config import DATA_DIR, Settings
+from bot.config import DATA_DIR, PROCEDURE_PATH, Settings
 from bot.engine.catalog import Catalog
 from bot.engine.engine import Engine
+from bot.engine.kinds import KINDS
 from bot.engine.procedure import Procedure
 from bot.engine.validators import VALIDATORS
-from bot.services import PROCEDURE_PATH, TEXTS_DIR
+from bot.services import load_texts
 from bot.store import Store
-from bot.texts import Texts
 
 BERLIN = ZoneInfo("Europe/Berlin")
 SUPPORT = 9100
@@ -157,9 +157,9 @@ async def open_engine(settings: Settings, clock: Clock) -> Engine:
     """An engine over a fresh store that uses `clock`."""
     store = await Store.open(settings.database_path, clock=clock)
     await store.db.execute("PRAGMA synchronous = OFF")  # a throwaway database: no fsync
-    procedure = Procedure.load(PROCEDURE_PATH, VALIDATORS)
+    procedure = Procedure.load(PROCEDURE_PATH, VALIDATORS, KINDS)
     catalog = Catalog.load(DATA_DIR / "catalog.toml", DATA_DIR / "checklists.toml")
-    return Engine(store, procedure, catalog, Texts(TEXTS_DIR, "en"), settings)
+    return Engine(store, procedure, catalog, load_texts(settings), settings)
 
 
 ANA, BEN, CARLA, DAN = 1001, 1002, 1003, 1004

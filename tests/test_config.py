@@ -6,23 +6,27 @@ import logging
 import re
 import subprocess
 import sys
+from datetime import time
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.config import PROJECT_ROOT, Settings
+from bot.config import Settings
 from bot.logs import RedactingFilter
+
+ROOT = Path(__file__).resolve().parent.parent  # the source checkout
 
 
 def example_keys() -> list[str]:
-    text = (PROJECT_ROOT / ".env.example").read_text()
+    text = (ROOT / ".env.example").read_text()
     return re.findall(r"^([A-Z][A-Z0-9_]*)=", text, flags=re.MULTILINE)
 
 
 def test_env_example_lists_every_setting_with_a_comment() -> None:
     keys = example_keys()
     assert sorted(keys) == sorted(name.upper() for name in Settings.model_fields)
-    lines = (PROJECT_ROOT / ".env.example").read_text().splitlines()
+    lines = (ROOT / ".env.example").read_text().splitlines()
     for i, line in enumerate(lines):
         if re.match(r"^[A-Z][A-Z0-9_]*=", line):
             assert lines[i - 1].startswith("#"), f"{line} has no comment above it"
@@ -30,7 +34,7 @@ def test_env_example_lists_every_setting_with_a_comment() -> None:
 
 def test_env_example_values_are_valid_settings(tmp_path: Path) -> None:
     env = tmp_path / ".env"
-    env.write_text((PROJECT_ROOT / ".env.example").read_text())
+    env.write_text((ROOT / ".env.example").read_text())
     settings = Settings(_env_file=env)  # type: ignore[call-arg]
     assert settings.telegram_token is None
     assert settings.admin_ids == [] and settings.support_chat_id is None
@@ -47,10 +51,33 @@ def test_lists_and_time_zone_from_the_environment(monkeypatch: pytest.MonkeyPatc
         Settings(_env_file=None)  # type: ignore[call-arg]
 
 
+def test_the_summary_time_and_the_zone_are_typed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SUMMARY_TIME", "7:30")
+    monkeypatch.setenv("TIMEZONE", "Europe/Lisbon")
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert settings.summary_time == time(7, 30)
+    assert settings.timezone == ZoneInfo("Europe/Lisbon") and settings.tz is settings.timezone
+    assert Settings(_env_file=None, summary_time=time(18)).summary_time == time(18)  # type: ignore[call-arg]
+    for wrong in ("24:00", "18h", "18:00:00"):
+        monkeypatch.setenv("SUMMARY_TIME", wrong)
+        with pytest.raises(ValueError, match="expected HH:MM"):
+            Settings(_env_file=None)  # type: ignore[call-arg]
+    monkeypatch.delenv("SUMMARY_TIME")
+    monkeypatch.setenv("TIMEZONE", "Mars/Olympus")
+    with pytest.raises(ValueError, match="unknown time zone 'Mars/Olympus'"):
+        Settings(_env_file=None)  # type: ignore[call-arg]
+
+
+def test_the_finder_settings_default_to_the_bots() -> None:
+    from bot.places import GeoSettings
+
+    assert GeoSettings() == GeoSettings.from_settings(Settings(_env_file=None))  # type: ignore[call-arg]
+
+
 def test_run_without_a_token_says_what_to_set(tmp_path: Path) -> None:
     """No token: the first line says the sandbox starts, the token steps follow (--check stops
     the sandbox once it answers instead of serving until Ctrl+C)."""
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "PYTHONPATH": str(PROJECT_ROOT)}
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "PYTHONPATH": str(ROOT)}
     command = [sys.executable, "-m", "bot", "run", "--check", "--no-browser", "--port", "0",
                "--database", str(tmp_path / "sandbox.db")]
     result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True,

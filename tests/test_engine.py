@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import Settings
+from bot.engine.buttons import Choose, JobAction, Say, Special, Verb, decode, encode
 from bot.engine.engine import Engine
 from bot.engine.interaction import Input, Outcome
 from bot.engine.plan import progress_bar
@@ -65,7 +66,7 @@ async def test_screen_steps_only_for_models_with_a_screen(services: Services) ->
     assert "checklist.cooling" not in keys
     plain_total = len(keys)
 
-    await engine.press(INSTALLER, f"c:{view.job.id}:cancel")
+    await engine.press(INSTALLER, encode(JobAction(view.job.id, Verb.CANCEL)))
     await pick(engine, "Alpitronic", "HYC300")  # DC, with a screen
     view = await engine.open_view(INSTALLER)
     keys = [s.key for s in view.slots]
@@ -95,7 +96,7 @@ async def test_changing_the_model_clears_what_depends_on_it(services: Services) 
                             "photo")
     await store.update_job(job.id, cursor=None)
     assert await current(engine) == "plate_match"
-    outcome = await engine.press(INSTALLER, f"a:{job.id}:plate_match:no")
+    outcome = await engine.press(INSTALLER, encode(Choose(job.id, "plate_match", "no")))
     assert await current(engine) == "model"
     answers = await store.answers(job.id)
     assert "model" not in answers and "documents" not in answers
@@ -116,9 +117,9 @@ async def test_typed_answer_is_stored_before_the_next_question(services: Service
     engine, store = services.engine, services.store
     await pick(engine, "Alpitronic", "HYC300")
     job = await store.open_job(INSTALLER)
-    await engine.press(INSTALLER, f"a:{job.id}:documents:=ok")
-    await engine.press(INSTALLER, f"a:{job.id}:hardware:=ok")
-    await engine.press(INSTALLER, f"a:{job.id}:site_access:yes")
+    await engine.press(INSTALLER, encode(Say(job.id, "documents", Special.OK)))
+    await engine.press(INSTALLER, encode(Say(job.id, "hardware", Special.OK)))
+    await engine.press(INSTALLER, encode(Choose(job.id, "site_access", "yes")))
     outcome = await engine.handle(INSTALLER, Input(text="ORD-77"))
     assert (await store.answers(job.id))["owner_account"].value == "ORD-77"
     assert "owner knows it" in outcome.replies[-1].text
@@ -136,4 +137,4 @@ async def test_one_open_job_at_a_time(services: Services) -> None:
     await engine.start_job(INSTALLER, INSTALLER)
     again = await engine.start_job(INSTALLER, INSTALLER)
     assert "still open" in again.replies[0].text
-    assert button(again, "Continue job #1").startswith("c:1:cont")
+    assert decode(button(again, "Continue job #1")) == JobAction(1, Verb.CONTINUE)

@@ -1,4 +1,5 @@
-"""bot.places.geo against the fake Nominatim/Photon servers on 127.0.0.1 (real geopy code)."""
+"""bot.places (finder, candidates, pins, spacing, cache) against the fake Nominatim and
+Photon servers on 127.0.0.1 (real geopy code)."""
 
 from __future__ import annotations
 
@@ -15,20 +16,20 @@ import pytest
 from aiohttp import web
 
 from bot.config import DATA_DIR, load_settings
-from bot.places import geo
-from bot.places.geo import (
+from bot.places import (
     AddressFinder,
     Candidate,
     GeocodeCache,
     GeocoderError,
     GeoSettings,
+    PinCheck,
     accuracy_ok,
-    candidate_from,
     check_pin,
     distance_m,
-    make_label,
-    probe_points,
 )
+from bot.places.candidates import candidate_from, make_label
+from bot.places.finder import probe_points
+from bot.places.spacing import reset_rate_limits
 from testkit.fakes.geocoder import FakeNominatim, FakePhoton
 
 # A fix on the pavement of Invalidenstraße, Berlin (demo table): 111/113 south, 110–116 north.
@@ -40,7 +41,7 @@ LYON = (45.76000, 4.83000)
 
 @pytest.fixture(autouse=True)
 def _fresh_rate_limits() -> None:
-    geo.reset_rate_limits()  # fakes may reuse a port; don't inherit a back-off
+    reset_rate_limits()  # fakes may reuse a port; don't inherit a back-off
 
 
 @pytest.fixture
@@ -427,7 +428,7 @@ def test_pin_too_far() -> None:
     assert only_gps.from_address_m is None and only_gps.too_far_from_gps
     typed = Candidate.unverified("Hinterhof, Invalidenstr. 113", *FIX)
     no_gps = check_pin(far_pin, None, typed, max_from_gps_m=150, max_from_address_m=300)
-    assert no_gps == geo.PinCheck(None, None, False, False) and not no_gps.too_far
+    assert no_gps == PinCheck(None, None, False, False) and not no_gps.too_far
 
 
 def test_fix_accuracy() -> None:

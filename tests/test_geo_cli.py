@@ -1,4 +1,4 @@
-"""`python -m bot.places.geo`: the operators' probe, against the fake Nominatim on 127.0.0.1."""
+"""`python -m bot.places.cli`: the operators' probe, against the fake Nominatim on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ import aiosqlite
 import pytest
 
 from bot.config import DATA_DIR, Settings
-from bot.places import geo
+from bot.places import cli
+from bot.places.spacing import reset_rate_limits
 from testkit.fakes.geocoder import FakeNominatim
 
 FIX = ("52.5304", "13.3845")
@@ -24,7 +25,7 @@ FIX = ("52.5304", "13.3845")
 
 @pytest.fixture(autouse=True)
 def _fresh_rate_limits() -> None:
-    geo.reset_rate_limits()
+    reset_rate_limits()
 
 
 @pytest.fixture
@@ -44,7 +45,7 @@ def settings_for(url: str, tmp_path: Path, **kw: Any) -> Settings:
 
 async def run(argv: list[str], settings: Settings) -> tuple[int, list[str], str]:
     out, err = io.StringIO(), io.StringIO()
-    code = await geo.amain(argv, settings=settings, out=out, err=err)
+    code = await cli.amain(argv, settings=settings, out=out, err=err)
     return code, out.getvalue().splitlines(), err.getvalue()
 
 
@@ -119,7 +120,7 @@ async def test_cache_option_uses_the_bots_database(nominatim: FakeNominatim,
 
 async def _python_m(args: list[str], env: dict[str, str], cwd: Path) -> tuple[int, str, str]:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.places.geo", *args, env=env, cwd=cwd,
+        sys.executable, "-m", "bot.places.cli", *args, env=env, cwd=cwd,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )
     out, err = await asyncio.wait_for(proc.communicate(), 30)

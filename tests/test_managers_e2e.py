@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.config import Settings
-from bot.managers import summary as summary_cli
+from bot.managers import cli as summary_cli
 from bot.managers.reports import iso
 from handlers.schedule import DAILY_SUMMARY, REMINDERS
 from testkit.emulator import BotApiEmulator, Group, Player

@@ -6,17 +6,17 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import DATA_DIR
+from bot.config import DATA_DIR, PROCEDURE_PATH, TEXTS_DIR
 from bot.engine.catalog import Catalog
+from bot.engine.kinds import KINDS
 from bot.engine.procedure import Procedure, condition_holds
 from bot.engine.validators import VALIDATORS
-from bot.services import PROCEDURE_PATH, TEXTS_DIR
 from bot.texts import Safe, Texts
 
 
 @pytest.fixture(scope="module")
 def procedure() -> Procedure:
-    return Procedure.load(PROCEDURE_PATH, VALIDATORS)
+    return Procedure.load(PROCEDURE_PATH, VALIDATORS, KINDS)
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +112,7 @@ def test_a_broken_procedure_is_refused(tmp_path: Path) -> None:
     bad.write_text('[[part]]\nid = "a"\n[[step]]\nid = "x"\npart = "a"\nkind = "text"\n'
                    'validator = "nope"\n')
     with pytest.raises(ValueError, match="unknown validator"):
-        Procedure.load(bad, VALIDATORS)
+        Procedure.load(bad, VALIDATORS, KINDS)
 
 
 def test_texts_escape_values_and_fall_back_to_english(tmp_path: Path) -> None:
@@ -144,8 +144,8 @@ def test_a_role_played_twice_or_unknown_is_refused(tmp_path: Path) -> None:
     twice = tmp_path / "twice.toml"
     twice.write_text(base.replace('role = "pin"', 'role = "gps"'))
     with pytest.raises(ValueError, match="role"):
-        Procedure.load(twice, VALIDATORS)
+        Procedure.load(twice, VALIDATORS, KINDS)
     unknown = tmp_path / "unknown.toml"
     unknown.write_text(base.replace('role = "pin"', 'role = "parking"'))
     with pytest.raises(ValueError, match="unknown role"):
-        Procedure.load(unknown, VALIDATORS)
+        Procedure.load(unknown, VALIDATORS, KINDS)

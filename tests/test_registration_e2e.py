@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from bot.config import Settings
+from bot.engine.buttons import Registration, Verdict, encode
 from testkit.emulator import BotApiEmulator, Player
 
 from conftest import ADMIN_ID, BEN_ID, MANAGER_ID, RunningBot
@@ -38,7 +39,7 @@ async def test_admin_approves_a_new_installer(emu: BotApiEmulator, bot: RunningB
     assert "Approved by Alex Admin" in decided.text and not decided.buttons
     await ben.expect_text("You're approved", "/new")
 
-    again = await admin.press_data(request, f"r:{BEN_ID}:approve")
+    again = await admin.press_data(request, encode(Registration(BEN_ID, Verdict.APPROVE)))
     assert again is not None and again.text == "Already decided."
     await ben.expect_nothing(0.2)
 
@@ -77,7 +78,7 @@ async def test_only_admins_can_decide(emu: BotApiEmulator, bot: RunningBot,
     await dana.expect_text("waiting for approval")
     request = await admin.expect_text("INS-40004")
     mallory = emu.user(6666, "Mallory")
-    answer = await mallory.press_data(request, "r:1004:approve")
+    answer = await mallory.press_data(request, encode(Registration(1004, Verdict.APPROVE)))
     assert answer is not None and answer.text == "That button is not for you."
     assert (await bot.services.store.user(1004)).status == "pending"
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -18,6 +21,7 @@ from PIL import Image
 
 from bot.config import Settings
 from sandbox import Sandbox, seed
+from sandbox.launcher import banner
 from sandbox.server import STATIC_DIR, STICKER_PATH
 from sandbox.views import entities_html
 
@@ -84,6 +88,37 @@ async def test_sandbox_settings_use_the_emulator_the_demo_people_and_the_fake_ge
     configured = Settings(_env_file=None, geocoder_url="https://geo.example.org")  # type: ignore[call-arg]
     kept = seed.sandbox_settings(configured, "http://x/telegram", Path("s.db"), "http://fake")
     assert kept.geocoder_url == "https://geo.example.org"
+
+
+async def test_the_database_lives_in_a_temporary_directory_removed_at_stop(
+        tmp_path: Path) -> None:
+    running = Sandbox(Settings(_env_file=None), port=0, poll_timeout=1)  # type: ignore[call-arg]
+    await running.start()
+    try:
+        database = running.database
+        assert database is not None and running.temporary and database.is_file()
+        assert running.settings is not None and running.settings.database_path == database
+        assert not database.is_relative_to(Path(__file__).resolve().parents[1])  # the source tree
+        assert "temporary, removed at stop" in banner(running)
+    finally:
+        await running.stop()
+    assert not database.parent.exists() and running.database is None
+    kept = Sandbox(Settings(_env_file=None), port=0, poll_timeout=1,  # type: ignore[call-arg]
+                   database=tmp_path / "kept.db")
+    await kept.start()
+    await kept.stop()
+    assert (tmp_path / "kept.db").is_file() and not kept.temporary
+
+
+def test_check_runs_from_any_directory_and_writes_nothing_there(tmp_path: Path) -> None:
+    root = Path(__file__).resolve().parents[1]
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), "PYTHONPATH": str(root)}
+    command = [sys.executable, "-m", "sandbox", "--check", "--no-browser", "--port", "0"]
+    result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "sandbox check: ok" in result.stdout and "temporary, removed at stop" in result.stdout
+    assert list(tmp_path.iterdir()) == []
 
 
 async def test_page_and_assets_are_served_and_load_nothing_from_elsewhere(

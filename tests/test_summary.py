@@ -33,21 +33,10 @@ from managers_fixtures import (
 from PIL import Image
 
 from bot.engine.engine import Engine
-from bot.managers.summary import (
-    InstallerLine,
-    Period,
-    Summary,
-    chart_png,
-    compute,
-    duration_text,
-    export_csv,
-    jobs_csv,
-    parse_period,
-    parse_range,
-    render_text,
-    to_plain,
-    utf16_len,
-)
+from bot.managers.export import jobs_csv
+from bot.managers.periods import Period, parse_period, parse_range
+from bot.managers.render import chart_png, duration_text, render_text, to_plain, utf16_len
+from bot.managers.summary import InstallerLine, Summaries, Summary
 from testkit.emulator import parse_html
 
 Seeded = tuple[Engine, Seeder, dict[str, int]]
@@ -72,13 +61,18 @@ async def seeded(engine: Engine) -> Seeded:
     return engine, seed, jobs
 
 
+def summaries(engine: Engine) -> Summaries:
+    """The summaries over the seeded engine's store, procedure, catalog and settings."""
+    return Summaries(engine.store, engine.records, engine.settings)
+
+
 def installer(summary: Summary, user_id: int) -> InstallerLine:
     return next(p for p in summary.installers if p.user_id == user_id)
 
 
 async def test_a_day_counts_what_happened_in_the_managers_time_zone(seeded: Seeded) -> None:
     engine, _, jobs = seeded
-    summary = await compute(engine, Period.day(TUESDAY, BERLIN), EVENING)
+    summary = await summaries(engine).compute(Period.day(TUESDAY, BERLIN), EVENING)
 
     assert summary.live and summary.as_of == EVENING
     # C2 was started at 23:30 on the 9th (local) and cancelled at 00:30 on the 10th
@@ -112,7 +106,7 @@ async def test_a_day_counts_what_happened_in_the_managers_time_zone(seeded: Seed
 
 async def test_durations_per_job_and_per_part(seeded: Seeded) -> None:
     engine, _, jobs = seeded
-    summary = await compute(engine, Period.day(TUESDAY, BERLIN), EVENING)
+    summary = await summaries(engine).compute(Period.day(TUESDAY, BERLIN), EVENING)
     # first submitted today: A1 in 1 h 30, A2 in 1 h, B2 in 3 h 30
     assert summary.per_job.count == 3
     assert summary.per_job.median == hours(1.5)
@@ -131,7 +125,7 @@ async def test_durations_per_job_and_per_part(seeded: Seeded) -> None:
 
 async def test_stations_and_failures(seeded: Seeded) -> None:
     engine, _, jobs = seeded
-    summary = await compute(engine, Period.day(TUESDAY, BERLIN), EVENING)
+    summary = await summaries(engine).compute(Period.day(TUESDAY, BERLIN), EVENING)
     assert summary.stations == [
         ("Alpitronic", [("Hypercharger HYC300", 4)]),
         ("ABB", [("Terra 184", 2), ("Terra AC W22-T-RD-M-0", 1)]),
@@ -150,7 +144,7 @@ async def test_a_past_day_shows_what_waited_and_stuck_at_its_end(seeded: Seeded)
     await seed_next_days(seed, jobs)
     later = local("2026-03-12 12:00")
 
-    summary = await compute(engine, Period.day(TUESDAY, BERLIN), later)
+    summary = await summaries(engine).compute(Period.day(TUESDAY, BERLIN), later)
     assert not summary.live and summary.as_of == local("2026-03-11 00:00")
     assert (summary.started, summary.submitted, summary.verified) == (6, 3, 1)
     assert [(w.job, w.waited) for w in summary.waiting] == [
@@ -161,7 +155,7 @@ async def test_a_past_day_shows_what_waited_and_stuck_at_its_end(seeded: Seeded)
     b1 = summary.stuck[0].where
     assert b1 is not None and b1.key == "serial"  # although it was answered on the 11th
 
-    wednesday = await compute(engine, Period.day(date(2026, 3, 11), BERLIN), later)
+    wednesday = await summaries(engine).compute(Period.day(date(2026, 3, 11), BERLIN), later)
     assert wednesday.as_of == local("2026-03-12 00:00")
     assert wednesday.started == 1  # C3 at 00:15 local, still the 10th in UTC
     assert wednesday.verified == 2 and not wednesday.waiting
@@ -174,7 +168,7 @@ async def test_a_past_day_shows_what_waited_and_stuck_at_its_end(seeded: Seeded)
 async def test_a_week_adds_the_days_up(seeded: Seeded) -> None:
     engine, seed, jobs = seeded
     await seed_next_days(seed, jobs)
-    week = await compute(engine, Period.week(date(2026, 3, 12), BERLIN),
+    week = await summaries(engine).compute(Period.week(date(2026, 3, 12), BERLIN),
                          local("2026-03-12 12:00"))
     assert week.period.label == "6–12 Mar 2026"
     # the 10th's six, C1 and C2 on the 9th, C3 on the 11th
@@ -197,12 +191,12 @@ async def test_daylight_saving_day_boundaries_and_durations(engine: Engine) -> N
     await seed.submit(inside, local("2026-03-29 03:30"))  # one real hour later
     late = await seed.job(ANA, local("2026-03-29 23:30"), "alpi_hyc300")  # 21:30 UTC
     after = await seed.job(ANA, local("2026-03-30 00:10"), "alpi_hyc300")  # 22:10 UTC 29th
-    summary = await compute(engine, Period.day(date(2026, 3, 29), BERLIN),
+    summary = await summaries(engine).compute(Period.day(date(2026, 3, 29), BERLIN),
                             local("2026-03-31 12:00"))
     assert summary.started == 2
     assert summary.per_job.median == hours(1) and summary.per_job.longest_job == inside
     assert summary.stuck == []  # `late` had been idle for 30 minutes when the day ended
-    monday = await compute(engine, Period.day(date(2026, 3, 30), BERLIN),
+    monday = await summaries(engine).compute(Period.day(date(2026, 3, 30), BERLIN),
                            local("2026-03-31 12:00"))
     assert monday.started == 1
     assert [(s.job, s.idle) for s in monday.stuck] == [(late, hours(24.5)),
@@ -210,7 +204,7 @@ async def test_daylight_saving_day_boundaries_and_durations(engine: Engine) -> N
 
 
 async def test_an_empty_day_is_one_line(engine: Engine) -> None:
-    summary = await compute(engine, Period.day(TUESDAY, BERLIN), EVENING)
+    summary = await summaries(engine).compute(Period.day(TUESDAY, BERLIN), EVENING)
     assert summary.empty
     text = render_text(summary, engine.texts)
     assert text == "📊 ChargeNet · Tue 10 Mar 2026: no jobs, nothing waiting."
@@ -219,7 +213,7 @@ async def test_an_empty_day_is_one_line(engine: Engine) -> None:
 
 async def test_the_text_is_short_valid_html_with_the_figures(seeded: Seeded) -> None:
     engine, _, jobs = seeded
-    summary = await compute(engine, Period.day(TUESDAY, BERLIN), EVENING)
+    summary = await summaries(engine).compute(Period.day(TUESDAY, BERLIN), EVENING)
     text = render_text(summary, engine.texts)
     parse_html(text)  # raises on bad Telegram HTML
     plain = to_plain(text)
@@ -248,7 +242,7 @@ async def test_the_text_is_short_valid_html_with_the_figures(seeded: Seeded) -> 
 
 async def test_a_long_summary_is_cut_at_whole_lines(seeded: Seeded) -> None:
     engine, _, _ = seeded
-    summary = await compute(engine, Period.day(TUESDAY, BERLIN), EVENING)
+    summary = await summaries(engine).compute(Period.day(TUESDAY, BERLIN), EVENING)
     text = render_text(summary, engine.texts, limit=500)
     assert utf16_len(text) <= 500
     assert text.endswith("… (shortened: /export has every job)")
@@ -259,7 +253,7 @@ async def test_names_are_escaped(engine: Engine) -> None:
     seed = Seeder(engine, engine.store.clock)  # type: ignore[arg-type]
     await seed.person(ANA, "<b>Ana</b> & $Co", None)
     await seed.job(ANA, local("2026-03-10 09:00"), "alpi_hyc300")
-    summary = await compute(engine, Period.day(TUESDAY, BERLIN), EVENING)
+    summary = await summaries(engine).compute(Period.day(TUESDAY, BERLIN), EVENING)
     text = render_text(summary, engine.texts)
     assert "&lt;b&gt;Ana&lt;/b&gt; &amp; $Co" in text
     parse_html(text)
@@ -268,7 +262,7 @@ async def test_names_are_escaped(engine: Engine) -> None:
 
 async def test_the_chart_is_a_png_sized_for_a_phone(seeded: Seeded) -> None:
     engine, _, _ = seeded
-    summary = await compute(engine, Period.day(TUESDAY, BERLIN), EVENING)
+    summary = await summaries(engine).compute(Period.day(TUESDAY, BERLIN), EVENING)
     png = chart_png(summary, engine.texts)
     assert png is not None and png.startswith(b"\x89PNG\r\n\x1a\n")
     image = Image.open(io.BytesIO(png))
@@ -302,7 +296,7 @@ async def test_the_csv_has_every_job_field_but_the_password(seeded: Seeded) -> N
     await seed.answer(jobs["A1"], "password", "ABCD7K", local("2026-03-10 09:21"), "typed")
     await seed.answer(jobs["A1"], "station_name", "=HYPERLINK(\"x\")", local("2026-03-10 09:22"),
                       "typed")
-    text, count = await export_csv(engine, Period.day(TUESDAY, BERLIN))
+    text, count = await summaries(engine).export_csv(Period.day(TUESDAY, BERLIN))
     assert "ABCD7K" not in text
     rows = list(csv.DictReader(io.StringIO(text)))
     assert count == len(rows) == 6  # created on the 10th, local time
@@ -344,7 +338,7 @@ async def test_the_csv_has_a_header_even_when_empty(engine: Engine) -> None:
 
 
 async def test_the_chart_keeps_to_twenty_bars(engine: Engine) -> None:
-    summary = Summary("ChargeNet", Period.day(TUESDAY, BERLIN), EVENING, EVENING,
+    summary = Summary(Period.day(TUESDAY, BERLIN), EVENING, EVENING,
                       hours(2), engine.procedure.parts)
     for n in range(30):
         person = InstallerLine(n + 1, f"Installer {n:02d}", started=1)
@@ -360,25 +354,25 @@ async def test_python_m_bot_summary_reads_the_settings_and_prints(seeded: Seeded
                                                                    tmp_path: Path) -> None:
     engine, _, _ = seeded
     expected = to_plain(render_text(
-        await compute(engine, Period.day(TUESDAY, BERLIN), local("2026-03-12 12:00")),
+        await summaries(engine).compute(Period.day(TUESDAY, BERLIN), local("2026-03-12 12:00")),
         engine.texts))
     env = {**os.environ, "DATABASE_PATH": str(engine.settings.database_path),
            "TIMEZONE": "Europe/Berlin", "NETWORK_NAME": "ChargeNet"}
     done = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.managers.summary", "--date", "2026-03-10", cwd=tmp_path, env=env,
+        sys.executable, "-m", "bot.managers.cli", "--date", "2026-03-10", cwd=tmp_path, env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     out, err = await done.communicate()
     assert done.returncode == 0, err.decode()
     assert out.decode().strip() == expected  # a past day: the same at any later moment
     done = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.managers.summary", "--csv", "--from", "2026-03-09", "--to",
+        sys.executable, "-m", "bot.managers.cli", "--csv", "--from", "2026-03-09", "--to",
         "2026-03-10", cwd=tmp_path, env=env, stdout=asyncio.subprocess.PIPE)
     out, _ = await done.communicate()
     assert len(list(csv.DictReader(io.StringIO(out.decode())))) == 8
 
 
 async def test_the_cli_does_not_create_a_database(tmp_path: Path) -> None:
-    from bot.managers.summary import amain
+    from bot.managers.cli import amain
 
     out, err = io.StringIO(), io.StringIO()
     settings = make_settings(tmp_path / "nowhere")

@@ -1,6 +1,6 @@
-"""The address step and the pin, as part of the engine (a mixin of `bot.engine.engine.Engine`).
+"""The address step and the pin: a collaborator of the engine.
 
-Addresses come from `bot.places.geo.AddressFinder`: candidates near the GPS fix (looked up in the
+Addresses come from `bot.places.finder.AddressFinder`: candidates near the GPS fix (looked up in the
 background as soon as the fix arrives), a typed search near it, or — when the geocoder cannot
 help — the typed text, kept as unverified. The offered candidates are stored with the job, so
 a button pressed later means exactly what was shown.
@@ -11,28 +11,34 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from bot.engine.interaction import Button, LocationInput, Outcome
+from bot.engine import buttons
+from bot.engine.buttons import PickAddress, Say, Special
+from bot.engine.caution import Caution
+from bot.engine.interaction import Button, LocationInput, Outcome, Reply
 from bot.engine.plan import JobView, Slot, shorten
-from bot.places.geo import AddressFinder, Candidate, GeocoderError, check_pin
-
-if TYPE_CHECKING:
-    from bot.engine.engine import Engine
-
-    _Base = Engine
-else:
-    _Base = object
+from bot.engine.recording import Recorder
+from bot.engine.records import Records
+from bot.places import AddressFinder, Candidate, GeocoderError, check_pin
 
 
-class AddressSteps(_Base):
+class AddressSteps:
     """Offer, search and pick addresses; measure the pin."""
 
-    finder: AddressFinder | None
-    _prefetches: set[asyncio.Task[Any]]
+    def __init__(self, records: Records, recorder: Recorder,
+                 finder: AddressFinder | None) -> None:
+        self.records = records
+        self.recorder = recorder
+        self.store = records.store
+        self.settings = records.settings
+        self.t = records.t
+        self.finder = finder
+        self._prefetches: set[asyncio.Task[Any]] = set()
 
-    def _pin_warning(self, view: JobView, loc: LocationInput) -> dict[str, Any] | None:
-        gps, address = view.value("gps"), view.value("address")
+    def pin_caution(self, view: JobView, slot: Slot, loc: LocationInput) -> Caution | None:
+        """A caution when the pin is far from the GPS fix or from the chosen address."""
+        gps, address = view.of_role("gps"), view.of_role("address")
         check = check_pin(
             (loc.lat, loc.lon),
             (gps["lat"], gps["lon"]) if gps else None,
@@ -42,16 +48,15 @@ class AddressSteps(_Base):
         )
         if not check.too_far:
             return None
+        pin = slot.step.id
         parts = []
         if check.from_gps_m is not None and check.too_far_from_gps:
-            parts.append(self.t("step.pin.far_gps", distance=round(check.from_gps_m)))
+            parts.append(self.t(f"step.{pin}.far_gps", distance=round(check.from_gps_m)))
         if check.from_address_m is not None and check.too_far_from_address:
-            parts.append(self.t("step.pin.far_address", distance=round(check.from_address_m)))
-        return {"text": "step.pin.far", "values": {"distances": " and ".join(parts)},
-                "flag": "pin_far"}
+            parts.append(self.t(f"step.{pin}.far_address", distance=round(check.from_address_m)))
+        return Caution(f"step.{pin}.far", {"distances": " and ".join(parts)}, flag="pin_far")
 
-
-    def _prefetch_addresses(self, lat: float, lon: float) -> None:
+    def prefetch(self, lat: float, lon: float) -> None:
         """Warm the geocoder cache while the installer answers the next questions."""
         if self.finder is None:
             return
@@ -70,12 +75,12 @@ class AddressSteps(_Base):
             task.cancel()
         await asyncio.gather(*self._prefetches, return_exceptions=True)
 
-    async def _address_offer(self, view: JobView, rows: list[list[Button]]) -> str:
+    async def offer(self, view: JobView, slot: Slot) -> Reply:
         """The address question: candidates near the GPS fix (or the last search) as buttons."""
-        job, gps = view.job, view.value("gps")
+        job, gps, step = view.job, view.of_role("gps"), slot.step.id
         offers = job.offers
         if gps is None or self.finder is None:
-            return self.t("step.address.prompt_no_gps")
+            return Reply(self.t(f"step.{step}.prompt_no_gps"))
         here = [gps["lat"], gps["lon"]]
         if not offers or offers.get("gps") != here:
             offers = {"gps": here, "query": None}
@@ -85,29 +90,29 @@ class AddressSteps(_Base):
             except GeocoderError as problem:
                 offers["error"] = problem.kind
             await self.store.update_job(job.id, offers=offers)
-        data = lambda option: f"a:{job.id}:address:{option}"  # noqa: E731
-        for index, candidate in enumerate(offers.get("candidates", [])):
-            rows.append([Button(candidate["label"], data(f"c{index}"))])
+        say = lambda special: buttons.encode(Say(job.id, slot.key, special))  # noqa: E731
+        rows = [[Button(candidate["label"], buttons.encode(PickAddress(job.id, slot.key, index)))]
+                for index, candidate in enumerate(offers.get("candidates", []))]
         query, error = offers.get("query"), offers.get("error")
         if error and error != "no_result":
-            rows.append([Button(self.t("step.address.retry"), data("=retry"))])
+            rows.append([Button(self.t(f"step.{step}.retry"), say(Special.RETRY))])
         if query:
-            rows.append([Button(self.t("step.address.use_typed", text=shorten(query, 30)),
-                                data("=typed"))])
+            rows.append([Button(self.t(f"step.{step}.use_typed", text=shorten(query, 30)),
+                                say(Special.TYPED))])
         if error and error != "no_result":
-            reason = self.t(f"step.address.reason_{error}")
-            return self.t("step.address.failed", reason=reason)
+            reason = self.t(f"step.{step}.reason_{error}")
+            return Reply(self.t(f"step.{step}.failed", reason=reason), rows)
         if query:
             key = "results" if offers.get("candidates") else "no_results"
-            return self.t(f"step.address.{key}", query=shorten(query, 60))
-        return self.t("step.address.prompt")
+            return Reply(self.t(f"step.{step}.{key}", query=shorten(query, 60)), rows)
+        return Reply(self.t(f"step.{step}.prompt"), rows)
 
-    async def _address_search(self, view: JobView, text: str) -> Outcome:
-        """A typed address: search near the GPS fix and offer what was found."""
+    async def search(self, view: JobView, text: str) -> Outcome | None:
+        """A typed address: search near the GPS fix and offer what was found (None: empty)."""
         query = " ".join(text.split())[:200]
         if not query:
-            return self._wrong_kind(view, "unknown")
-        gps = view.value("gps")
+            return None
+        gps = view.of_role("gps")
         here = [gps["lat"], gps["lon"]] if gps else None
         offers: dict[str, Any] = {"gps": here, "query": query, "candidates": []}
         if self.finder is not None:
@@ -119,28 +124,31 @@ class AddressSteps(_Base):
         else:
             offers["error"] = "unavailable"
         await self.store.update_job(view.job.id, offers=offers)
-        view = await self.view(await self._job(view.job.id))
-        return Outcome([await self.prompt(view)], job_id=view.job.id)
+        return await self.recorder.next(view.job.id, [])
 
-    async def _address_button(self, view: JobView, slot: Slot, option: str, user_id: int,
-                              message_id: int | None) -> Outcome:
+    async def press(self, view: JobView, slot: Slot, action: Say | PickAddress, user_id: int,
+                    message_id: int | None) -> Outcome:
+        """A candidate, "use what I typed", or "try again"."""
         offers = view.job.offers or {}
         candidates = offers.get("candidates", [])
-        if option == "=retry":
+        recorder = self.recorder
+        if isinstance(action, PickAddress):
+            if action.index >= len(candidates):
+                return Outcome(alert=self.t("job.stale_button"))
+            await self.store.update_job(view.job.id, offers=None)
+            return await recorder.accept(view, slot, candidates[action.index], "button",
+                                         user_id, message_id)
+        if action.special is Special.RETRY:
             await self.store.update_job(view.job.id, offers={**offers, "gps": None}
                                         if not offers.get("query") else None)
             if offers.get("query"):
-                return await self._address_search(view, offers["query"])
-            return await self._next(view.job.id, [])
-        if option == "=typed" and offers.get("query"):
-            gps = view.value("gps") or {"lat": 0.0, "lon": 0.0}
+                return await self.search(view, offers["query"]) or Outcome()
+            return await recorder.next(view.job.id, [])
+        if action.special is Special.TYPED and offers.get("query"):
+            gps = view.of_role("gps") or {"lat": 0.0, "lon": 0.0}
             typed = Candidate.unverified(offers["query"], gps["lat"], gps["lon"])
-            await self._flag(view.job.id, "address_unverified", slot.key, {}, user_id)
+            await recorder.flag(view.job.id, "address_unverified", slot.key, {}, user_id)
             await self.store.update_job(view.job.id, offers=None)
-            return await self._accept(view, slot, json.loads(typed.to_json()), "typed",
-                                      user_id, message_id, keep_flags=True)
-        if option.startswith("c") and option[1:].isdigit() and int(option[1:]) < len(candidates):
-            await self.store.update_job(view.job.id, offers=None)
-            return await self._accept(view, slot, candidates[int(option[1:])], "button",
-                                      user_id, message_id)
+            return await recorder.accept(view, slot, json.loads(typed.to_json()), "typed",
+                                         user_id, message_id, keep_flags=True)
         return Outcome(alert=self.t("job.stale_button"))

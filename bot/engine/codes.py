@@ -1,60 +1,65 @@
-"""Codes read from photos, as part of the engine (a mixin of `bot.engine.engine.Engine`).
+"""Codes read from photos: a collaborator of the engine.
 
 A text step with a `reader` (data/procedure.toml) also takes a photo: the activation
 sticker's QR code (MAC and password), the SIM holder's barcode (ICCID) or the type plate's
-(serial). Reading runs in `bot.vision.sticker.StickerReader`'s process pool; what was read is shown
-for confirmation before it is kept, and an unreadable photo gets one sentence saying why.
+(serial). Reading runs in `bot.vision.sticker.StickerReader`'s process pool; what was read is
+shown for confirmation before it is kept, and an unreadable photo gets one sentence saying why.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import replace
 
+from bot.engine.caution import Caution
+from bot.engine.checks import Checks
 from bot.engine.interaction import Outcome, PhotoInput, Reply
 from bot.engine.plan import JobView, Slot
+from bot.engine.recording import Recorder
+from bot.engine.records import Records
 from bot.engine.validators import mask_secret
 from bot.vision.sticker import StickerReader
 
-if TYPE_CHECKING:
-    from bot.engine.engine import Engine
-
-    _Base = Engine
-else:
-    _Base = object
+CONFIRM = {"yes": "option.correct", "no": "option.type_instead"}
 
 
-class CodeReading(_Base):
+class CodeReading:
     """Answer a typed step from a photo of its code."""
 
-    reader: StickerReader | None
+    def __init__(self, records: Records, recorder: Recorder, checks: Checks,
+                 reader: StickerReader | None) -> None:
+        self.records = records
+        self.recorder = recorder
+        self.checks = checks
+        self.reader = reader
 
-    async def _read_code(self, view: JobView, slot: Slot, photo: PhotoInput,
-                         user_id: int) -> Outcome:
+    def reads(self, slot: Slot) -> bool:
+        """True when a photo can answer this step."""
+        return bool(slot.step.reader) and self.reader is not None
+
+    async def read(self, view: JobView, slot: Slot, photo: PhotoInput, user_id: int) -> Outcome:
         """A photo answering a typed step: read its code, then ask to confirm it."""
         assert self.reader is not None
-        job_id, kind = view.job.id, slot.step.reader
-        if photo.file_size and photo.file_size > self.settings.photo_max_bytes:
-            limit = self.settings.photo_max_bytes
-            return Outcome([Reply(self.t("photo.too_big", size=round(photo.file_size / 1e6, 1),
-                                         max=limit // 1_048_576))], job_id=job_id)
+        job_id, kind, t = view.job.id, slot.step.reader, self.records.t
+        refusal = self.checks.photo_too_big(photo)
+        if refusal is not None:
+            return Outcome([refusal], job_id=job_id)
         data = await photo.load()
-        confirm = {"yes": "option.correct", "no": "option.type_instead", "flag": None}
         if kind == "sticker":
             result = await self.reader.read(data)
             if not result.ok:
                 key = "sticker.unreadable_code_somewhere" if (
                     result.error == "unreadable_code" and not result.where
                 ) else f"sticker.{result.error}"
-                if not self.texts.has(key):
+                if not self.records.texts.has(key):
                     key = "sticker.internal_error"
-                return Outcome([Reply(self.t(key, where=result.where or ""))], job_id=job_id)
-            warning = await self._mac_reuse(view, slot, result.mac) or {
-                "text": "step.mac.read", **confirm}
-            warning.setdefault("yes", "option.use_anyway")
-            warning["values"] = {**warning.get("values", {}), "mac": result.mac,
-                                 "password": mask_secret(result.pw or "")}
-            warning["extra"] = {"password": result.pw}
-            return await self._hold(view, slot, result.mac, "qr", warning, user_id)
+                return Outcome([Reply(t(key, where=result.where or ""))], job_id=job_id)
+            caution = await self.checks.mac_reuse(view, slot, result.mac) or Caution(
+                f"step.{slot.step.id}.read", **CONFIRM)
+            password = self.records.procedure.key("password")
+            caution = caution.with_values(mac=result.mac, password=mask_secret(result.pw or ""))
+            if password:
+                caution = replace(caution, extra={password: result.pw})
+            return await self.recorder.hold(view, slot, result.mac, "qr", caution, user_id)
         if kind == "iccid":
             code = await self.reader.read_iccid(data)
         else:
@@ -62,6 +67,6 @@ class CodeReading(_Base):
             code = await self.reader.read_serial(data, pattern)
         step = slot.step.id
         if code is None:
-            return Outcome([Reply(self.t(f"step.{step}.unread"))], job_id=job_id)
-        warning = {"text": f"step.{step}.read", "values": {"code": code}, **confirm}
-        return await self._hold(view, slot, code, "barcode", warning, user_id)
+            return Outcome([Reply(t(f"step.{step}.unread"))], job_id=job_id)
+        caution = Caution(f"step.{step}.read", {"code": code}, **CONFIRM)
+        return await self.recorder.hold(view, slot, code, "barcode", caution, user_id)

@@ -6,6 +6,7 @@ derives the current question from them, which is why a restart needs no conversa
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,10 +70,18 @@ def shorten(text: str, limit: int = LABEL_MAX) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def plan(procedure: Procedure, catalog: Catalog, answers: dict[str, Answer],
-         model: Model | None) -> list[Slot]:
-    """The applicable questions for these answers and model, in order; a checklist step
-    becomes one question per item of the model's checklist."""
+def chosen_model(procedure: Procedure, catalog: Catalog,
+                 answers: dict[str, Answer]) -> Model | None:
+    """The station model the answers chose (the step with the role "model"), or None."""
+    key = procedure.key("model")
+    answer = answers.get(key) if key else None
+    return catalog.model(answer.value) if answer else None
+
+
+def plan(procedure: Procedure, answers: dict[str, Answer], model: Model | None,
+         slots_of: Callable[[Step, Model | None], list[Slot]]) -> list[Slot]:
+    """The applicable questions for these answers and model, in order; `slots_of` gives a
+    step's questions (its kind's: one, or e.g. one per item of the model's checklist)."""
 
     def answer_of(step: str) -> Any:
         return answers[step].value if step in answers else None
@@ -87,10 +96,5 @@ def plan(procedure: Procedure, catalog: Catalog, answers: dict[str, Answer],
     for step in procedure.steps:
         if not condition_holds(step.when, answer_of, source_of, model_attr):
             continue
-        if step.kind == "checklist":
-            if model is not None:
-                slots.extend(Slot(f"{step.id}.{item.id}", step, item)
-                             for item in catalog.checklist_for(model))
-        else:
-            slots.append(Slot(step.id, step))
+        slots.extend(slots_of(step, model))
     return slots

@@ -7,14 +7,20 @@ import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-KINDS = {"choice", "confirm", "text", "photo", "location", "model", "checklist", "address",
-         "submit"}
-READERS = ("sticker", "iccid", "serial")
 ROLES = frozenset({"model", "owner_account", "station_name", "firmware", "iccid", "mac",
-                   "password", "gps", "pin", "address", "serial", "submit"})
+                   "password", "gps", "pin", "address", "serial", "replacement",
+                   "display_errors", "submit"})
 CONDITION = re.compile(r"^\s*([a-z_]+)(?:\.([a-z_]+))?\s*(?:(==|!=)\s*([A-Za-z0-9_\-]+))?\s*$")
+
+
+class KindRules(Protocol):
+    """What the procedure needs of a step kind: the problems of a step declared with it."""
+
+    def problems(self, step: Step, validators: Mapping[str, Callable[..., Any]]) -> list[str]:
+        """What is wrong with this step's declaration (empty when nothing)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -103,8 +109,10 @@ class Procedure:
         return found
 
     @classmethod
-    def load(cls, path: Path, validators: Mapping[str, Callable[..., Any]]) -> Procedure:
-        """Read and check the procedure file: known kinds, parts, validators, targets."""
+    def load(cls, path: Path, validators: Mapping[str, Callable[..., Any]],
+             kinds: Mapping[str, KindRules]) -> Procedure:
+        """Read and check the procedure file: parts, roles, targets, conditions, and each step
+        against its kind in the registry of step kinds (`bot.engine.kinds.KINDS`)."""
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
         parts = tuple(p["id"] for p in raw.get("part", []))
         steps = []
@@ -134,10 +142,11 @@ class Procedure:
                 )
             )
         procedure = cls(parts, tuple(steps))
-        procedure._check(validators)
+        procedure._check(validators, kinds)
         return procedure
 
-    def _check(self, validators: Mapping[str, Callable[..., Any]]) -> None:
+    def _check(self, validators: Mapping[str, Callable[..., Any]],
+               kinds: Mapping[str, KindRules]) -> None:
         ids = [s.id for s in self.steps]
         if len(set(ids)) != len(ids):
             raise ValueError("duplicate step ids in the procedure")
@@ -148,18 +157,11 @@ class Procedure:
             problems = []
             if s.role is not None and s.role not in ROLES:
                 problems.append(f"unknown role {s.role!r}")
-            if s.kind not in KINDS:
-                problems.append(f"unknown kind {s.kind!r}")
+            kind = kinds.get(s.kind)
+            problems.extend(kind.problems(s, validators) if kind is not None
+                            else [f"unknown kind {s.kind!r}"])
             if s.part not in self.parts:
                 problems.append(f"unknown part {s.part!r}")
-            if s.kind == "text" and s.validator not in validators:
-                problems.append(f"unknown validator {s.validator!r}")
-            if s.reader is not None and (s.kind != "text" or s.reader not in READERS):
-                problems.append(f"reader {s.reader!r} needs a text step and one of {READERS}")
-            if s.kind == "choice" and not s.options:
-                problems.append("a choice needs options")
-            if s.kind == "location" and s.source not in ("gps", "pin"):
-                problems.append("a location needs source = gps or pin")
             for o in s.options:
                 if o.goto and o.goto not in self._by_id:
                     problems.append(f"option {o.id} goes to unknown step {o.goto!r}")

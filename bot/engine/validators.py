@@ -164,7 +164,8 @@ def check_reference(raw: str) -> str:
 
 @dataclass(frozen=True)
 class Context:
-    """What a check may need besides the typed text: the job's model and answers."""
+    """What a check may need besides the typed text: the job's model, and its answers by the
+    role of their step (`mac`, `serial`, ...)."""
 
     model: Any = None
     answers: dict[str, Any] = field(default_factory=dict)

@@ -11,10 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.engine.engine import Engine
+from bot.config import Settings
+from bot.engine import buttons
+from bot.engine.buttons import JobAction, Verb
 from bot.engine.interaction import Button, Reply
+from bot.engine.records import Records
 from bot.managers.reports import iso
-from bot.managers.summary import Renderer, Where
+from bot.managers.where import Names, Where, questions
+from bot.store import Store
+from bot.texts import Texts
 
 
 @dataclass(frozen=True)
@@ -26,32 +31,41 @@ class Reminder:
     reply: Reply
 
 
-async def due_reminders(engine: Engine, now: datetime) -> list[Reminder]:
-    """Claim and compose the reminders due at `now` (none when the setting is 0)."""
-    settings, store = engine.settings, engine.store
-    if settings.reminder_after_minutes <= 0:
-        return []
-    idle_since = now - timedelta(minutes=settings.reminder_after_minutes)
-    names = Renderer(engine.texts, settings.network_name)
-    due = []
-    for job in await store.idle_jobs(iso(idle_since)):
-        if "installer" not in await store.roles(job.installer_id):
-            continue
-        view = await engine.view(job)
-        slot = view.current
-        if slot is None:
-            continue
-        async with store.transaction():
-            if not await store.mark_reminded(job.id):
+class Reminders:
+    """Reminders of idle jobs, from the store, the job records and the texts."""
+
+    def __init__(self, store: Store, records: Records, texts: Texts, settings: Settings) -> None:
+        self.store = store
+        self.records = records
+        self.texts = texts
+        self.settings = settings
+
+    async def due(self, now: datetime) -> list[Reminder]:
+        """Claim and compose the reminders due at `now` (none when the setting is 0)."""
+        settings, store, t = self.settings, self.store, self.texts.get
+        if settings.reminder_after_minutes <= 0:
+            return []
+        idle_since = now - timedelta(minutes=settings.reminder_after_minutes)
+        names = Names(self.texts)
+        due = []
+        for job in await store.idle_jobs(iso(idle_since)):
+            if "installer" not in await store.roles(job.installer_id):
                 continue
-            await store.audit(None, job.id, "reminded", {"step": slot.key})
-        where = Where(slot.step.part, slot.key, slot.step.id, slot.item.id if slot.item else None)
-        local = job.updated_at.astimezone(settings.tz)
-        since = local.strftime("%H:%M" if local.date() == now.astimezone(settings.tz).date()
-                               else "%a %d %b %H:%M")
-        text = engine.t("reminder.text", job=job.id, part=names.part(where.part),
-                        index=view.index, total=len(view.slots), step=names.step(where),
-                        since=since)
-        button = Button(engine.t("job.continue", job=job.id), f"c:{job.id}:cont")
-        due.append(Reminder(job.id, job.chat_id, Reply(text, [[button]])))
-    return due
+            slots, slot = questions(self.records, await store.answers(job.id), job.cursor)
+            if slot is None:
+                continue
+            async with store.transaction():
+                if not await store.mark_reminded(job.id):
+                    continue
+                await store.audit(None, job.id, "reminded", {"step": slot.key})
+            where = Where.of(slot)
+            index = next(i for i, s in enumerate(slots, 1) if s.key == slot.key)
+            local = job.updated_at.astimezone(settings.tz)
+            since = local.strftime("%H:%M" if local.date() == now.astimezone(settings.tz).date()
+                                   else "%a %d %b %H:%M")
+            text = t("reminder.text", job=job.id, part=names.part(where.part), index=index,
+                     total=len(slots), step=names.step(where), since=since)
+            button = Button(t("job.continue", job=job.id),
+                            buttons.encode(JobAction(job.id, Verb.CONTINUE)))
+            due.append(Reminder(job.id, job.chat_id, Reply(text, [[button]])))
+        return due

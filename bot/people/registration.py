@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass
 
 from bot.config import Settings
+from bot.engine import buttons
+from bot.engine.buttons import Registration, Verdict
 from bot.engine.interaction import Button, Notice, Outcome, Reply
 from bot.store import Store, User
 from bot.texts import Texts
@@ -42,10 +44,7 @@ class People:
         self.store = store
         self.texts = texts
         self.settings = settings
-
-    def t(self, key: str, **values: object) -> str:
-        """A text with the network's name filled in."""
-        return self.texts.get(key, network=self.settings.network_name, **values)
+        self.t = texts.get
 
     async def sync_configured_roles(self) -> None:
         """Grant the roles that configuration names (never revokes database grants)."""
@@ -128,8 +127,10 @@ class People:
         request = Reply(
             self.t("registration.admin_request", name=user.name, username=user.username or "—",
                    user_id=user.id, installer_id=installer_id),
-            [[Button(self.t("registration.approve"), f"r:{user.id}:approve"),
-              Button(self.t("registration.refuse"), f"r:{user.id}:refuse")]],
+            [[Button(self.t("registration.approve"),
+                     buttons.encode(Registration(user.id, Verdict.APPROVE))),
+              Button(self.t("registration.refuse"),
+                     buttons.encode(Registration(user.id, Verdict.REFUSE)))]],
         )
         return Outcome([reply], notices=[Notice(admin.id, request) for admin in admins])
 
@@ -137,21 +138,20 @@ class People:
         """An admin's Approve / Refuse button on a registration request."""
         if not admin.has("admin"):
             return Outcome(alert=self.t("job.not_yours"))
-        try:
-            _, raw_id, verdict = data.split(":")
-            applicant = await self.store.user(int(raw_id))
-        except ValueError:
-            applicant = None
-        if applicant is None or verdict not in ("approve", "refuse"):
+        action = buttons.decode(data)
+        applicant = (await self.store.user(action.user)
+                     if isinstance(action, Registration) else None)
+        if applicant is None or not isinstance(action, Registration):
             return Outcome(alert=self.t("job.stale_button"))
-        status = "approved" if verdict == "approve" else "refused"
+        approve = action.verdict is Verdict.APPROVE
+        status = "approved" if approve else "refused"
         if not await self.store.set_user_status(applicant.id, status, only_from="pending"):
             return Outcome(alert=self.t("registration.already_decided"))
         time = self.store.clock().astimezone(self.settings.tz).strftime("%d %b %H:%M")
         base = self.t("registration.admin_request", name=applicant.name,
                       username=applicant.username or "—", user_id=applicant.id,
                       installer_id=applicant.installer_id)
-        if verdict == "approve":
+        if approve:
             await self.store.grant(applicant.id, "installer", admin.user.id)
             await self.store.audit(admin.user.id, None, "installer_approved",
                                    {"user": applicant.id, "installer_id": applicant.installer_id})

@@ -41,10 +41,7 @@ class Roles:
         self.store = store
         self.texts = texts
         self.settings = settings
-
-    def t(self, key: str, **values: object) -> str:
-        """A `grant.<key>` text."""
-        return self.texts.get(f"grant.{key}", network=self.settings.network_name, **values)
+        self.t = texts.under("grant").get  # a `grant.<key>` text
 
     async def change(self, admin: Person, verb: str, args: list[str],
                      replied: Target | None = None) -> Outcome:

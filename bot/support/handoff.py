@@ -18,12 +18,14 @@ from datetime import timedelta
 from typing import Any
 
 from bot.config import Settings
-from bot.engine.engine import Engine
+from bot.engine import buttons
+from bot.engine.buttons import JobAction, Reject, RejectPart, RejectReason, Undo, Verb, Verify
 from bot.engine.interaction import Button, Edit, Notice, Outcome, Reply
 from bot.engine.plan import JobView, shorten
+from bot.engine.records import Records
 from bot.engine.validators import mask_secret
 from bot.people.registration import Person
-from bot.places.geo import distance_m
+from bot.places import distance_m
 from bot.store import REJECTED, SUBMITTED, VERIFIED, Handoff, Store
 from bot.support.outbox import Outbox
 from bot.support.paging import PageFacts, page_payload, parse_webhooks, resolve_payload
@@ -33,8 +35,9 @@ MESSAGE_LIMIT = 4096
 TAG = re.compile(r"<[^>]+>")
 REASONS = ("photo_unclear", "location_wrong", "serial_mismatch", "labels_missing",
            "checklist_incomplete")
-DETAIL_STEPS = ("lot_name", "building", "floor", "restrictions", "access_notes")
-SAFETY_STEPS = ("power_off", "lockout", "no_voltage", "cabinet_closed")
+DETAILS = "details"  # the group of optional details for drivers (data/procedure.toml)
+PHOTO = "photo"  # the kind of the steps whose photos support sees
+CHECKLIST = "checklist"  # the kind of the checklist's steps
 
 
 @dataclass
@@ -89,18 +92,16 @@ def split_lines(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
 class Support:
     """Hand-offs to support and their decisions."""
 
-    def __init__(self, store: Store, engine: Engine, texts: Texts, settings: Settings,
+    def __init__(self, store: Store, records: Records, texts: Texts, settings: Settings,
                  outbox: Outbox) -> None:
         self.store = store
-        self.engine = engine
+        self.records = records
+        self.procedure = records.procedure
         self.texts = texts
         self.settings = settings
         self.outbox = outbox
         self.webhooks = parse_webhooks(settings.paging_webhooks)
-
-    def t(self, key: str, **values: Any) -> str:
-        """A text with the network's name filled in."""
-        return self.texts.get(key, network=self.settings.network_name, **values)
+        self.t = texts.get
 
     def _time(self, when: Any) -> str:
         return when.astimezone(self.settings.tz).strftime("%d %b %H:%M") if when else "—"
@@ -108,21 +109,19 @@ class Support:
     # Building the hand-off ------------------------------------------------------------
 
     async def _view(self, job_id: int) -> JobView:
-        job = await self.store.job(job_id)
-        assert job is not None
-        return await self.engine.view(job)
+        return await self.records.job_view(job_id)
 
     async def facts(self, view: JobView, event: str, previous: bool = False,
                     waiting: int | None = None) -> PageFacts:
         """What a page says about this job (no secrets)."""
         installer = await self.store.user(view.job.installer_id)
-        address = view.value("address")
+        address = view.of_role("address")
         return PageFacts(
             event=event, job_id=view.job.id, network=self.settings.network_name,
             installer=installer.name if installer else "?",
             installer_id=(installer.installer_id or "?") if installer else "?",
             station=view.model.full_name if view.model else "?",
-            serial=view.value("serial") or "", mac=view.value("mac") or "",
+            serial=view.of_role("serial") or "", mac=view.of_role("mac") or "",
             address=_address_text(address), address_verified=_address_verified(address),
             submitted_at=(view.job.submitted_at or view.job.updated_at).isoformat(),
             resubmission=previous, waiting_minutes=waiting,
@@ -135,7 +134,7 @@ class Support:
 
     async def text(self, view: JobView, handoff: Handoff) -> str:
         """The hand-off's HTML: one short line per fact, user input escaped."""
-        t, value = self.t, view.value
+        t, value = self.t, view.of_role
         job = view.job
         installer = await self.store.user(job.installer_id)
         lines = [t("support.title", job=job.id, time=self._time(job.submitted_at))]
@@ -152,11 +151,12 @@ class Support:
                        owner=value("owner_account") or "—", name=value("station_name") or "—"))
         lines.append(t("support.ids", serial=value("serial") or "—", mac=value("mac") or "—",
                        password=mask_secret(str(value("password") or ""))))
+        replacement = self.procedure.with_role("replacement")
         lines.append(t("support.sim", iccid=value("iccid") or "—",
                        firmware=value("firmware") or "—",
-                       kind=self.engine.option_label(
-                           self.engine.procedure.step("new_or_replacement"),
-                           value("new_or_replacement") or "new")))
+                       kind=self.records.option_label(
+                           replacement, value("replacement") or replacement.options[0].id)
+                       if replacement else "—"))
         address = value("address")
         lines.append(t("support.address", address=_address_text(address),
                        verified=t("support.address_verified") if _address_verified(address)
@@ -167,17 +167,19 @@ class Support:
                        pin_address=self._distance(pin, address) if _address_verified(address)
                        else "—",
                        accuracy=f"{round(accuracy)} m" if accuracy else "—"))
-        lines.extend(t("support.detail", label=self.t("label." + k), value=value(k))
-                     for k in DETAIL_STEPS if value(k))
-        checks = [k for k in view.answers if k.startswith("checklist.")]
+        lines.extend(t("support.detail", label=self.t("label." + s.id), value=view.value(s.id))
+                     for s in self.procedure.in_group(DETAILS) if view.value(s.id))
+        checks = [k for k in view.answers if self._of_kind(k, CHECKLIST)]
         failed = [self.t("checklist." + k.split(".", 1)[1]) for k in checks
-                  if value(k) == "no"]
+                  if view.value(k) == "no"]
         lines.append(t("support.checklist", ok=len(checks) - len(failed), total=len(checks),
                        failed=(" — not OK: " + "; ".join(failed)) if failed else ""))
-        safety = [f"{self.t('label.safety_' + k)} {self._time(view.answers[k].answered_at)}"
-                  for k in SAFETY_STEPS if k in view.answers]
+        safety = [f"{self.t('label.safety_' + s.id)} "
+                  f"{self._time(view.answers[s.id].answered_at)}"
+                  for s in self.procedure.safety_steps if s.id in view.answers]
         lines.append(t("support.safety", items=" · ".join(safety) or "—"))
-        errors = value("errors_text") if value("display_errors") == "some" else None
+        errors_key = self.procedure.key("display_errors")
+        errors = value("display_errors") if any(s.key == errors_key for s in view.slots) else None
         lines.append(t("support.display", errors=errors or t("support.no_errors")))
         flags = await self.store.flags(job.id)
         if flags:
@@ -188,9 +190,13 @@ class Support:
                      else t("support.record_local"))
         return "\n".join(lines)
 
+    def _of_kind(self, key: str, kind: str) -> bool:
+        step = key.split(".")[0]
+        return self.procedure.has(step) and self.procedure.step(step).kind == kind
+
     def _main_buttons(self, handoff_id: int) -> list[list[Button]]:
-        return [[Button(self.t("support.verify"), f"s:{handoff_id}:v"),
-                 Button(self.t("support.reject"), f"s:{handoff_id}:r")]]
+        return [[Button(self.t("support.verify"), buttons.encode(Verify(handoff_id))),
+                 Button(self.t("support.reject"), buttons.encode(Reject(handoff_id)))]]
 
     async def submitted(self, job_id: int) -> HandoffPost | None:
         """Record the hand-off of a submitted job and queue its pages; what to post."""
@@ -211,17 +217,17 @@ class Support:
         chunks = [Reply(c) for c in split_lines(await self.text(view, handoff))]
         chunks[-1].buttons = self._main_buttons(handoff.id)
         photos = await self.store.photos(job_id)
-        current = {view.value(s)["photo"] for s in ("photo_before", "photo_site")
-                   if isinstance(view.value(s), dict)}
+        current = {view.value(s.key)["photo"] for s in view.slots
+                   if s.step.kind == PHOTO and isinstance(view.value(s.key), dict)}
         shown = [p for p in photos if p.id in current]
-        pin = view.value("pin")
+        pin = view.of_role("pin")
         return HandoffPost(
             handoff_id=handoff.id, chat_id=chat_id, chunks=chunks,
             photo_file_ids=[p.file_id for p in shown],
             photo_caption=self.t("support.photos", job=job_id),
             pin=(pin["lat"], pin["lon"]) if isinstance(pin, dict) else None,
             pin_title=self.t("support.pin_title", job=job_id),
-            pin_address=_address_text(view.value("address"))[:200],
+            pin_address=_address_text(view.of_role("address"))[:200],
             reply_to=previous.message_id if previous and previous.chat_id == chat_id else None,
         )
 
@@ -239,40 +245,42 @@ class Support:
 
     async def press(self, person: Person, data: str) -> Outcome:
         """A button on a hand-off: verify, or the steps of a rejection."""
-        parts = data.split(":")
-        try:
-            handoff = await self.store.handoff(int(parts[1]))
-            action = parts[2]
-        except (IndexError, ValueError):
-            handoff = None
+        action = buttons.decode(data)
+        handoff = None
+        if isinstance(action, Verify | Reject | Undo | RejectReason | RejectPart):
+            handoff = await self.store.handoff(action.handoff)
         if handoff is None:
             return Outcome(alert=self.t("job.stale_button"))
         if not person.has("support"):
             return Outcome(alert=self.t("support.not_member"))
         if handoff.decision:
             return await self._already(handoff)
-        hid = handoff.id
-        if action == "v":
+        hid, parts = handoff.id, self.procedure.parts
+        if isinstance(action, Verify):
             return await self.decide(handoff, person, VERIFIED)
-        if action == "b":
+        if isinstance(action, Undo):
             return Outcome(rekey=self._main_buttons(hid))
-        if action == "r":
-            rows = [[Button(self._reason_text(r), f"s:{hid}:q:{r}")] for r in REASONS]
-            rows.append([Button(self.t("support.other_reason"), f"s:{hid}:o")])
-            rows.append([Button(self.t("support.back"), f"s:{hid}:b")])
+        if isinstance(action, Reject):
+            rows = [[Button(self._reason_text(r), buttons.encode(RejectReason(hid, r)))]
+                    for r in REASONS]
+            rows.append([Button(self.t("support.other_reason"),
+                                buttons.encode(RejectReason(hid, None)))])
+            rows.append([Button(self.t("support.back"), buttons.encode(Undo(hid)))])
             return Outcome(rekey=rows)
-        if action in ("q", "o"):
-            reason = parts[3] if action == "q" and len(parts) > 3 else None
+        if isinstance(action, RejectReason):
+            if action.reason is not None and action.reason not in REASONS:
+                return Outcome(alert=self.t("job.stale_button"))
             rows = [[Button(self.t(f"part.{part}"),
-                            f"s:{hid}:x:{reason}:{part}" if reason else f"s:{hid}:z:{part}")]
-                    for part in self.engine.procedure.parts]
-            rows.append([Button(self.t("support.back"), f"s:{hid}:r")])
+                            buttons.encode(RejectPart(hid, part, action.reason)))]
+                    for part in parts]
+            rows.append([Button(self.t("support.back"), buttons.encode(Reject(hid)))])
             return Outcome(rekey=rows, alert=self.t("support.which_part"))
-        if action == "x" and len(parts) == 5 and parts[3] in REASONS:
-            return await self.decide(handoff, person, REJECTED, parts[3], parts[4])
-        if action == "z" and len(parts) == 4 and parts[3] in self.engine.procedure.parts:
-            return self._ask_reason(handoff, person, parts[3])
-        return Outcome(alert=self.t("job.stale_button"))
+        if action.part not in parts or (action.reason is not None
+                                        and action.reason not in REASONS):
+            return Outcome(alert=self.t("job.stale_button"))
+        if action.reason is not None:
+            return await self.decide(handoff, person, REJECTED, action.reason, action.part)
+        return self._ask_reason(handoff, person, action.part)
 
     def _ask_reason(self, handoff: Handoff, person: Person, part: str) -> Outcome:
         async def remember(message_id: int) -> None:
@@ -350,7 +358,7 @@ class Support:
             tell = Reply(self.t("support.tell_rejected", job=view.job.id, reason=reason,
                                 part=part_name),
                          [[Button(self.t("support.fix_now", job=view.job.id),
-                                  f"c:{view.job.id}:fix")]])
+                                  buttons.encode(JobAction(view.job.id, Verb.FIX)))]])
         outcome = Outcome(notices=[Notice(view.job.chat_id, tell)])
         if handoff.chat_id is not None and handoff.message_id is not None:
             chunks = split_lines(await self.text(view, handoff))
@@ -360,7 +368,7 @@ class Support:
 
     async def record(self, view: JobView) -> dict[str, Any]:
         """The pinpoint record for the network (the network needs the password once)."""
-        value = view.value
+        value = view.of_role
         installer = await self.store.user(view.job.installer_id)
         handoff = await self.store.latest_handoff(view.job.id)
         photos = await self.store.photos(view.job.id)
@@ -376,11 +384,11 @@ class Support:
                 "model_id": view.model.id if view.model else None,
                 "serial": value("serial"), "mac": value("mac"),
                 "activation_password": value("password"), "firmware": value("firmware"),
-                "sim_iccid": value("iccid"), "replacement": value("new_or_replacement"),
+                "sim_iccid": value("iccid"), "replacement": value("replacement"),
                 "name": value("station_name"), "owner_account": value("owner_account"),
             },
             "location": {"address": value("address"), "gps": value("gps"), "pin": value("pin")},
-            "details": {k: value(k) for k in DETAIL_STEPS},
+            "details": {s.id: view.value(s.id) for s in self.procedure.in_group(DETAILS)},
             "photos": [{"step": p.step, "sha256": p.sha256, "width": p.width,
                         "height": p.height} for p in photos],
             "submitted_at": view.job.submitted_at.isoformat() if view.job.submitted_at else None,

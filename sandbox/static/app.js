@@ -13,7 +13,6 @@
     keyboardKey: '',   // the reply keyboard shown (JSON), to notice changes
     keyboard: null,
     keyboardHidden: false,
-    typingTimer: 0,
     locationMode: 'pin',
     pinned: true,      // the list is scrolled to its end: keep it there as content grows
     replyTo: null,     // {id, name, text}: the message the next text answers
@@ -190,20 +189,15 @@
       upsert(event.message, true);
       if (event.message.from.is_bot) {
         setKeyboard(event.keyboard);
-        stopTyping();
         if (asksMe(event.message)) setReplyTo(event.message);
       }
       if (stick) scrollToEnd();
-    } else if (event.type === 'action') {
-      setSubtitle(event.action === 'typing' ? `${state.info.bot.name} is typing…` : `${state.info.bot.name} is sending…`);
-      clearTimeout(state.typingTimer);
-      state.typingTimer = setTimeout(stopTyping, 5000);
     }
   }
 
   function asksMe(m) {
     const ask = m.force_reply;
-    return Boolean(ask) && !m.deleted && (!ask.selective || ask.users.includes(state.person.id));
+    return Boolean(ask) && (!ask.selective || ask.users.includes(state.person.id));
   }
 
   function setReplyTo(m) {
@@ -221,11 +215,6 @@
     box.innerHTML = m.html || '';
     const text = box.textContent || (m.photo ? 'photo' : m.location ? 'location' : '…');
     return text.length > 80 ? `${text.slice(0, 79)}…` : text;
-  }
-
-  function stopTyping() {
-    clearTimeout(state.typingTimer);
-    setSubtitle();
   }
 
   function nearEnd() {
@@ -248,10 +237,6 @@
   function upsert(message, live) {
     const list = $('#messages');
     const old = list.querySelector(`[data-id="${message.id}"]`);
-    if (message.deleted) {
-      if (old) removeNode(old);
-      return;
-    }
     const node = renderMessage(message);
     if (live && !old) node.classList.add('new');
     if (old) { old.replaceWith(node); return; }
@@ -267,12 +252,6 @@
       return;
     }
     list.append(node);
-  }
-
-  function removeNode(node) {
-    const album = node.parentElement && node.parentElement.classList.contains('album') ? node.parentElement : null;
-    node.remove();
-    if (album && !album.children.length) album.remove();
   }
 
   function renderMessage(m) {

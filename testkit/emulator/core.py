@@ -65,7 +65,6 @@ class EmulatorCore:
         self.allowed_updates: list[str] | None = None
         self.callbacks: dict[str, CallbackState] = {}
         self.commands: dict[tuple[str, str], list[dict[str, Any]]] = {}
-        self.settings: dict[str, Any] = {}  # menu button, name, descriptions, ...
         self.failures: dict[str, deque[ApiError]] = {}
         self.signal = Signal()
         self.closing = False
@@ -79,7 +78,7 @@ class EmulatorCore:
 
     def add_listener(self, listener: Listener) -> None:
         """Call `listener(event, payload)` on every change: "update", "message", "edit",
-        "delete", "callback_answer", "call", "fetch", "action"."""
+        "callback_answer", "call", "fetch"."""
         self._listeners.append(listener)
 
     def remove_listener(self, listener: Listener) -> None:
@@ -289,6 +288,4 @@ def describe(message: StoredMessage) -> str:
         parts.append(f"buttons={labels}")
     if message.history:
         parts.append(f"(edited {len(message.history)}x)")
-    if message.deleted:
-        parts.append("(deleted)")
     return " ".join(parts)

@@ -176,10 +176,6 @@ class BotMessage:
         """Earlier versions of the message, oldest first."""
         return self.stored.history
 
-    @property
-    def deleted(self) -> bool:
-        return self.stored.deleted
-
     def __eq__(self, other: object) -> bool:
         return isinstance(other, BotMessage) and other.stored is self.stored
 
@@ -429,8 +425,8 @@ class Player:
 
     @property
     def messages(self) -> list[BotMessage]:
-        """The bot's messages in this chat that still exist, oldest first."""
-        return [BotMessage(m) for m in self._bot_messages() if not m.deleted]
+        """The bot's messages in this chat, oldest first."""
+        return [BotMessage(m) for m in self._bot_messages()]
 
     @property
     def last(self) -> BotMessage | None:
@@ -558,8 +554,6 @@ class Player:
     ) -> CallbackAnswer | None:
         """Send a callback query with exactly `data` from `message`; wait for the answer."""
         stored = self._stored(message)
-        if stored.deleted:
-            raise AssertionError(f"message #{stored.message_id} was deleted; nothing to press")
         self.emu.query_seq += 1
         query = {
             "id": f"{self.user_id}{self.emu.query_seq:08d}",
@@ -610,7 +604,7 @@ class Group:
 
     @property
     def messages(self) -> list[BotMessage]:
-        return [BotMessage(m) for m in self.chat.bot_messages if not m.deleted]
+        return [BotMessage(m) for m in self.chat.bot_messages]
 
     def __repr__(self) -> str:
         return f"<Group {self.title!r} ({self.id})>"

@@ -29,56 +29,6 @@ INLINE_ACTIONS = (
     "callback_game",
     "pay",
 )
-CHAT_ACTIONS = {
-    "typing",
-    "upload_photo",
-    "record_video",
-    "upload_video",
-    "record_voice",
-    "upload_voice",
-    "upload_document",
-    "choose_sticker",
-    "find_location",
-    "record_video_note",
-    "upload_video_note",
-}
-MEDIA_KINDS = ("photo", "document", "video", "audio", "animation", "voice", "sticker")
-ADMIN_RIGHTS = (
-    "can_be_edited",
-    "is_anonymous",
-    "can_manage_chat",
-    "can_delete_messages",
-    "can_manage_video_chats",
-    "can_restrict_members",
-    "can_promote_members",
-    "can_change_info",
-    "can_invite_users",
-    "can_post_stories",
-    "can_edit_stories",
-    "can_delete_stories",
-    "can_post_messages",
-    "can_edit_messages",
-    "can_pin_messages",
-    "can_manage_topics",
-)
-RESTRICTIONS = (
-    "is_member",
-    "can_change_info",
-    "can_invite_users",
-    "can_pin_messages",
-    "can_send_messages",
-    "can_send_polls",
-    "can_send_other_messages",
-    "can_add_web_page_previews",
-    "can_manage_topics",
-    "can_send_audios",
-    "can_send_documents",
-    "can_send_photos",
-    "can_send_videos",
-    "can_send_video_notes",
-    "can_send_voice_notes",
-    "can_edit_tag",
-)
 NOT_MODIFIED = (
     "message is not modified: specified new message content and reply markup are exactly the "
     "same as a current content and reply markup of the message"
@@ -268,36 +218,16 @@ class ApiMethods(EmulatorCore):
         return dict(self.bot_user)
 
     async def api_getUpdates(self, p: Params) -> Any:
-        if self.settings.get("webhook"):
-            raise ApiError(
-                409,
-                "Conflict: can't use getUpdates method while webhook is active; "
-                "use deleteWebhook to delete the webhook first",
-            )
         limit = min(max(p.get_int("limit", 100) or 100, 1), 100)
         timeout = max(p.get_float("timeout", 0.0) or 0.0, 0.0)
         return await self.fetch_updates(
             p.get_int("offset"), limit, timeout, p.get_json("allowed_updates")
         )
 
-    async def api_setWebhook(self, p: Params) -> Any:
-        self.settings["webhook"] = p.get_str("url", "")
-        if p.get_bool("drop_pending_updates"):
-            self.updates.clear()
-        return True
-
     async def api_deleteWebhook(self, p: Params) -> Any:
-        self.settings["webhook"] = ""
         if p.get_bool("drop_pending_updates"):
             self.updates.clear()
         return True
-
-    async def api_getWebhookInfo(self, p: Params) -> Any:
-        return {
-            "url": self.settings.get("webhook", ""),
-            "has_custom_certificate": False,
-            "pending_update_count": len(self.updates),
-        }
 
     @staticmethod
     def _commands_key(p: Params) -> tuple[str, str]:
@@ -317,52 +247,6 @@ class ApiMethods(EmulatorCore):
             if not 1 <= len(command.get("description", "")) <= 256:
                 raise bad_request("command description must be non-empty")
         self.commands[self._commands_key(p)] = [dict(c) for c in commands]
-        return True
-
-    async def api_getMyCommands(self, p: Params) -> Any:
-        return list(self.commands.get(self._commands_key(p), []))
-
-    async def api_deleteMyCommands(self, p: Params) -> Any:
-        self.commands.pop(self._commands_key(p), None)
-        return True
-
-    async def api_setChatMenuButton(self, p: Params) -> Any:
-        key = f"menu_button:{p.get_str('chat_id', '')}"
-        self.settings[key] = p.get_json("menu_button") or {"type": "default"}
-        return True
-
-    async def api_getChatMenuButton(self, p: Params) -> Any:
-        return self.settings.get(f"menu_button:{p.get_str('chat_id', '')}", {"type": "default"})
-
-    async def _set_setting(self, p: Params, field: str) -> Any:
-        self.settings[f"{field}:{p.get_str('language_code') or ''}"] = p.get_str(field) or ""
-        return True
-
-    async def _get_setting(self, p: Params, field: str) -> Any:
-        return {field: self.settings.get(f"{field}:{p.get_str('language_code') or ''}", "")}
-
-    async def api_setMyName(self, p: Params) -> Any:
-        return await self._set_setting(p, "name")
-
-    async def api_getMyName(self, p: Params) -> Any:
-        return await self._get_setting(p, "name")
-
-    async def api_setMyDescription(self, p: Params) -> Any:
-        return await self._set_setting(p, "description")
-
-    async def api_getMyDescription(self, p: Params) -> Any:
-        return await self._get_setting(p, "description")
-
-    async def api_setMyShortDescription(self, p: Params) -> Any:
-        return await self._set_setting(p, "short_description")
-
-    async def api_getMyShortDescription(self, p: Params) -> Any:
-        return await self._get_setting(p, "short_description")
-
-    async def api_close(self, p: Params) -> Any:
-        return True
-
-    async def api_logOut(self, p: Params) -> Any:
         return True
 
     # -- text messages -------------------------------------------------------------------
@@ -414,31 +298,6 @@ class ApiMethods(EmulatorCore):
         self.emit("edit", message)
         return message.snapshot()
 
-    async def api_editMessageCaption(self, p: Params) -> Any:
-        _, message = self._target(p, "message to edit not found")
-        if not message.from_bot:
-            raise bad_request("message can't be edited")
-        if not any(kind in message.data for kind in MEDIA_KINDS):
-            raise bad_request("there is no caption in the message to edit")
-        raw = p.get_str("caption") or ""
-        parse_mode = p.get_str("parse_mode")
-        content = caption_content(raw, parse_mode, p.get_json("caption_entities"))
-        markup = _inline(validate_markup(p.get_json("reply_markup"), inline_only=True))
-        data = message.data
-        if (
-            content.get("caption") == data.get("caption")
-            and content.get("caption_entities") == data.get("caption_entities")
-            and markup == data.get("reply_markup")
-        ):
-            raise bad_request(NOT_MODIFIED)
-        changes = {**content, "edit_date": self._now()}
-        if markup:
-            changes["reply_markup"] = markup
-        message.update(changes, drop=("caption", "caption_entities", "reply_markup"))
-        message.raw_text, message.parse_mode = raw, parse_mode
-        self.emit("edit", message)
-        return message.snapshot()
-
     async def api_editMessageReplyMarkup(self, p: Params) -> Any:
         _, message = self._target(p, "message to edit not found")
         if not message.from_bot:
@@ -452,27 +311,6 @@ class ApiMethods(EmulatorCore):
         message.update(changes, drop=("reply_markup",))
         self.emit("edit", message)
         return message.snapshot()
-
-    async def api_deleteMessage(self, p: Params) -> Any:
-        chat = self._chat(p, sending=False)
-        message = chat.find(p.get_int("message_id", required=True) or 0)
-        if message is None:
-            raise bad_request("message to delete not found")
-        message.deleted = True
-        self.emit("delete", message)
-        return True
-
-    async def api_deleteMessages(self, p: Params) -> Any:
-        chat = self._chat(p, sending=False)
-        ids = p.get_json("message_ids")
-        if not isinstance(ids, list) or not 1 <= len(ids) <= 100:
-            raise bad_request("message_ids is empty")
-        for message_id in ids:
-            message = chat.find(int(message_id))
-            if message is not None:
-                message.deleted = True
-                self.emit("delete", message)
-        return True
 
     async def api_answerCallbackQuery(self, p: Params) -> Any:
         state = self.callbacks.get(p.get_str("callback_query_id") or "")
@@ -490,84 +328,6 @@ class ApiMethods(EmulatorCore):
             "cache_time": p.get_int("cache_time", 0),
         }
         self.emit("callback_answer", state)
-        return True
-
-    async def api_forwardMessage(self, p: Params) -> Any:
-        chat = self._chat(p)
-        source = self._chat(p, "from_chat_id", sending=False)
-        original = source.find(p.get_int("message_id", required=True) or 0)
-        if original is None:
-            raise bad_request("message to forward not found")
-        content = self._content_of(original)
-        content["forward_origin"] = original.data.get("forward_origin") or self._origin(original)
-        message = self.add_message(chat, content)
-        return message.snapshot()
-
-    async def api_copyMessage(self, p: Params) -> Any:
-        chat = self._chat(p)
-        source = self._chat(p, "from_chat_id", sending=False)
-        original = source.find(p.get_int("message_id", required=True) or 0)
-        if original is None:
-            raise bad_request("message to copy not found")
-        content = self._content_of(original)
-        if p.has("caption"):
-            for key in ("caption", "caption_entities"):
-                content.pop(key, None)
-            content.update(
-                caption_content(
-                    p.get_str("caption"), p.get_str("parse_mode"), p.get_json("caption_entities")
-                )
-            )
-        message = self.add_message(
-            chat,
-            content,
-            markup=validate_markup(p.get_json("reply_markup")),
-            reply_to=self._reply_to(chat, p),
-        )
-        return {"message_id": message.message_id}
-
-    @staticmethod
-    def _content_of(message: StoredMessage) -> dict[str, Any]:
-        skip = {
-            "message_id",
-            "from",
-            "chat",
-            "date",
-            "edit_date",
-            "reply_markup",
-            "reply_to_message",
-            "forward_origin",
-            "media_group_id",
-        }
-        return {k: v for k, v in message.snapshot().items() if k not in skip}
-
-    @staticmethod
-    def _origin(message: StoredMessage) -> dict[str, Any]:
-        chat = message.data["chat"]
-        if chat["type"] == "channel":
-            return {
-                "type": "channel",
-                "chat": chat,
-                "message_id": message.message_id,
-                "date": message.data["date"],
-            }
-        return {"type": "user", "sender_user": message.data["from"], "date": message.data["date"]}
-
-    async def api_pinChatMessage(self, p: Params) -> Any:
-        chat = self._chat(p, sending=False)
-        message_id = p.get_int("message_id", required=True) or 0
-        if chat.find(message_id) is None:
-            raise bad_request("message to pin not found")
-        chat.pinned.append(message_id)
-        return True
-
-    async def api_unpinChatMessage(self, p: Params) -> Any:
-        chat = self._chat(p, sending=False)
-        message_id = p.get_int("message_id")
-        if message_id is None and chat.pinned:
-            chat.pinned.pop()
-        elif message_id in chat.pinned:
-            chat.pinned.remove(message_id)
         return True
 
     # -- media ---------------------------------------------------------------------------
@@ -645,38 +405,6 @@ class ApiMethods(EmulatorCore):
             sent.append(message.snapshot())
         return sent
 
-    async def api_sendLocation(self, p: Params) -> Any:
-        chat = self._chat(p)
-        location = self._location(p)
-        live_period = p.get_int("live_period")
-        if live_period is not None:
-            if not (60 <= live_period <= 86400 or live_period == 0x7FFFFFFF):
-                raise bad_request("wrong live period specified")
-            location["live_period"] = live_period
-        return self._send(chat, p, {"location": location})
-
-    async def api_editMessageLiveLocation(self, p: Params) -> Any:
-        _, message = self._target(p, "message to edit not found")
-        current = message.data.get("location")
-        if not message.from_bot or not current or "live_period" not in current:
-            raise bad_request("message can't be edited")
-        location = {**self._location(p), "live_period": current["live_period"]}
-        if location == current:
-            raise bad_request(NOT_MODIFIED)
-        message.update({"location": location, "edit_date": self._now()})
-        self.emit("edit", message)
-        return message.snapshot()
-
-    async def api_stopMessageLiveLocation(self, p: Params) -> Any:
-        _, message = self._target(p, "message to edit not found")
-        current = message.data.get("location")
-        if not message.from_bot or not current or "live_period" not in current:
-            raise bad_request("message can't be edited")
-        location = {k: v for k, v in current.items() if k != "live_period"}
-        message.update({"location": location, "edit_date": self._now()})
-        self.emit("edit", message)
-        return message.snapshot()
-
     async def api_sendVenue(self, p: Params) -> Any:
         chat = self._chat(p)
         location = self._location(p)
@@ -690,15 +418,6 @@ class ApiMethods(EmulatorCore):
                 venue[name] = p.get_str(name)
         return self._send(chat, p, {"venue": venue, "location": dict(location)})
 
-    async def api_sendChatAction(self, p: Params) -> Any:
-        chat = self._chat(p)
-        action = p.get_str("action") or ""
-        if action not in CHAT_ACTIONS:
-            raise bad_request("wrong parameter action in request")
-        chat.actions.append(action)
-        self.emit("action", (chat.id, action))
-        return True
-
     async def api_getFile(self, p: Params) -> Any:
         record = self.files.get(p.get_str("file_id") or "")
         if record is None:
@@ -706,62 +425,6 @@ class ApiMethods(EmulatorCore):
         if self.download_limit is not None and record.file_size > self.download_limit:
             raise bad_request("file is too big")
         return record.file_json()
-
-    # -- chats and members ---------------------------------------------------------------
-
-    async def api_getChat(self, p: Params) -> Any:
-        chat = self._chat(p, sending=False)
-        return {
-            **chat.chat,
-            "accent_color_id": 0,
-            "max_reaction_count": 11,
-            "accepted_gift_types": {
-                "unlimited_gifts": False,
-                "limited_gifts": False,
-                "unique_gifts": False,
-                "premium_subscription": False,
-                "gifts_from_channels": False,
-            },
-        }
-
-    def _member_json(self, user_id: int, status: str) -> dict[str, Any]:
-        user = self.bot_user if user_id == self.bot_id else self.users[user_id]
-        member: dict[str, Any] = {"status": status, "user": dict(user)}
-        if status == "creator":
-            member["is_anonymous"] = False
-        elif status == "administrator":
-            member.update(
-                {right: right not in ("can_be_edited", "is_anonymous") for right in ADMIN_RIGHTS}
-            )
-        elif status == "restricted":
-            member.update({right: right == "is_member" for right in RESTRICTIONS})
-            member["until_date"] = 0
-        elif status == "kicked":
-            member["until_date"] = 0
-        return member
-
-    async def api_getChatMember(self, p: Params) -> Any:
-        chat = self._chat(p, sending=False)
-        user_id = p.get_int("user_id", required=True)
-        if user_id != self.bot_id and user_id not in self.users:
-            raise bad_request("user not found")
-        assert user_id is not None
-        return self._member_json(user_id, chat.members.get(user_id, "left"))
-
-    async def api_getChatAdministrators(self, p: Params) -> Any:
-        chat = self._chat(p, sending=False)
-        return [
-            self._member_json(uid, status)
-            for uid, status in chat.members.items()
-            if status in ("creator", "administrator")
-        ]
-
-    async def api_getChatMemberCount(self, p: Params) -> Any:
-        chat = self._chat(p, sending=False)
-        return sum(
-            status in ("creator", "administrator", "member", "restricted")
-            for status in chat.members.values()
-        )
 
     @staticmethod
     def _now() -> int:

@@ -93,7 +93,6 @@ class StoredMessage:
     raw_text: str | None = None  # text or caption as sent, before entity parsing
     parse_mode: str | None = None
     history: list[dict[str, Any]] = field(default_factory=list)
-    deleted: bool = False
 
     @property
     def message_id(self) -> int:
@@ -122,7 +121,7 @@ class StoredMessage:
 
 @dataclass
 class ChatState:
-    """A chat the emulator knows: its JSON, members, messages and the bot's chat actions."""
+    """A chat the emulator knows: its JSON, members and messages."""
 
     chat: dict[str, Any]
     members: dict[int, str] = field(default_factory=dict)  # user id → status
@@ -130,9 +129,7 @@ class ChatState:
     by_id: dict[int, StoredMessage] = field(default_factory=dict)
     next_message_id: int = 1
     blocked: bool = False
-    actions: list[str] = field(default_factory=list)
     keyboard: dict[str, Any] | None = None  # the reply keyboard shown now, if any
-    pinned: list[int] = field(default_factory=list)
 
     @property
     def id(self) -> int:
@@ -143,9 +140,8 @@ class ChatState:
         return [m for m in self.messages if m.from_bot]
 
     def find(self, message_id: int) -> StoredMessage | None:
-        """The message with that id unless it was deleted."""
-        message = self.by_id.get(message_id)
-        return None if message is None or message.deleted else message
+        """The message with that id, if any."""
+        return self.by_id.get(message_id)
 
 
 @dataclass

@@ -1,0 +1,49 @@
+"""Typed answers, checked by a named validator; a step with a `reader` also takes a photo."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from bot.engine.interaction import Input, Outcome
+from bot.engine.kinds.base import Desk, Kind
+from bot.engine.plan import JobView, Slot
+from bot.engine.procedure import Step
+from bot.engine.validators import VALIDATORS, Context, Invalid
+
+READERS = ("sticker", "iccid", "serial")
+
+
+class TextKind(Kind):
+    """A typed answer (a MAC, a serial, a name, ...)."""
+
+    name = "text"
+
+    def problems(self, step: Step, validators: Mapping[str, Callable[..., Any]]) -> list[str]:
+        """A known validator; a reader, if any, of a known kind."""
+        problems = []
+        if step.validator not in validators:
+            problems.append(f"unknown validator {step.validator!r}")
+        if step.reader is not None and step.reader not in READERS:
+            problems.append(f"reader {step.reader!r} needs a text step and one of {READERS}")
+        return problems
+
+    async def take(self, desk: Desk, view: JobView, slot: Slot, inp: Input,
+                   user_id: int) -> Outcome | None:
+        """Check and keep a typed answer (held when the MAC is already used); read a photo's
+        code when the step has a reader."""
+        if inp.photo is not None and desk.codes.reads(slot):
+            return await desk.codes.read(view, slot, inp.photo, user_id)
+        if inp.text is None:
+            return None
+        validator = VALIDATORS[slot.step.validator or "short_text"]
+        roles = {s.role: view.value(s.id) for s in desk.records.procedure.steps if s.role}
+        context = Context(view.model, roles)
+        try:
+            value = validator(inp.text, context)
+        except Invalid as problem:
+            return await desk.recorder.refuse(view, slot, problem, user_id)
+        caution = await desk.checks.mac_reuse(view, slot, value)
+        if caution:
+            return await desk.recorder.hold(view, slot, value, "typed", caution, user_id)
+        return await desk.recorder.accept(view, slot, value, "typed", user_id)

@@ -1,0 +1,118 @@
+"""The jobs as CSV for managers: one row per job, its answers in procedure order."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bot.engine.catalog import Catalog
+from bot.engine.plan import chosen_model
+from bot.engine.procedure import Procedure
+from bot.managers.periods import Period
+from bot.managers.reports import ReportData
+from bot.store import Answer
+
+BASE_COLUMNS = (
+    "job", "visit", "installer_user_id", "installer", "installer_username",
+    "installer_account", "chat_id", "status", "stop_reason", "reopened_part", "cursor",
+    "pending_step", "prompt_message_id", "created_at", "updated_at", "submitted_at",
+    "closed_at", "reminded_at", "created_local", "submitted_local", "closed_local",
+    "manufacturer", "model_name",
+)
+HANDOFF_COLUMNS = (
+    "flags", "handoffs", "first_handed_off_at", "decision", "decided_at", "decided_by",
+    "reason", "redo_part",
+)
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def answer_columns(procedure: Procedure, catalog: Catalog,
+                   answers: Iterable[dict[str, Answer]]) -> list[str]:
+    """The answer columns: every step in procedure order (checklist items in catalog order,
+    answers to steps no longer declared at the end); secret steps are left out."""
+    present = {key for job in answers for key in job}
+    secret = {s.id for s in procedure.steps if s.secret}
+    columns: list[str] = []
+    for step in procedure.steps:
+        if step.secret:
+            continue
+        if step.kind == "checklist":
+            items = [f"{step.id}.{i}" for i in catalog.checklist_items]
+            columns += [c for c in items if c in present]
+            columns += sorted(k for k in present if k.startswith(f"{step.id}.")
+                              and k not in items)
+        else:
+            columns.append(step.id)
+    known = set(columns)
+    columns += sorted(k for k in present if k not in known and k.split(".")[0] not in secret
+                      and not any(k.startswith(f"{s.id}.") for s in procedure.steps
+                                  if s.kind == "checklist"))
+    return columns
+
+
+def cell(value: Any) -> str:
+    """A value as a CSV cell: text as is, numbers and booleans plainly, the rest as JSON.
+    Text that a spreadsheet would run as a formula gets a leading apostrophe."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat()
+    if isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, str):
+        return "'" + value if value.startswith(FORMULA_START) else value
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def jobs_csv(data: ReportData, procedure: Procedure, catalog: Catalog, tz: ZoneInfo) -> str:
+    """One row per job: its columns (times in UTC, and the main ones also local to `tz`),
+    installer, model, answers (not the activation password, nor the `pending` answer
+    awaiting a confirmation — only its step), flags and the latest hand-off."""
+    columns = answer_columns(procedure, catalog, data.answers.values())
+    extra = sorted({k for job in data.jobs.values() for k in job.extra})
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow([*BASE_COLUMNS, *extra, *columns, *HANDOFF_COLUMNS])
+
+    def local(moment: datetime | None) -> str | None:
+        return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M") if moment else None
+
+    for job in data.jobs.values():
+        answers = data.answers.get(job.id, {})
+        model = chosen_model(procedure, catalog, answers)
+        handoffs = data.handoffs.get(job.id, [])
+        last = handoffs[-1] if handoffs else None
+        flags = "; ".join(f"{f.kind}@{f.step}" if f.step else f.kind
+                          for f in data.flags.get(job.id, []))
+        row = [
+            job.id, job.visit_id, job.installer_id, job.installer_name, job.installer_username,
+            job.installer_account, job.chat_id, job.status, job.stop_reason, job.reopened_part,
+            job.cursor, job.pending_step, job.prompt_message_id, job.created_at,
+            job.updated_at, job.submitted_at, job.closed_at, job.reminded_at,
+            local(job.created_at), local(job.submitted_at), local(job.closed_at),
+            model.manufacturer if model else None, model.name if model else None,
+            *(job.extra.get(k) for k in extra),
+            *(answers[c].value if c in answers else None for c in columns),
+            flags, len(handoffs), handoffs[0].created_at if handoffs else None,
+            last.decision if last else None, last.decided_at if last else None,
+            data.names.get(last.decided_by, last.decided_by) if last and last.decided_by
+            else None,
+            last.reason if last else None, last.redo_part if last else None,
+        ]
+        writer.writerow([cell(v) for v in row])
+    return out.getvalue()
+
+
+
+
+def export_name(period: Period) -> str:
+    """The export's file name."""
+    return f"pinpoint-jobs-{period.first.isoformat()}-{period.last.isoformat()}.csv"
+
