@@ -56,12 +56,14 @@ def run(args: list[str] | None = None) -> int:
 
         return sandbox(args or [], settings)
 
+    import asyncio
+
     from bot.logs import configure_logging
-    from handlers.app import build_application
+    from handlers.app import build_application, serve
 
     configure_logging(settings.log_level, [settings.telegram_token.get_secret_value()])
     app = build_application(settings)
-    app.run_polling(allowed_updates=["message", "edited_message", "callback_query"])
+    asyncio.run(serve(app))
     return 0
 
 

@@ -5,8 +5,10 @@ This is the one module of `bot/` that knows Telegram; the handlers live in `hand
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
+import signal
 from collections.abc import Callable
 from datetime import datetime
 
@@ -36,8 +38,9 @@ from bot.store import utc_now
 from handlers import access, installer, support
 from handlers.context import PinpointContext
 from handlers.errors import on_error
+from handlers.intake import ALLOWED_UPDATES, Dispatcher, Poller
 from handlers.managers import register_manager_handlers
-from handlers.ordering import PerUserUpdateProcessor
+from handlers.retries import RetryingRequest
 from handlers.schedule import schedule_jobs
 
 log = logging.getLogger(__name__)
@@ -45,6 +48,7 @@ COMMANDS = ("start", "new", "back", "status", "jobs", "cancel", "help")
 MANAGER_COMMANDS = ("summary", "export")
 ADMIN_COMMANDS = ("summary", "export", "grant", "revoke")
 SWEEP_INTERVAL_S = 60
+CONNECTIONS = 64  # HTTP connections to the Bot API, shared by all people
 
 
 def build_application(
@@ -75,7 +79,8 @@ def build_application(
         .base_url(settings.bot_base_url)
         .base_file_url(settings.bot_base_file_url)
         .context_types(ContextTypes(context=PinpointContext))
-        .concurrent_updates(PerUserUpdateProcessor())
+        .request(RetryingRequest(connection_pool_size=CONNECTIONS))
+        .updater(None)  # updates come through the intake (handlers/intake.py)
         .post_init(post_init)
         .post_shutdown(post_shutdown)
     )
@@ -142,25 +147,36 @@ def register_handlers(app: Application) -> None:
 
 
 async def start_polling(app: Application, poll_timeout: int = 10) -> None:
-    """Start the bot inside a running event loop, in `run_polling`'s order.
-
-    The tests and the sandbox use this (`run_polling` owns the loop and blocks).
-    """
+    """Start the bot inside a running event loop: services, the job queue, then the intake
+    (updates left unprocessed by a previous run first, then long polling)."""
     await app.initialize()
     if app.post_init is not None:
         await app.post_init(app)
-    assert app.updater is not None
-    await app.updater.start_polling(
-        poll_interval=0.0, timeout=poll_timeout,
-        allowed_updates=["message", "edited_message", "callback_query"],
-    )
+    services: Services = app.bot_data["services"]
+
+    async def slow_down(update: Update) -> None:
+        if update.effective_chat is not None:
+            await app.bot.send_message(update.effective_chat.id,
+                                       services.texts.get("errors.slow_down"))
+
+    dispatcher = Dispatcher(app.process_update, services.store, on_overflow=slow_down)
+    poller = Poller(app.bot, services.store, dispatcher, allowed_updates=ALLOWED_UPDATES,
+                    timeout_s=poll_timeout)
+    app.bot_data["intake"] = (poller, dispatcher)
+    await services.store.forget_done()
     await app.start()
+    await poller.resume()
+    poller.start()
 
 
 async def stop_polling(app: Application) -> None:
-    """Stop what `start_polling` started, in `run_polling`'s order."""
-    if app.updater is not None and app.updater.running:
-        await app.updater.stop()
+    """Stop what `start_polling` started: fetching first, then the updates in progress
+    (those not finished in time are processed at the next start), then the services."""
+    intake = app.bot_data.pop("intake", None)
+    if intake is not None:
+        poller, dispatcher = intake
+        await poller.stop()
+        await dispatcher.close()
     if app.running:
         await app.stop()
     if app.post_stop is not None:
@@ -168,3 +184,17 @@ async def stop_polling(app: Application) -> None:
     await app.shutdown()
     if app.post_shutdown is not None:
         await app.post_shutdown(app)
+
+
+async def serve(app: Application) -> None:
+    """Run the bot until SIGINT or SIGTERM (the run command)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await start_polling(app)
+    log.info("Pinpoint is running")
+    try:
+        await stop.wait()
+    finally:
+        await stop_polling(app)

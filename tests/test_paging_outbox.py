@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -71,7 +73,8 @@ async def fake() -> AsyncIterator[FakeWebhook]:
 
 
 def settings(**values: object) -> Settings:
-    return Settings(_env_file=None, http_timeout_s=0.3, **values)  # type: ignore[arg-type]
+    values = {"http_timeout_s": 0.3, **values}
+    return Settings(_env_file=None, **values)  # type: ignore[arg-type]
 
 
 async def test_retries_until_acknowledged_then_never_again(store: Store,
@@ -120,4 +123,55 @@ async def test_record_carries_bearer_token_and_idempotency_key(store: Store,
     request = fake.delivered("/record")[0]
     assert request.headers["Authorization"] == "Bearer tok-123"
     assert request.headers["Idempotency-Key"] == "7"
+    await outbox.stop()
+
+
+async def test_a_delivery_in_flight_is_not_started_again(store: Store, fake: FakeWebhook) -> None:
+    """Two workers (another task, or another instance) find the same due delivery: the lease
+    lets one send it; the other leaves it alone while it is in flight."""
+    first = Outbox(store, settings(http_timeout_s=3.0), base_delay_s=0.0)
+    second = Outbox(store, settings(http_timeout_s=3.0), base_delay_s=0.0)
+    fake.stall_next(1, seconds=0.5)
+    await store.enqueue("slack", fake.url("/slack"), {"text": "job 1"}, "page:1")
+    done = await asyncio.gather(first.deliver_due(), second.deliver_due())
+    assert sorted(done) == [0, 1]
+    await first.deliver_due()
+    await second.deliver_due()
+    assert len(fake.received) == 1 and (await store.deliveries())[0].delivered_at
+    await first.stop()
+    await second.stop()
+
+
+async def test_generic_pages_carry_an_idempotency_key_and_event_id(store: Store,
+                                                                   fake: FakeWebhook) -> None:
+    outbox = Outbox(store, settings(), base_delay_s=0.0)
+    await store.enqueue("generic", fake.url("/g"), page_payload("generic", FACTS),
+                        "page:3:submitted:0")
+    await outbox.deliver_due()
+    [request] = fake.delivered("/g")
+    assert request.headers["Idempotency-Key"] == "page:3:submitted:0"
+    assert request.body["event_id"] == "page:3:submitted:0"
+    assert request.body["job_id"] == 12
+    await outbox.stop()
+
+
+async def test_retry_after_is_capped_and_a_slow_delivery_holds_up_no_other(
+    store: Store, fake: FakeWebhook
+) -> None:
+    outbox = Outbox(store, settings(http_timeout_s=3.0), base_delay_s=0.0, max_delay_s=120.0)
+    await store.enqueue("generic", fake.url("/slow"), {}, "slow")
+    await store.enqueue("generic", fake.url("/quick"), {}, "quick")
+    fake.stall_next(1, seconds=1.0)
+    started = time.monotonic()
+    assert await outbox.deliver_due() == 2
+    assert time.monotonic() - started < 1.9  # side by side, not one after the other
+    quick = fake.delivered("/quick")[0]
+    slow = fake.delivered("/slow")[0]
+    assert quick.at < slow.at
+    await store.enqueue("generic", fake.url("/g"), {}, "limited")
+    # A Retry-After of a day is held to the cap.
+    await outbox._retry((await store.deliveries())[-1], "HTTP 429", 86400.0)
+    next_try = await store.next_delivery_time(max_attempts=12)
+    assert next_try is not None
+    assert (next_try - store.clock()).total_seconds() <= 121
     await outbox.stop()

@@ -14,6 +14,7 @@ from bot.store import MIGRATIONS_DIR, OPEN, SUBMITTED, Store
 from bot.store.audit import AuditTrail
 from bot.store.connection import Database
 from bot.store.handoffs import Handoffs
+from bot.store.inbox import Inbox
 from bot.store.jobs import Jobs
 from bot.store.migrations import scripts
 from bot.store.outbox import Outbox
@@ -268,3 +269,39 @@ async def test_audit_trail_alone(tmp_path: Path) -> None:
     ]
     assert [e["action"] for e in await trail.audit_trail(job_id)] == ["answer"]
     await trail.close()
+
+
+async def test_inbox_alone(tmp_path: Path) -> None:
+    clock = Clock()
+    inbox = await Inbox.open(tmp_path / "s.db", clock=clock)
+    assert await inbox.receive(10, 1001, '{"update_id": 10}')
+    assert await inbox.receive(11, 1002, '{"update_id": 11}')
+    assert not await inbox.receive(10, 1001, '{"update_id": 10}')  # a redelivery
+    await inbox.done(10)
+    assert [r.update_id for r in await inbox.unfinished()] == [11]
+    assert await inbox.forget_done() == 0  # kept while Telegram could redeliver it
+    clock.at += timedelta(days=3)
+    assert await inbox.forget_done() == 1
+    assert [r.sender for r in await inbox.unfinished()] == [1002]
+    await inbox.close()
+
+
+async def test_a_transaction_marks_the_update_it_commits_for_done(tmp_path: Path) -> None:
+    from bot.store.inbox import processing
+
+    store = await Store.open(tmp_path / "s.db")
+    await store.receive(7, 1001, "{}")
+    await store.receive(8, 1001, "{}")
+    token = processing.set(7)
+    try:
+        with pytest.raises(RuntimeError):
+            async with store.transaction():
+                await store.upsert_user(1001, "Ana", None, None, "en")
+                raise RuntimeError("crash before commit")
+        assert [r.update_id for r in await store.unfinished()] == [7, 8]  # rolled back
+        async with store.transaction():
+            await store.upsert_user(1001, "Ana", None, None, "en")
+    finally:
+        processing.reset(token)
+    assert [r.update_id for r in await store.unfinished()] == [8]
+    await store.close()

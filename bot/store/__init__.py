@@ -8,11 +8,13 @@ queries of every aggregate. One module per aggregate holds its SQL:
 - `handoffs`: submissions to support and support's decisions
 - `outbox`: outgoing HTTP deliveries
 - `audit`: the audit trail
+- `inbox`: updates from Telegram, kept until processed
 
 `records` holds the dataclasses they return; `migrations` the schema's runner.
 """
 
 from bot.store.handoffs import Handoffs
+from bot.store.inbox import Inbox, Received
 from bot.store.jobs import Jobs
 from bot.store.migrations import MIGRATIONS_DIR
 from bot.store.outbox import Outbox
@@ -36,12 +38,12 @@ from bot.store.records import (
 )
 
 
-class Store(People, Jobs, Handoffs, Outbox):
+class Store(People, Jobs, Handoffs, Outbox, Inbox):
     """The bot's database, every aggregate on one connection: `await Store.open(path)`."""
 
 
 __all__ = [
     "CANCELLED", "MIGRATIONS_DIR", "OPEN", "REJECTED", "ROLES", "STOPPED", "SUBMITTED",
-    "VERIFIED", "Answer", "Delivery", "Flag", "Handoff", "Job", "Photo", "Store", "User",
-    "utc_now",
+    "VERIFIED", "Answer", "Delivery", "Flag", "Handoff", "Inbox", "Job", "Photo", "Received",
+    "Store", "User", "utc_now",
 ]

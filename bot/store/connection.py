@@ -84,9 +84,13 @@ class Database:
                 await self.db.execute("ROLLBACK")
                 raise
             else:
+                await self._before_commit()
                 await self.db.execute("COMMIT")
             finally:
                 self._owner = None
+
+    async def _before_commit(self) -> None:
+        """Writes that belong to every transaction (an aggregate may add some)."""
 
     @asynccontextmanager
     async def _turn(self) -> AsyncIterator[None]:

@@ -36,8 +36,9 @@ class Outbox(Database):
         """Undelivered items whose next attempt is due, oldest first."""
         rows = await self.fetch_all(
             """SELECT * FROM outbox WHERE delivered_at IS NULL AND attempts < ?
-               AND next_attempt_at <= ? ORDER BY id""",
-            (max_attempts, now),
+               AND next_attempt_at <= ? AND (leased_until IS NULL OR leased_until <= ?)
+               ORDER BY id""",
+            (max_attempts, now, now),
         )
         return [_delivery(r) for r in rows]
 
@@ -54,17 +55,28 @@ class Outbox(Database):
         """Every outbox item, oldest first."""
         return [_delivery(r) for r in await self.fetch_all("SELECT * FROM outbox ORDER BY id")]
 
+    async def lease(self, delivery_id: int, until: str) -> bool:
+        """Claim a delivery for sending until `until`; False when it is leased or done."""
+        now = self.now()
+        cur = await self._exec(
+            """UPDATE outbox SET leased_until = ? WHERE id = ? AND delivered_at IS NULL
+               AND (leased_until IS NULL OR leased_until <= ?)""",
+            (until, delivery_id, now),
+        )
+        return cur.rowcount > 0
+
     async def delivered(self, delivery_id: int) -> None:
         """Mark a delivery acknowledged: it is never sent again."""
         await self._write(
-            "UPDATE outbox SET delivered_at = ?, attempts = attempts + 1 WHERE id = ?",
+            """UPDATE outbox SET delivered_at = ?, attempts = attempts + 1, leased_until = NULL
+               WHERE id = ?""",
             (self.now(), delivery_id),
         )
 
     async def delivery_failed(self, delivery_id: int, error: str, retry_at: str) -> None:
         """Count a failed attempt and when to try again."""
         await self._write(
-            """UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?
-               WHERE id = ?""",
+            """UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?,
+               leased_until = NULL WHERE id = ?""",
             (error[:500], retry_at, delivery_id),
         )

@@ -3,8 +3,12 @@
 A delivery is written to the `outbox` table in the same transaction as the fact it reports
 (a submission, a decision), so it cannot be lost. One worker task posts what is due with
 httpx: a 2xx marks it delivered (it is never sent again); a timeout, 5xx or 429 schedules a
-retry with exponential back-off (429 honours Retry-After); other 4xx answers are permanent
-and kept for the operator. Rows not delivered before a restart are delivered after it.
+retry with exponential back-off (429 honours Retry-After, capped); other 4xx answers are
+permanent and kept for the operator. Rows not delivered before a restart are delivered after
+it. A delivery being sent is leased for longer than the HTTP timeout, so no other attempt
+starts it again meanwhile; deliveries go out side by side, so one slow endpoint holds up no
+other. Generic webhooks and the record carry an `Idempotency-Key` header (generic ones also
+an `event_id` in the body), so a receiver can drop a page it already has.
 Credentials (the record endpoint's bearer token, the PagerDuty routing key) come from the
 settings at send time and are never stored with the payload or logged; neither are URLs,
 which for Slack hooks are secrets themselves.
@@ -26,6 +30,8 @@ from bot.store import Delivery, Store
 log = logging.getLogger(__name__)
 
 RETRYABLE = {408, 425, 429, 500, 502, 503, 504}
+PARALLEL = 8  # deliveries in flight at once
+LEASE_MARGIN_S = 30.0  # a lease outlives the HTTP timeout by this much
 
 
 class Outbox:
@@ -44,6 +50,7 @@ class Outbox:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._sending = asyncio.Lock()
+        self._parallel = asyncio.Semaphore(PARALLEL)
 
     def start(self) -> None:
         """Run the worker in the background (it delivers what is due right away)."""
@@ -85,19 +92,35 @@ class Outbox:
         return min(max(seconds, 0.0), self.idle_poll_s)
 
     async def deliver_due(self) -> int:
-        """Post every delivery that is due; return how many were acknowledged."""
+        """Post every delivery that is due, side by side; return how many were acknowledged."""
         async with self._sending:
-            done = 0
             now = self.store.now()
-            for delivery in await self.store.due_deliveries(now, self.settings.outbox_max_attempts):
-                done += await self._deliver(delivery)
-            return done
+            due = await self.store.due_deliveries(now, self.settings.outbox_max_attempts)
+            results = await asyncio.gather(*(self._deliver_leased(d) for d in due),
+                                           return_exceptions=True)
+            for result in results:
+                if isinstance(result, BaseException):
+                    log.error("a delivery failed unexpectedly",
+                              exc_info=(type(result), result, result.__traceback__))
+            return sum(r for r in results if isinstance(r, int))
+
+    async def _deliver_leased(self, delivery: Delivery) -> int:
+        """Deliver once this attempt holds the lease (another one may hold it already)."""
+        async with self._parallel:
+            lease_s = self.settings.http_timeout_s + LEASE_MARGIN_S
+            until = (self.store.clock() + timedelta(seconds=lease_s)).isoformat()
+            if not await self.store.lease(delivery.id, until):
+                return 0
+            return await self._deliver(delivery)
 
     def _request(self, delivery: Delivery) -> tuple[dict[str, str], dict[str, object]]:
         headers = {"User-Agent": "pinpoint-bot", "Content-Type": "application/json"}
         body = dict(delivery.payload)
         if delivery.kind == "pagerduty" and self.settings.pagerduty_routing_key:
             body["routing_key"] = self.settings.pagerduty_routing_key.get_secret_value()
+        if delivery.kind == "generic":
+            headers["Idempotency-Key"] = delivery.dedup_key
+            body["event_id"] = delivery.dedup_key
         if delivery.kind == "record":
             headers["Idempotency-Key"] = str(body.get("job_id", delivery.dedup_key))
             if self.settings.record_token:
@@ -132,7 +155,7 @@ class Outbox:
         return 0
 
     async def _retry(self, delivery: Delivery, error: str, after_s: float | None) -> None:
-        delay = after_s if after_s is not None else min(
+        delay = min(after_s, self.max_delay_s) if after_s is not None else min(
             self.base_delay_s * 2 ** delivery.attempts, self.max_delay_s
         )
         when: datetime = self.store.clock() + timedelta(seconds=delay)

@@ -1,0 +1,63 @@
+"""The inbox: updates received from Telegram, kept until processed (see handlers/intake.py)."""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import UTC, timedelta
+
+from bot.store.connection import Database
+
+KEEP_DONE = timedelta(days=2)  # Telegram keeps an unconfirmed update for 24 hours
+
+# The update being processed in this task: a transaction that commits its effects also marks
+# it done, so after a crash it is not processed again (and its answer not applied twice).
+processing: ContextVar[int | None] = ContextVar("processing", default=None)
+
+
+@dataclass(frozen=True)
+class Received:
+    """An update as the inbox keeps it: its id, whose it is, and its JSON."""
+
+    update_id: int
+    sender: int
+    payload: str
+
+
+class Inbox(Database):
+    """Updates received and processed."""
+
+    async def receive(self, update_id: int, sender: int, payload: str) -> bool:
+        """Keep an update; False when it was received before (a redelivery)."""
+        cur = await self._exec(
+            "INSERT OR IGNORE INTO inbox (update_id, sender, payload, received_at) "
+            "VALUES (?, ?, ?, ?)", (update_id, sender, payload, self.now()))
+        return cur.rowcount > 0
+
+    async def done(self, update_id: int) -> None:
+        """Mark an update processed."""
+        await self._exec("UPDATE inbox SET done_at = ? WHERE update_id = ? AND done_at IS NULL",
+                         (self.now(), update_id))
+
+    async def _before_commit(self) -> None:
+        """The update whose effects this transaction commits is done, atomically with them."""
+        await super()._before_commit()
+        update_id = processing.get()
+        if update_id is not None:
+            await self.db.execute(
+                "UPDATE inbox SET done_at = ? WHERE update_id = ? AND done_at IS NULL",
+                (self.now(), update_id))
+
+    async def unfinished(self) -> list[Received]:
+        """Updates received but not processed, oldest first."""
+        rows = await self.fetch_all(
+            "SELECT update_id, sender, payload FROM inbox WHERE done_at IS NULL "
+            "ORDER BY update_id")
+        return [Received(r["update_id"], r["sender"], r["payload"]) for r in rows]
+
+    async def forget_done(self) -> int:
+        """Drop processed updates older than Telegram could redeliver them."""
+        cutoff = (self.clock() - KEEP_DONE).astimezone(UTC).isoformat()
+        cur = await self._exec("DELETE FROM inbox WHERE done_at IS NOT NULL AND done_at < ?",
+                               (cutoff,))
+        return cur.rowcount

@@ -1,0 +1,214 @@
+"""Updates in the project's hands: kept before they are confirmed, processed once, fairly.
+
+Telegram forgets an update once a later `getUpdates` confirms it (its `offset` passes it),
+and redelivers anything not confirmed. The stock polling loop confirms a fetched batch
+before its handlers have run, so a crash loses it. Here:
+
+1. `Poller` fetches updates and writes each one to the `Inbox` (a table in the database)
+   before the next `getUpdates` confirms it; an update already in the inbox (a redelivery)
+   is recognised and skipped.
+2. `Dispatcher` processes them: in arrival order for each person, side by side across
+   people. A person's backlog waits in that person's own queue, so it never occupies the
+   shared capacity (`slots`); a person with more than `per_person` updates waiting gets one
+   polite "slow down" and the excess is dropped (and logged).
+3. The first transaction that commits an update's effects also marks it done in the inbox
+   (`bot.store.inbox.processing`), and so does the end of its processing; at start, updates
+   received but not done (the process died first) are processed before new ones. An answer
+   is thus never applied twice; a message owed after a committed change is sent again by
+   the start-up sweep.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Protocol
+
+from telegram import Bot, Update
+from telegram.error import TelegramError
+
+from bot.store import Received
+from bot.store.inbox import processing
+
+log = logging.getLogger(__name__)
+
+ALLOWED_UPDATES = ("message", "edited_message", "callback_query")
+PER_PERSON_QUEUE = 20
+SHARED_SLOTS = 64
+POLL_TIMEOUT_S = 10
+POLL_BACKOFF_S = (1.0, 2.0, 5.0, 10.0, 30.0)
+
+
+class Inbox(Protocol):
+    """Durable record of updates received and processed."""
+
+    async def receive(self, update_id: int, sender: int, payload: str) -> bool:
+        """Keep an update; False when it was received before (a redelivery)."""
+
+    async def done(self, update_id: int) -> None:
+        """Mark an update processed."""
+
+    async def unfinished(self) -> list[Received]:
+        """Updates received but not processed, oldest first."""
+
+
+def sender_of(update: Update) -> int:
+    """Whose order an update keeps: its user's, else its chat's."""
+    if update.effective_user is not None:
+        return update.effective_user.id
+    if update.effective_chat is not None:
+        return update.effective_chat.id
+    return 0
+
+
+class Dispatcher:
+    """Runs updates in order per person and concurrently across people, fairly."""
+
+    def __init__(self, process: Callable[[Update], Awaitable[object]], inbox: Inbox, *,
+                 slots: int = SHARED_SLOTS, per_person: int = PER_PERSON_QUEUE,
+                 on_overflow: Callable[[Update], Awaitable[object]] | None = None) -> None:
+        self._process = process
+        self._inbox = inbox
+        self._slots = asyncio.Semaphore(slots)
+        self._per_person = per_person
+        self._on_overflow = on_overflow
+        self._queues: dict[int, deque[Update]] = {}
+        self._workers: dict[int, asyncio.Task[None]] = {}
+        self._warned: set[int] = set()
+        self._background: set[asyncio.Task[object]] = set()
+
+    def submit(self, update: Update) -> bool:
+        """Queue an update behind the same person's earlier ones; False when dropped."""
+        key = sender_of(update)
+        queue = self._queues.setdefault(key, deque())
+        if len(queue) >= self._per_person:
+            self._overflow(key, update)
+            return False
+        queue.append(update)
+        if key not in self._workers:
+            self._workers[key] = asyncio.create_task(self._work(key), name=f"person-{key}")
+        return True
+
+    def _overflow(self, key: int, update: Update) -> None:
+        log.warning("dropped update %s: %s already has %d updates waiting",
+                    update.update_id, key, self._per_person)
+        self._spawn(self._inbox.done(update.update_id))
+        if key not in self._warned and self._on_overflow is not None:
+            self._warned.add(key)
+            self._spawn(self._on_overflow(update))
+
+    def _spawn(self, work: Awaitable[object]) -> None:
+        task = asyncio.ensure_future(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _work(self, key: int) -> None:
+        queue = self._queues[key]
+        try:
+            while queue:
+                update = queue[0]
+                async with self._slots:
+                    processing.set(update.update_id)
+                    try:
+                        await self._process(update)
+                    except Exception:  # the application logs handler errors itself
+                        log.exception("update %s failed", update.update_id)
+                await self._inbox.done(update.update_id)
+                queue.popleft()
+        finally:
+            self._workers.pop(key, None)
+            if not queue:
+                self._queues.pop(key, None)
+                self._warned.discard(key)
+
+    @property
+    def waiting(self) -> int:
+        """Updates queued or in progress, across people."""
+        return sum(len(q) for q in self._queues.values())
+
+    async def idle(self) -> None:
+        """Wait until every queued update has been processed."""
+        while self._workers or self._background:
+            await asyncio.gather(*self._workers.values(), *self._background,
+                                 return_exceptions=True)
+
+    async def close(self, grace_s: float = 10.0) -> None:
+        """Let the updates in progress finish (up to `grace_s`), then stop the rest."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.idle(), grace_s)
+        tasks = [*self._workers.values(), *self._background]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+class Poller:
+    """Long polling that confirms an update only once the inbox holds it."""
+
+    def __init__(self, bot: Bot, inbox: Inbox, dispatcher: Dispatcher, *,
+                 allowed_updates: Iterable[str] = ALLOWED_UPDATES,
+                 timeout_s: int = POLL_TIMEOUT_S) -> None:
+        self.bot = bot
+        self.inbox = inbox
+        self.dispatcher = dispatcher
+        self.allowed_updates = list(allowed_updates)
+        self.timeout_s = timeout_s
+        self.offset: int | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def resume(self) -> int:
+        """Queue the updates received before a restart but never processed."""
+        unfinished = await self.inbox.unfinished()
+        for kept in unfinished:
+            update = Update.de_json(json.loads(kept.payload), self.bot)
+            if update is not None:
+                self.dispatcher.submit(update)
+        if unfinished:
+            log.info("resuming %d updates received before the restart", len(unfinished))
+        return len(unfinished)
+
+    async def poll_once(self) -> int:
+        """One `getUpdates`: keep each update, then queue it; returns how many arrived."""
+        updates = await self.bot.get_updates(offset=self.offset, timeout=self.timeout_s,
+                                             allowed_updates=self.allowed_updates)
+        for update in updates:
+            fresh = await self.inbox.receive(update.update_id, sender_of(update),
+                                             update.to_json())
+            if fresh:
+                self.dispatcher.submit(update)
+            else:
+                log.info("update %s was delivered again: skipped", update.update_id)
+            self.offset = update.update_id + 1  # confirmed by the next call, now it is kept
+        return len(updates)
+
+    async def run(self) -> None:
+        """Poll until cancelled; errors of `getUpdates` are polling errors, with back-off."""
+        failures = 0
+        while True:
+            try:
+                await self.poll_once()
+                failures = 0
+            except asyncio.CancelledError:
+                raise
+            except TelegramError as exc:
+                delay = POLL_BACKOFF_S[min(failures, len(POLL_BACKOFF_S) - 1)]
+                failures += 1
+                log.warning("polling error (getUpdates): %s; trying again in %.0f s", exc, delay)
+                await asyncio.sleep(delay)
+
+    def start(self) -> None:
+        """Run the loop in the background."""
+        self._task = asyncio.create_task(self.run(), name="poller")
+
+    async def stop(self) -> None:
+        """Stop fetching (what was fetched is kept and will be processed)."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
