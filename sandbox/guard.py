@@ -99,7 +99,7 @@ class Guard:
             if not secrets.compare_digest(given.encode(), self.token.encode()):
                 raise _refuse("This sandbox is open to the network and needs its token: open "
                               "the address printed in its terminal (…/?token=…).")
-            if "token" in request.query and request.method == "GET":
+            if "token" in request.query and request.method == "GET" and request.path == "/":
                 raise self._keep_token(request)
         if request.path.startswith("/api/"):
             self._same_origin(request)
