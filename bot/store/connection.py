@@ -7,6 +7,8 @@ asks the next question. Writes that belong together run in one `transaction()`.
 The database holds activation passwords and personal data: its file is created readable by
 its owner only (mode 600), and SQLite gives its `-wal` and `-shm` files the database file's
 mode; files made by an older version are narrowed to 600 when opened (`private_file`).
+Deleted and overwritten content is zeroed (`secure_delete`), and `checkpoint()` empties the
+WAL file, so a masked secret does not linger in free pages or old WAL frames.
 """
 
 from __future__ import annotations
@@ -85,6 +87,7 @@ class Database:
         db.row_factory = aiosqlite.Row
         await db.execute("PRAGMA journal_mode=WAL")
         await db.execute("PRAGMA foreign_keys=ON")
+        await db.execute("PRAGMA secure_delete=ON")
         database = cls(db, clock)
         await database.migrate(migrations_dir)
         return database
@@ -96,6 +99,11 @@ class Database:
     async def migrate(self, migrations_dir: Traversable = MIGRATIONS_DIR) -> int:
         """Apply every migration newer than `PRAGMA user_version`; return the new version."""
         return await migrate(self.db, migrations_dir)
+
+    async def checkpoint(self) -> None:
+        """Copy the WAL into the database file and truncate it (old page versions go)."""
+        async with self._turn():
+            await self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def now(self) -> str:
         """The clock's time as stored: ISO 8601 UTC."""

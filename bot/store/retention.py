@@ -1,5 +1,6 @@
 """Secrets kept no longer than needed: masking a secret answer (the activation password) in
-the answers and in a held answer's extras (`jobs.pending`), and saying so in the audit trail.
+the answers and in a held answer's extras (`jobs.pending`), and saying so in the audit trail;
+dropping the content of processed updates (what installers typed) from the inbox.
 
 Which step is secret, and how a value is masked, come from the caller (the store knows no
 procedure); a masked value starts with `•` and is never masked again.
@@ -75,3 +76,10 @@ class Retention(AuditTrail):
                               (json.dumps(pending), row["id"]))
             masked.append(row["id"])
         return masked
+
+    async def clear_done_updates(self) -> int:
+        """Drop the content of processed updates from the inbox (their ids stay, so that a
+        redelivered update is still recognised); return how many were cleared."""
+        cur = await self._exec(
+            "UPDATE inbox SET payload = '{}' WHERE done_at IS NOT NULL AND payload != '{}'")
+        return cur.rowcount

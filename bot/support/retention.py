@@ -6,7 +6,8 @@ the job is verified and its record delivered to `RECORD_ENDPOINT`, and in any ca
 that was refused). A password read from the sticker and still waiting for the installer's
 confirmation is masked once the job is closed or as old. Deliveries are cleared of their
 payload when delivered (see `bot.store.outbox`); one still undelivered at that age is given
-up and cleared too. Updates kept in the inbox (what installers typed) are dropped once done.
+up and cleared too. Updates kept in the inbox (what installers typed, the password too) lose
+their content once processed. Afterwards the WAL file is emptied, so no old copy lingers.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ class Purged:
     answers: list[int]  # jobs whose password answer was masked
     pending: list[int]  # jobs whose held password was masked
     deliveries: int  # outbox rows cleared
-    updates: int  # processed updates dropped from the inbox
+    updates: int  # processed updates cleared in the inbox
 
 
 async def purge_secrets(store: Store, settings: Settings, procedure: Procedure) -> Purged:
@@ -41,7 +42,8 @@ async def purge_secrets(store: Store, settings: Settings, procedure: Procedure) 
     answers = await store.mask_answers(step, mask_secret, cutoff) if step else []
     pending = await store.mask_pending(step, mask_secret, cutoff) if step else []
     deliveries = await store.scrub_deliveries(cutoff)
-    updates = await store.forget_done()
+    updates = await store.clear_done_updates()
+    await store.checkpoint()  # no old copy left in the WAL file
     if answers or pending or deliveries:
         log.info("secrets purged: %d password(s) masked, %d held, %d deliveries cleared",
                  len(answers), len(pending), deliveries)
