@@ -14,6 +14,8 @@ WAL file, so a masked secret does not linger in free pages or old WAL frames.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import os
 import stat
 from collections.abc import AsyncIterator, Callable, Iterable
@@ -34,6 +36,8 @@ def parse_time(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
+log = logging.getLogger(__name__)
+
 PRIVATE_MODE = 0o600
 SIDE_FILES = ("-wal", "-shm", "-journal")
 
@@ -45,13 +49,16 @@ def private_file(path: Path | str) -> None:
         return
     path = Path(path)
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    os.close(os.open(path, os.O_CREAT | os.O_RDWR, PRIVATE_MODE))
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, PRIVATE_MODE))
     for file in (path, *(path.with_name(path.name + side) for side in SIDE_FILES)):
         try:
             if stat.S_IMODE(file.stat().st_mode) != PRIVATE_MODE:
                 file.chmod(PRIVATE_MODE)
         except FileNotFoundError:
             continue
+        except PermissionError:  # another user's file: say so, SQLite decides the rest
+            log.warning("cannot make %s readable by its owner only (not ours)", file)
 
 
 async def connect(path: Path | str) -> aiosqlite.Connection:
