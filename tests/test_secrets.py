@@ -4,6 +4,7 @@ delivered, the activation password masked when no longer needed, and no secret i
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -69,7 +70,7 @@ def test_slack_pages_escape_every_inserted_value() -> None:
     assert "&lt;!channel&gt;" in body
     assert "&lt;https://evil.example|click&gt; &amp; more" in body
     assert "INS-1&amp;2" in body and "T184&lt;b&gt;" in body
-    assert slack["text"] == slack["text"].replace("&amp;amp;", "")  # escaped once
+    assert "&amp;amp;" not in body and "&amp;lt;" not in body  # escaped once
 
 
 def test_generic_and_pagerduty_pages_are_data() -> None:
@@ -326,8 +327,6 @@ async def test_secrets_at_rest_after_delivery_and_the_purge(
 
 
 async def _until_all_delivered(store: Store) -> None:
-    import asyncio
-
     for _ in range(100):
         if all(d.delivered_at for d in await store.deliveries()):
             return
