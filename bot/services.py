@@ -22,6 +22,7 @@ from bot.people.registration import People
 from bot.places.cache import GeocodeCache
 from bot.places.finder import AddressFinder
 from bot.store import Store, utc_now
+from bot.store.connection import connect
 from bot.support.handoff import Support
 from bot.support.outbox import Outbox
 from bot.texts import Texts
@@ -37,10 +38,8 @@ def load_texts(settings: Settings) -> Texts:
 
 async def open_cache_db(settings: Settings) -> aiosqlite.Connection:
     """The geocoder cache's own connection to the database (its commits must not end the
-    store's transactions)."""
-    conn = await aiosqlite.connect(str(settings.database_path), isolation_level=None)
-    await conn.execute("PRAGMA busy_timeout=5000")
-    return conn
+    store's transactions); the file is kept private as the store's is."""
+    return await connect(settings.database_path)
 
 
 def build_finder(settings: Settings, cache_db: aiosqlite.Connection | None) -> AddressFinder:

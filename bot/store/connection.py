@@ -3,11 +3,21 @@ transactions and the small statement helpers.
 
 Every write is committed before the call returns, so an answer is on disk before the bot
 asks the next question. Writes that belong together run in one `transaction()`.
+
+The database holds activation passwords and personal data: its file is created readable by
+its owner only (mode 600), and SQLite gives its `-wal` and `-shm` files the database file's
+mode; files made by an older version are narrowed to 600 when opened (`private_file`).
+Deleted and overwritten content is zeroed (`secure_delete`), and `checkpoint()` empties the
+WAL file, so a masked secret does not linger in free pages or old WAL frames.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
+import os
+import stat
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -24,6 +34,40 @@ from bot.store.records import utc_now
 def parse_time(value: str | None) -> datetime | None:
     """A stored time (ISO 8601) read back, or None."""
     return datetime.fromisoformat(value) if value else None
+
+
+log = logging.getLogger(__name__)
+
+PRIVATE_MODE = 0o600
+SIDE_FILES = ("-wal", "-shm", "-journal")
+
+
+def private_file(path: Path | str) -> None:
+    """Create the database file (and its folder) readable by the owner only, and narrow an
+    existing one and its side files to mode 600; `:memory:` is left alone."""
+    if str(path) == ":memory:":
+        return
+    path = Path(path)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, PRIVATE_MODE))
+    for file in (path, *(path.with_name(path.name + side) for side in SIDE_FILES)):
+        try:
+            if stat.S_IMODE(file.stat().st_mode) != PRIVATE_MODE:
+                file.chmod(PRIVATE_MODE)
+        except FileNotFoundError:
+            continue
+        except PermissionError:  # another user's file: say so, SQLite decides the rest
+            log.warning("cannot make %s readable by its owner only (not ours)", file)
+
+
+async def connect(path: Path | str) -> aiosqlite.Connection:
+    """A connection to the database file (created private, see `private_file`), with
+    autocommit (transactions are explicit) and a busy timeout."""
+    private_file(path)
+    db = await aiosqlite.connect(str(path), isolation_level=None)
+    await db.execute("PRAGMA busy_timeout=5000")
+    return db
 
 
 class Database:
@@ -46,13 +90,11 @@ class Database:
         migrations_dir: Traversable = MIGRATIONS_DIR,
     ) -> Self:
         """Connect (WAL, foreign keys on), run pending migrations, return the database."""
-        if str(path) != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        db = await aiosqlite.connect(str(path), isolation_level=None)
+        db = await connect(path)
         db.row_factory = aiosqlite.Row
         await db.execute("PRAGMA journal_mode=WAL")
         await db.execute("PRAGMA foreign_keys=ON")
-        await db.execute("PRAGMA busy_timeout=5000")
+        await db.execute("PRAGMA secure_delete=ON")
         database = cls(db, clock)
         await database.migrate(migrations_dir)
         return database
@@ -64,6 +106,11 @@ class Database:
     async def migrate(self, migrations_dir: Traversable = MIGRATIONS_DIR) -> int:
         """Apply every migration newer than `PRAGMA user_version`; return the new version."""
         return await migrate(self.db, migrations_dir)
+
+    async def checkpoint(self) -> None:
+        """Copy the WAL into the database file and truncate it (old page versions go)."""
+        async with self._turn():
+            await self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def now(self) -> str:
         """The clock's time as stored: ISO 8601 UTC."""
