@@ -99,6 +99,7 @@ class Settings(BaseSettings):
     outbox_max_attempts: int = 12
     outbox_retry_base_s: float = 5.0
     support_wait_minutes: int = 60
+    support_self_review: bool = False  # may a member decide on a job they submitted?
 
     # Managers
     summary_time: time = time(18, 0)  # local to `timezone`
