@@ -11,7 +11,7 @@ import pytest
 
 from bot.config import Settings
 from bot.store import Store
-from bot.support.handoff import split_lines, visible_length
+from bot.support.posting import split_lines, visible_length
 from bot.support.outbox import Outbox
 from bot.support.paging import PageFacts, page_payload, parse_webhooks, resolve_payload
 from testkit.fakes.webhook import FakeWebhook
