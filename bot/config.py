@@ -116,6 +116,7 @@ class Settings(BaseSettings):
     outbox_retry_base_s: float = 5.0
     support_wait_minutes: int = 60
     password_retention_days: float = Field(default=30.0, gt=0)
+    support_self_review: bool = False  # may a member decide on a job they submitted?
 
     # Managers
     summary_time: time = time(18, 0)  # local to `timezone`

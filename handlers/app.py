@@ -36,6 +36,7 @@ from bot.engine.buttons import JOB_ACTIONS, REGISTRATION_ACTIONS, SUPPORT_ACTION
 from bot.services import Services
 from bot.store import utc_now
 from handlers import access, installer, support
+from handlers.catchup import catch_up, catch_up_job
 from handlers.context import PinpointContext
 from handlers.errors import on_error
 from handlers.intake import ALLOWED_UPDATES, Dispatcher, Poller
@@ -66,6 +67,8 @@ def build_application(
         if app.job_queue is not None:
             app.job_queue.run_repeating(support.sweep_waiting, interval=SWEEP_INTERVAL_S,
                                         first=SWEEP_INTERVAL_S, name="support-waiting")
+            app.job_queue.run_repeating(catch_up_job, interval=SWEEP_INTERVAL_S,
+                                        first=SWEEP_INTERVAL_S, name="catch-up")
         await set_command_menus(app, services)
 
     async def post_shutdown(app: Application) -> None:
@@ -148,7 +151,8 @@ def register_handlers(app: Application) -> None:
 
 async def start_polling(app: Application, poll_timeout: int = 10) -> None:
     """Start the bot inside a running event loop: services, the job queue, then the intake
-    (updates left unprocessed by a previous run first, then long polling)."""
+    (updates left unprocessed by a previous run first, then the catch-up of what the
+    previous run still owed, then long polling)."""
     await app.initialize()
     if app.post_init is not None:
         await app.post_init(app)
@@ -166,6 +170,11 @@ async def start_polling(app: Application, poll_timeout: int = 10) -> None:
     await services.store.forget_done()
     await app.start()
     await poller.resume()
+    await dispatcher.idle()
+    try:
+        await catch_up(PinpointContext(app), starting=True)
+    except Exception:  # never keep the bot from starting; the repeating catch-up retries
+        log.exception("the start-up catch-up failed")
     poller.start()
 
 
