@@ -63,7 +63,7 @@ def run(args: list[str] | None = None) -> int:
 
     configure_logging(settings.log_level, [settings.telegram_token.get_secret_value()])
     app = build_application(settings)
-    asyncio.run(serve(app))
+    asyncio.run(serve(app, settings))
     return 0
 
 

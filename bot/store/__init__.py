@@ -9,6 +9,7 @@ queries of every aggregate. One module per aggregate holds its SQL:
 - `outbox`: outgoing HTTP deliveries
 - `audit`: the audit trail
 - `inbox`: updates from Telegram, kept until processed
+- `stats`: the schema's version, job counts and the outbox's backlog, for operations
 
 `records` holds the dataclasses they return; `migrations` the schema's runner.
 """
@@ -36,9 +37,10 @@ from bot.store.records import (
     User,
     utc_now,
 )
+from bot.store.stats import Stats
 
 
-class Store(People, Jobs, Handoffs, Outbox, Inbox):
+class Store(People, Jobs, Handoffs, Outbox, Inbox, Stats):
     """The bot's database, every aggregate on one connection: `await Store.open(path)`."""
 
 
