@@ -207,3 +207,30 @@ async def test_polling_mode_serves_health_and_metrics_on_their_own_port(bot: Run
         assert status == 200 and "pinpoint_jobs" in text
     finally:
         await runner.cleanup()
+
+
+async def test_the_emulator_runs_webhooks_as_the_bot_api_does(emu: BotApiEmulator) -> None:
+    api = f"{emu.base_url}{emu.token}"
+    async with aiohttp.ClientSession() as session:
+        async def call(method: str, **params: object) -> tuple[int, dict]:
+            async with session.post(f"{api}/{method}", json=params) as response:
+                return response.status, await response.json()
+
+        emu.local_webhooks = False  # the cloud API's rules
+        status, body = await call("setWebhook", url="http://bot.example.org/hook")
+        assert status == 400 and "HTTPS URL" in body["description"]
+        status, body = await call("setWebhook", url="https://bot.example.org:8080/hook")
+        assert status == 400 and "ports" in body["description"]
+        status, _ = await call("setWebhook", url="https://bot.example.org/hook",
+                               secret_token="s", allowed_updates=["message"])
+        assert status == 200
+        status, body = await call("getUpdates")
+        assert status == 409 and "webhook is active" in body["description"]
+        _, body = await call("getWebhookInfo")
+        assert body["result"]["url"] == "https://bot.example.org/hook"
+        assert body["result"]["allowed_updates"] == ["message"]
+        await call("deleteWebhook")
+        _, body = await call("getWebhookInfo")
+        assert body["result"]["url"] == ""
+        status, _ = await call("getUpdates")
+        assert status == 200
