@@ -23,7 +23,7 @@ UPDATE_SECONDS = Histogram(
     ["kind"], buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
 UPDATES_RECEIVED = Counter(
-    "pinpoint_updates_received", "Updates received from Telegram: new, or seen before",
+    "pinpoint_updates_received", "Updates POSTed to the webhook: new, or seen before",
     ["outcome"],
 )
 JOBS = Gauge("pinpoint_jobs", "Jobs in the database, by state", ["state"])

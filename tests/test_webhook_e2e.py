@@ -3,8 +3,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 import re
+import signal
 import socket
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -22,6 +26,7 @@ from testkit.fakes.geocoder import FakeNominatim
 from conftest import ANA_ID, RunningBot, make_settings
 from flow import current_step, start_job, walk
 
+ROOT = Path(__file__).resolve().parent.parent
 SECRET = "test-secret_42"
 
 
@@ -234,3 +239,28 @@ async def test_the_emulator_runs_webhooks_as_the_bot_api_does(emu: BotApiEmulato
         assert body["result"]["url"] == ""
         status, _ = await call("getUpdates")
         assert status == 200
+
+
+async def test_the_run_command_serves_the_webhook_until_sigterm(
+        tmp_path: Path, emu: BotApiEmulator) -> None:
+    port = free_port()
+    env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT),
+           "TELEGRAM_TOKEN": emu.token, "TELEGRAM_API_URL": emu.api_root,
+           "TELEGRAM_RATE_LIMIT": "false", "DATABASE_PATH": "pinpoint.db",
+           "INSTALLER_IDS": str(ANA_ID), "WEBHOOK_URL": f"http://127.0.0.1:{port}/hook",
+           "WEBHOOK_SECRET": SECRET, "WEBHOOK_PORT": str(port)}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "run", cwd=tmp_path, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    try:
+        await emu.wait_for_call("setWebhook", timeout=30)
+        ana = emu.user(ANA_ID, "Ana", "Installer", username="ana")
+        await ana.send("/start")
+        await ana.expect_text("installer ID")
+        assert (await get(f"http://127.0.0.1:{port}/healthz"))[0] == 200
+    finally:
+        process.send_signal(signal.SIGTERM)
+        out, _ = await asyncio.wait_for(process.communicate(), 30)
+    assert process.returncode == 0, out.decode()
+    assert "Pinpoint is running (webhook)" in out.decode()
+    assert emu.webhook is not None  # left set at stop
