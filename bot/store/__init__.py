@@ -10,6 +10,7 @@ queries of every aggregate. One module per aggregate holds its SQL:
 - `audit`: the audit trail
 - `inbox`: updates from Telegram, kept until processed
 - `retention`: secret answers masked once no longer needed
+- `stats`: the schema's version, job counts and the outbox's backlog, for operations
 
 `records` holds the dataclasses they return; `migrations` the schema's runner.
 """
@@ -38,9 +39,10 @@ from bot.store.records import (
     utc_now,
 )
 from bot.store.retention import Retention
+from bot.store.stats import Stats
 
 
-class Store(People, Jobs, Handoffs, Outbox, Inbox, Retention):
+class Store(People, Jobs, Handoffs, Outbox, Inbox, Retention, Stats):
     """The bot's database, every aggregate on one connection: `await Store.open(path)`."""
 
 

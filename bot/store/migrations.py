@@ -27,6 +27,12 @@ def scripts(directory: Traversable) -> list[tuple[int, Traversable]]:
     return found
 
 
+def latest(directory: Traversable = MIGRATIONS_DIR) -> int:
+    """The number of the newest script: the version a current database has."""
+    found = scripts(directory)
+    return found[-1][0] if found else 0
+
+
 async def migrate(db: aiosqlite.Connection, directory: Traversable = MIGRATIONS_DIR) -> int:
     """Apply every script newer than `PRAGMA user_version`; return the new version."""
     async with db.execute("PRAGMA user_version") as cur:
