@@ -22,7 +22,7 @@ from bot.engine.interaction import Input, LocationInput, Outcome
 from bot.engine.kinds import KINDS
 from bot.engine.procedure import Procedure
 from bot.engine.validators import VALIDATORS
-from bot.places import GeocoderError
+from bot.places import GeocoderError, spacing
 from bot.places.spacing import BACKGROUND, INTERACTIVE, RequestSpacer, reset_rate_limits
 from bot.services import Services
 from testkit.fakes.geocoder import FakeNominatim
@@ -161,6 +161,19 @@ async def test_a_person_over_quota_waits_or_is_refused_softly() -> None:
             turn.unused()
     async with spacer.turn(time.monotonic() + 5, who="carl"):
         pass
+
+
+async def test_an_interactive_lookup_over_quota_waits_for_its_window(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(spacing, "QUOTA_WINDOW_S", 0.4)
+    spacer = RequestSpacer(0.01, quota=2)
+    started = time.monotonic()
+    for _ in range(2):
+        async with spacer.turn(time.monotonic() + 5, who=ANA):
+            pass
+    async with spacer.turn(time.monotonic() + 5, who=ANA):  # waits for the window to move
+        assert 0.35 <= time.monotonic() - started < 0.8
 
 
 async def test_a_new_fix_cancels_the_jobs_previous_background_lookup(
