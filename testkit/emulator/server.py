@@ -18,7 +18,7 @@ from testkit.emulator.driver import Group, Player
 from testkit.emulator.media import PHOTO_SIDES
 from testkit.emulator.methods import ApiMethods
 from testkit.emulator.params import read_params
-from testkit.emulator.state import ApiCall, ApiError
+from testkit.emulator.state import ApiCall, ApiError, InjectedFault
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +138,16 @@ class BotApiEmulator(ApiMethods):
                 call.ok, call.result = True, []
             else:
                 call.ok, call.error = False, error.description
+            if isinstance(error, InjectedFault) and error.drop:
+                call.error = "connection dropped"
+                self.emit("call", call)
+                if request.transport is not None:
+                    request.transport.close()  # the client sees the server hang up
+                return web.Response(status=error.code)
             self.emit("call", call)
+            if isinstance(error, InjectedFault) and error.html:
+                return web.Response(text=error.html_page(), status=error.code,
+                                    content_type="text/html")
             return web.json_response(error.payload(), status=error.code)
         except Exception as exc:
             log.exception("emulator failed on %s", name)
