@@ -179,6 +179,7 @@ class World:
     db_path: Path
     support: Group
     installers: list[Installer] = field(default_factory=list)
+    arrivals: dict[tuple[int, int], float] = field(default_factory=dict)  # bot messages
 
 
 def bot_env(emu: BotApiEmulator, db: Path, geocoder_url: str, webhook: FakeWebhook,
@@ -200,9 +201,16 @@ def bot_env(emu: BotApiEmulator, db: Path, geocoder_url: str, webhook: FakeWebho
 
 
 @contextlib.asynccontextmanager
-async def world(workdir: Path, installers: int):
+async def world(workdir: Path, installers: int, extra_env: dict[str, str] | None = None):
     """Start the emulator, fakes and bot; register the installers; stop it all at the end."""
     emu = BotApiEmulator()
+    arrivals: dict[tuple[int, int], float] = {}
+
+    def arrived(event: str, payload: Any) -> None:
+        if event == "message" and payload.from_bot:
+            arrivals[(payload.chat_id, payload.message_id)] = time.monotonic()
+
+    emu.add_listener(arrived)
     await emu.start()
     geocoder = FakeNominatim()
     await geocoder.start()
@@ -210,10 +218,11 @@ async def world(workdir: Path, installers: int):
     await webhook.start()
     ids = [FIRST_INSTALLER + i for i in range(installers)]
     db = workdir / "pinpoint.db"
-    bot = BotProcess(emu, bot_env(emu, db, geocoder.url, webhook, ids), workdir)
+    env = bot_env(emu, db, geocoder.url, webhook, ids) | (extra_env or {})
+    bot = BotProcess(emu, env, workdir)
     sam = emu.user(SUPPORT_ID, "Sam")
     support = emu.group(SUPPORT_CHAT_ID, "ChargeNet support", members=[sam])
-    w = World(emu, geocoder, webhook, bot, db, support)
+    w = World(emu, geocoder, webhook, bot, db, support, arrivals=arrivals)
     try:
         await bot.start()
         for i, uid in enumerate(ids):
@@ -260,7 +269,7 @@ def open_job(db: Path, installer: int) -> tuple[int, str] | None:
 class Installer:
     """One installer walking jobs; answers at once, nudges with /start when left waiting."""
 
-    def __init__(self, w: World, player: Player, index: int, patience_s: float = 6.0) -> None:
+    def __init__(self, w: World, player: Player, index: int, patience_s: float = 4.0) -> None:
         self.w = w
         self.p = player
         self.index = index
@@ -386,7 +395,7 @@ def _has_button(message: BotMessage, label: str) -> bool:
 class Support:
     """Sam in the support chat: presses Verify on every hand-off, again when not heard."""
 
-    def __init__(self, w: World, patience_s: float = 8.0) -> None:
+    def __init__(self, w: World, patience_s: float = 6.0) -> None:
         self.w = w
         self.sam = w.emu.player(SUPPORT_ID, SUPPORT_CHAT_ID)
         self.patience_s = patience_s

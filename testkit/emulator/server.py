@@ -149,6 +149,12 @@ class BotApiEmulator(ApiMethods):
                 return web.Response(text=error.html_page(), status=error.code,
                                     content_type="text/html")
             return web.json_response(error.payload(), status=error.code)
+        except ConnectionResetError:  # the client died while sending its request
+            if call not in self.calls:
+                self.calls.append(call)
+            call.ok, call.error, call.abandoned = False, "connection lost", True
+            self.emit("call", call)
+            return web.Response(status=400)
         except Exception as exc:
             log.exception("emulator failed on %s", name)
             call.ok, call.error = False, f"Internal Server Error: {exc!r}"
