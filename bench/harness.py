@@ -294,11 +294,14 @@ class Installer:
                 return message
         return None
 
-    async def _act(self, coro: Any, step: str, kind: str, value: Any, prompt: int) -> None:
+    async def _act(self, coro: Any, step: str, kind: str, value: Any, prompt: int,
+                   value_of: Any = None) -> None:
+        """Send one answer and note it (`value_of(what was sent)` gives its value if set)."""
         before = len(self.w.emu.all_updates)
-        await coro
+        sent = await coro
         update_id = self.w.emu.all_updates[before]["update_id"]
         job = open_job(self.w.db_path, self.uid)
+        value = value_of(sent) if value_of is not None else value
         self.sent.append(Sent(job[0] if job else None, step, kind, value, update_id,
                               time.monotonic(), prompt))
         self.last_action = time.monotonic()
@@ -333,13 +336,8 @@ class Installer:
             await self._act(p.send_location(*PIN), step, "location", PIN, mid)
         elif base in ("photo_before", "photo_site"):
             size = (1280, 960) if base == "photo_before" else (1600, 900)
-            sent = await p.send_photo(photo_bytes(*size))
-            self.sent.append(Sent(None, step, "photo", {s["file_unique_id"] for s in
-                                  sent["photo"]}, self.w.emu.all_updates[-1]["update_id"],
-                                  time.monotonic(), mid))
-            job = open_job(self.w.db_path, self.uid)
-            self.sent[-1].job = job[0] if job else None
-            self.last_action, self.last_step = time.monotonic(), step
+            await self._act(p.send_photo(photo_bytes(*size)), step, "photo", None, mid,
+                            value_of=lambda m: {s["file_id"] for s in m["photo"]})
         elif base in typed:
             await self._act(p.send(typed[base]), step, "text", typed[base], mid)
         else:

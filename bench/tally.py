@@ -109,9 +109,9 @@ def same(step: str, stored: object, sent: object) -> bool:
         return sent in text or (step.endswith("mac") and hexed in
                                 "".join(c for c in text.upper() if c in "0123456789ABCDEF"))
     if isinstance(sent, tuple):
-        return f"{sent[0]}" in text or f"{sent[0]:.4f}" in text
+        return all(f"{x}" in text for x in sent)  # json writes floats as repr does
     if isinstance(sent, set):
-        return any(u in text for u in sent) or "sha256" in text
+        return any(u in text for u in sent)
     return True
 
 
