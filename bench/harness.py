@@ -180,6 +180,7 @@ class World:
     support: Group
     installers: list[Installer] = field(default_factory=list)
     arrivals: dict[tuple[int, int], float] = field(default_factory=dict)  # bot messages
+    fetched: dict[int, int] = field(default_factory=dict)  # update id -> times delivered
 
 
 def bot_env(emu: BotApiEmulator, db: Path, geocoder_url: str, webhook: FakeWebhook,
@@ -205,10 +206,14 @@ async def world(workdir: Path, installers: int, extra_env: dict[str, str] | None
     """Start the emulator, fakes and bot; register the installers; stop it all at the end."""
     emu = BotApiEmulator()
     arrivals: dict[tuple[int, int], float] = {}
+    fetched: dict[int, int] = {}
 
     def arrived(event: str, payload: Any) -> None:
         if event == "message" and payload.from_bot:
             arrivals[(payload.chat_id, payload.message_id)] = time.monotonic()
+        elif event == "fetch":
+            for update in payload:
+                fetched[update["update_id"]] = fetched.get(update["update_id"], 0) + 1
 
     emu.add_listener(arrived)
     await emu.start()
@@ -222,7 +227,7 @@ async def world(workdir: Path, installers: int, extra_env: dict[str, str] | None
     bot = BotProcess(emu, env, workdir)
     sam = emu.user(SUPPORT_ID, "Sam")
     support = emu.group(SUPPORT_CHAT_ID, "ChargeNet support", members=[sam])
-    w = World(emu, geocoder, webhook, bot, db, support, arrivals=arrivals)
+    w = World(emu, geocoder, webhook, bot, db, support, arrivals=arrivals, fetched=fetched)
     try:
         await bot.start()
         for i, uid in enumerate(ids):

@@ -81,6 +81,7 @@ def count(w: World, support: Support, kills: list[float]) -> dict[str, int]:
     result["apologies sent"] = sum(APOLOGY in BotMessage(m).text for c in w.emu.chats.values()
                                    for m in c.bot_messages)
     result["updates never fetched"] = w.emu.pending_updates
+    result["updates delivered again"] = sum(n > 1 for n in w.fetched.values())
     result["kills"] = len(kills)
     return dict(result)
 
@@ -139,7 +140,8 @@ TARGETS = ("answers lost", "answers applied twice", "answers applied to another 
 
 def report(title: str, result: dict[str, int], targets: tuple[str, ...] = TARGETS,
            shown: tuple[str, ...] = ("jobs submitted", "answers sent", "support presses",
-                                      "pages delivered", "bot starts")) -> int:
+                                      "pages delivered", "bot starts",
+                                      "updates delivered again")) -> int:
     """Print the table; 1 when a target (zero) is missed."""
     print(title)
     for name in shown:
