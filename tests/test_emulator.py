@@ -468,6 +468,68 @@ async def test_injected_429_and_500(emu, app, ana):
                       "Internal Server Error", None]
 
 
+async def test_injected_html_page_and_dropped_connection(emu, app, ana):
+    emu.fail_next("sendMessage", status=502, html=True)
+    async with aiohttp.ClientSession() as session:
+        url = f"{emu.base_url}{emu.token}/sendMessage"
+        async with session.post(url, json={"chat_id": ANA, "text": "x"}) as response:
+            assert response.status == 502
+            assert response.content_type == "text/html"
+            assert "<h1>502 Bad Gateway</h1>" in await response.text()
+    emu.fail_next("sendMessage", drop=True)
+    with pytest.raises(NetworkError):
+        await app.bot.send_message(ANA, "never arrives")
+    await app.bot.send_message(ANA, "fine now")
+    assert [m.text for m in ana.messages] == ["fine now"]
+    errors = [c.error for c in emu.calls_of("sendMessage")]
+    assert errors == ["Bad Gateway", "connection dropped", None]
+
+
+async def test_random_failures_are_seeded_counted_and_stoppable(emu):
+    async def outcomes(seed: int) -> list[int]:
+        emu.stop_failing()
+        rule = emu.fail_randomly(["sendMessage"], rate=0.4, status=429, retry_after=(1, 3),
+                                 seed=seed)
+        got = []
+        async with aiohttp.ClientSession() as session:
+            for i in range(40):
+                url = f"{emu.base_url}{emu.token}/sendMessage"
+                async with session.post(url, json={"chat_id": ANA, "text": f"{i}"}) as response:
+                    body = await response.json()
+                    got.append(body.get("parameters", {}).get("retry_after", 0))
+                async with session.post(f"{emu.base_url}{emu.token}/getMe") as response:
+                    assert response.status == 200  # other methods are left alone
+        assert rule.seen == 40 and rule.injected == sum(1 for x in got if x)
+        assert rule.by_method == {"sendMessage": rule.injected}
+        return got
+
+    emu.user(ANA, "Ana")
+    first, again, other = await outcomes(5), await outcomes(5), await outcomes(6)
+    assert first == again != other
+    assert 8 <= sum(1 for x in first if x) <= 24
+    assert {x for x in first if x} <= {1, 2, 3}
+    emu.stop_failing()
+    async with aiohttp.ClientSession() as session:
+        url = f"{emu.base_url}{emu.token}/sendMessage"
+        async with session.post(url, json={"chat_id": ANA, "text": "ok"}) as response:
+            assert response.status == 200
+    with pytest.raises(ValueError):
+        emu.fail_randomly(rate=1.5)
+
+
+async def test_random_failures_of_every_kind_reach_the_client(emu, app, ana):
+    emu.fail_randomly(rate=1.0, status=503, html=True, seed=1)
+    with pytest.raises(NetworkError):
+        await app.bot.send_message(ANA, "proxy page")
+    emu.stop_failing()
+    emu.fail_randomly(rate=1.0, drop=True, seed=1)
+    with pytest.raises(NetworkError):
+        await app.bot.send_message(ANA, "hung up")
+    emu.stop_failing()
+    await app.bot.send_message(ANA, "through")
+    assert [m.text for m in ana.messages] == ["through"]
+
+
 async def test_unknown_token_and_method(emu):
     wrong = (
         ApplicationBuilder().token("999:WRONG").base_url(emu.base_url)

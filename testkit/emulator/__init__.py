@@ -11,12 +11,15 @@ Plain aiohttp speaking the Bot API wire format; it never imports `telegram`.
     await emu.stop()
 
 State to inspect: `emu.calls` (every API call), `emu.chats[chat_id].messages` (with edit
-history and deletions), `emu.files`, `emu.all_updates`; `emu.fail_next()` injects errors.
+history and deletions), `emu.files`, `emu.all_updates`; `emu.fail_next()` injects errors,
+`emu.fail_randomly(rate=0.3, seed=7)` a seeded fraction of them (429, 5xx, an HTML error
+page, a dropped connection), `emu.stop_failing()` ends both.
 
 Webhooks too: after the bot's `setWebhook`, updates are POSTed to its URL and redelivered
 until answered 2xx (`emu.webhook`, `emu.redeliver(update)`; testkit/emulator/webhook.py).
 """
 
+from testkit.emulator.core import RandomFaults
 from testkit.emulator.driver import BotMessage, CallbackAnswer, Group, Player
 from testkit.emulator.html import HtmlError, parse_html, utf16_len
 from testkit.emulator.media import sample_image
@@ -32,6 +35,7 @@ __all__ = [
     "Group",
     "HtmlError",
     "Player",
+    "RandomFaults",
     "StoredMessage",
     "parse_html",
     "sample_image",

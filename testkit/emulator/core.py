@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import random
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 from testkit.emulator.files import FileStore
@@ -15,6 +17,7 @@ from testkit.emulator.state import (
     ApiError,
     CallbackState,
     ChatState,
+    InjectedFault,
     Signal,
     StoredMessage,
 )
@@ -66,6 +69,7 @@ class EmulatorCore:
         self.callbacks: dict[str, CallbackState] = {}
         self.commands: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self.failures: dict[str, deque[ApiError]] = {}
+        self.random_faults: list[RandomFaults] = []
         self.signal = Signal()
         self.closing = False
         self._next_update_id = 1
@@ -102,21 +106,54 @@ class EmulatorCore:
         status: int = 429,
         retry_after: int = 1,
         description: str | None = None,
+        html: bool = False,
+        drop: bool = False,
     ) -> None:
-        """Make the next `times` calls of `method` fail with `status` (429, 500, 400, ...)."""
-        if description is None:
-            description = {
-                429: f"Too Many Requests: retry after {retry_after}",
-                500: "Internal Server Error",
-                502: "Bad Gateway",
-                403: "Forbidden: bot was blocked by the user",
-            }.get(status, "Bad Request: injected failure")
-        error = ApiError(status, description, retry_after if status == 429 else None)
+        """Make the next `times` calls of `method` fail with `status` (429, 500, 400, ...);
+        `html=True` answers with a proxy's HTML error page instead of the API's JSON,
+        `drop=True` closes the connection without any answer (nothing is done)."""
+        error = _fault(status, retry_after, description, html, drop)
         self.failures.setdefault(method.lower(), deque()).extend([error] * times)
+
+    def fail_randomly(
+        self,
+        methods: Iterable[str] | None = None,
+        rate: float = 0.3,
+        *,
+        status: int = 429,
+        retry_after: int | tuple[int, int] = 1,
+        html: bool = False,
+        drop: bool = False,
+        seed: int | None = None,
+    ) -> RandomFaults:
+        """From now on fail a fraction `rate` of the calls of `methods` (every method but
+        getUpdates when None), drawn from a generator seeded with `seed`; `retry_after` may be
+        a range `(low, high)` drawn per failure. Rules add up (each draws for itself, in the
+        order given); `stop_failing()` removes them. Returns the rule, which counts."""
+        if not 0.0 <= rate <= 1.0:
+            raise ValueError(f"rate must be within 0..1, got {rate}")
+        rule = RandomFaults(
+            methods=frozenset(m.lower() for m in methods) if methods is not None else None,
+            rate=rate, status=status, retry_after=retry_after, html=html, drop=drop,
+            rng=random.Random(seed),
+        )
+        self.random_faults.append(rule)
+        return rule
+
+    def stop_failing(self) -> None:
+        """Forget every injected failure, queued (`fail_next`) or random (`fail_randomly`)."""
+        self.failures.clear()
+        self.random_faults.clear()
 
     def take_failure(self, method: str) -> ApiError | None:
         queue = self.failures.get(method.lower())
-        return queue.popleft() if queue else None
+        if queue:
+            return queue.popleft()
+        for rule in self.random_faults:
+            fault = rule.draw(method)
+            if fault is not None:
+                return fault
+        return None
 
     # -- users and chats -----------------------------------------------------------------
 
@@ -267,6 +304,62 @@ class EmulatorCore:
         if chat is None:
             return f"(unknown chat {chat_id})"
         return "\n".join(describe(m) for m in chat.messages) or "(no messages)"
+
+
+DESCRIPTIONS = {
+    429: "Too Many Requests: retry after {retry_after}",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+    403: "Forbidden: bot was blocked by the user",
+}
+
+
+def _fault(status: int, retry_after: int, description: str | None, html: bool,
+           drop: bool) -> ApiError:
+    """The error a failing call gets; a plain `ApiError` unless html or drop is asked for."""
+    if description is None:
+        template = DESCRIPTIONS.get(status, "Bad Request: injected failure")
+        description = template.format(retry_after=retry_after)
+    wait = retry_after if status == 429 else None
+    if html or drop:
+        return InjectedFault(status, description, wait, html=html, drop=drop)
+    return ApiError(status, description, wait)
+
+
+@dataclass
+class RandomFaults:
+    """One rule of `fail_randomly`: which calls fail, how often, and how; it counts too."""
+
+    methods: frozenset[str] | None
+    rate: float
+    status: int
+    retry_after: int | tuple[int, int]
+    html: bool
+    drop: bool
+    rng: random.Random
+    seen: int = 0  # calls the rule drew for
+    injected: int = 0  # of them, failed
+    by_method: dict[str, int] = field(default_factory=dict)  # failures per method
+
+    def applies(self, method: str) -> bool:
+        name = method.lower()
+        return name in self.methods if self.methods is not None else name != "getupdates"
+
+    def draw(self, method: str) -> ApiError | None:
+        """A failure for this call, or None (the call goes through)."""
+        if not self.applies(method):
+            return None
+        self.seen += 1
+        if self.rng.random() >= self.rate:
+            return None
+        self.injected += 1
+        self.by_method[method] = self.by_method.get(method, 0) + 1
+        wait = self.retry_after
+        if isinstance(wait, tuple):
+            wait = self.rng.randint(*wait)
+        return _fault(self.status, wait, None, self.html, self.drop)
 
 
 def describe(message: StoredMessage) -> str:

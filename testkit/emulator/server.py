@@ -17,7 +17,7 @@ from aiohttp import web
 from testkit.emulator.driver import Group, Player
 from testkit.emulator.media import PHOTO_SIDES
 from testkit.emulator.params import read_params
-from testkit.emulator.state import ApiCall, ApiError
+from testkit.emulator.state import ApiCall, ApiError, InjectedFault
 from testkit.emulator.webhook import WebhookMethods
 
 log = logging.getLogger(__name__)
@@ -139,8 +139,23 @@ class BotApiEmulator(WebhookMethods):
                 call.ok, call.result = True, []
             else:
                 call.ok, call.error = False, error.description
+            if isinstance(error, InjectedFault) and error.drop:
+                call.error = "connection dropped"
+                self.emit("call", call)
+                if request.transport is not None:
+                    request.transport.close()  # the client sees the server hang up
+                return web.Response(status=error.code)
             self.emit("call", call)
+            if isinstance(error, InjectedFault) and error.html:
+                return web.Response(text=error.html_page(), status=error.code,
+                                    content_type="text/html")
             return web.json_response(error.payload(), status=error.code)
+        except ConnectionResetError:  # the client died while sending its request
+            if call not in self.calls:
+                self.calls.append(call)
+            call.ok, call.error, call.abandoned = False, "connection lost", True
+            self.emit("call", call)
+            return web.Response(status=400)
         except Exception as exc:
             log.exception("emulator failed on %s", name)
             call.ok, call.error = False, f"Internal Server Error: {exc!r}"

@@ -29,6 +29,24 @@ class ApiError(Exception):
         return body
 
 
+class InjectedFault(ApiError):
+    """A failure injected by a test: an API error, a proxy's HTML error page (`html`), or a
+    connection closed without an answer (`drop`)."""
+
+    def __init__(self, code: int, description: str, retry_after: int | None = None, *,
+                 html: bool = False, drop: bool = False) -> None:
+        super().__init__(code, description, retry_after)
+        self.html = html
+        self.drop = drop
+
+    def html_page(self) -> str:
+        """The error page a reverse proxy in front of the Bot API would show."""
+        title = f"{self.code} {self.description}"
+        return (f"<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n"
+                f"<center><h1>{title}</h1></center>\r\n<hr><center>nginx</center>\r\n"
+                "</body>\r\n</html>\r\n")
+
+
 def bad_request(message: str) -> ApiError:
     """A 400 error with the API's `Bad Request: ` prefix."""
     return ApiError(400, f"Bad Request: {message}")
