@@ -112,6 +112,7 @@ def sandbox_settings(
         "telegram_api_url": api_url,
         "telegram_rate_limit": False,  # the emulator has no flood limits to keep within
         "database_path": database,
+        "database_url": None,  # never the configured store
         "admin_ids": [ALEX.id],
         "installer_ids": [ANA.id],
         "support_ids": [SAM.id],

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import aiosqlite
+from sqlalchemy.engine import RowMapping
 
 from bot.store.connection import Database, parse_time
 from bot.store.records import Handoff
 
 
-def _handoff(row: aiosqlite.Row) -> Handoff:
+def _handoff(row: RowMapping) -> Handoff:
     return Handoff(
         id=row["id"], job_id=row["job_id"], previous_id=row["previous_id"],
         chat_id=row["chat_id"], message_id=row["message_id"],
@@ -30,7 +30,8 @@ class Handoffs(Database):
         """Record a new hand-off of the job, linked to its previous one."""
         previous = await self.latest_handoff(job_id)
         handoff_id = await self._write(
-            "INSERT INTO handoffs (job_id, previous_id, chat_id, created_at) VALUES (?,?,?,?)",
+            "INSERT INTO handoffs (job_id, previous_id, chat_id, created_at) VALUES (?,?,?,?) "
+            "RETURNING id",
             (job_id, previous.id if previous else None, chat_id, self.now()),
         )
         handoff = await self.handoff(handoff_id)

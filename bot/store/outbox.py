@@ -6,13 +6,13 @@ import json
 from datetime import datetime
 from typing import Any
 
-import aiosqlite
+from sqlalchemy.engine import RowMapping
 
 from bot.store.connection import Database, parse_time
 from bot.store.records import Delivery
 
 
-def _delivery(row: aiosqlite.Row) -> Delivery:
+def _delivery(row: RowMapping) -> Delivery:
     return Delivery(row["id"], row["kind"], row["target"], json.loads(row["payload"]),
                     row["dedup_key"], row["attempts"], parse_time(row["delivered_at"]),
                     row["last_error"])
@@ -26,8 +26,8 @@ class Outbox(Database):
         """Queue a delivery; False when one with this key is already queued or done."""
         now = self.now()
         cur = await self._exec(
-            """INSERT OR IGNORE INTO outbox (kind, target, payload, dedup_key, created_at,
-                   next_attempt_at) VALUES (?, ?, ?, ?, ?, ?)""",
+            """INSERT INTO outbox (kind, target, payload, dedup_key, created_at, next_attempt_at)
+               VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING""",
             (kind, target, json.dumps(payload), dedup_key, now, now),
         )
         return cur.rowcount > 0
