@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Callable
@@ -20,7 +21,8 @@ class GeocodeCache:
     Values are JSON; entries expire after `ttl_s` (default 90 days). Errors of the cache are
     logged and treated as a miss: geocoding never fails because of the cache. Each call runs
     on a connection of its own from the engine's pool, so its commits never end the store's
-    transactions; `put` commits.
+    transactions; `put` commits. Calls take turns, in order: a `get` queued behind a `put`
+    sees what it wrote.
     """
 
     def __init__(self, engine: AsyncEngine, ttl_s: float | None = 90 * 86400.0,
@@ -28,6 +30,7 @@ class GeocodeCache:
         self.engine = engine
         self.ttl_s = ttl_s
         self._clock = clock
+        self._turn = asyncio.Lock()
 
     @classmethod
     def from_settings(cls, engine: AsyncEngine, settings: Settings) -> GeocodeCache:
@@ -37,7 +40,7 @@ class GeocodeCache:
 
     async def get(self, key: str) -> Any | None:
         """The cached value, or None when missing or expired."""
-        async with self.engine.connect() as conn:
+        async with self._turn, self.engine.connect() as conn:
             value = (await conn.execute(
                 text("SELECT value FROM geocode_cache WHERE key = :key "
                      "AND (expires_at IS NULL OR expires_at > :now)"),
@@ -49,7 +52,7 @@ class GeocodeCache:
         """Store `value` (JSON-serialisable) for `ttl_s` seconds (default: the cache's TTL)."""
         now = self._clock()
         ttl = self.ttl_s if ttl_s is None else ttl_s
-        async with self.engine.begin() as conn:
+        async with self._turn, self.engine.begin() as conn:
             await conn.execute(
                 text("INSERT INTO geocode_cache (key, value, created_at, expires_at) "
                      "VALUES (:key, :value, :now, :expires) ON CONFLICT (key) DO UPDATE SET "
@@ -61,7 +64,7 @@ class GeocodeCache:
 
     async def purge(self) -> int:
         """Delete expired entries; return how many."""
-        async with self.engine.begin() as conn:
+        async with self._turn, self.engine.begin() as conn:
             result = await conn.execute(
                 text("DELETE FROM geocode_cache WHERE expires_at IS NOT NULL "
                      "AND expires_at <= :now"), {"now": self._clock()},
