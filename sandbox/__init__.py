@@ -6,8 +6,10 @@ a chat page at http://127.0.0.1:8765 where one can be the demo installer, a supp
 the support group, a manager or an admin — one person per browser tab.
 
     launcher.py   `Sandbox` (start/stop everything) and the command line (`main`)
+    settings.py   the bot's settings: a fixed safe base, deliveries to a local recorder
+    guard.py      who may talk to the server: loopback Host, own Origin, the network token
     server.py     the page's JSON API and live updates (Server-Sent Events)
-    views.py      messages and keyboards as the page receives them
+    views.py      messages, keyboards and recorded deliveries as the page receives them
     seed.py       the demo people, chats, places and values
     sticker.py    the demo activation sticker (static/demo-sticker.png)
     static/       the page: index.html, app.js, style.css (no build step, works offline)

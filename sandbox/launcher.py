@@ -1,10 +1,13 @@
 """Start the sandbox: the fake Bot API, the chat page and the real bot, in one process.
 
 One aiohttp server on one port: the page and its API at `/`, the Bot API emulator mounted
-at `/telegram` (the bot's `TELEGRAM_API_URL`). An offline fake Nominatim on another loopback
-port answers address look-ups unless `GEOCODER_URL` is configured. The database lives in a
-fresh temporary directory, seeded with the demo installer and removed at stop (`--database`
-puts it elsewhere: recreated at each start, kept after). Nothing is written to the source tree.
+at `/telegram` (the bot's `TELEGRAM_API_URL`), behind the guard (`sandbox.guard`). On other
+loopback ports: an offline fake Nominatim answers address look-ups (unless `--geocoder-url`
+names another), and a recorder receives what the bot delivers (pages, the record), which the
+page shows. The bot's settings are a fixed safe base (`sandbox.settings`): no credential
+of `.env` is ever used. The database lives in a fresh temporary directory, seeded with the
+demo installer and removed at stop (`--database` puts it elsewhere: recreated at each start,
+kept after). Nothing is written to the source tree.
 """
 
 from __future__ import annotations
@@ -27,10 +30,13 @@ from aiohttp import web
 from bot.config import Settings
 from bot.engine.catalog import Catalog
 from sandbox import seed
+from sandbox.guard import COOKIE, Guard, is_loopback
 from sandbox.server import ChatPage
+from sandbox.settings import sandbox_settings
 from testkit.emulator import BotApiEmulator
 from testkit.emulator.server import MAX_REQUEST_BYTES
 from testkit.fakes.geocoder import FakeNominatim
+from testkit.fakes.webhook import FakeWebhook
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
@@ -48,18 +54,26 @@ class Sandbox:
         host: str = DEFAULT_HOST,
         port: int = DEFAULT_PORT,
         database: Path | None = None,
+        geocoder_url: str | None = None,
         poll_timeout: int = 10,
     ) -> None:
-        """`database`: the SQLite file, recreated at each start; by default one in a fresh
-        temporary directory that `stop()` removes."""
+        """`base`: the environment's settings, of which only harmless ones are taken
+        (`sandbox.settings`). `database`: the SQLite file, recreated at each start; by default
+        one in a fresh temporary directory that `stop()` removes. `geocoder_url`: a
+        Nominatim-compatible geocoder to use instead of the offline one. A host other than
+        loopback needs the token (`token`, in `url`)."""
         self.base = base
         self.host = host
         self.port = port
         self.database = database
+        self.geocoder_url = geocoder_url
         self.poll_timeout = poll_timeout
+        self.token = None if is_loopback(host) else Guard.make_token()
+        self.guard = Guard(host, self.token, API_PREFIX)
         self.emu = BotApiEmulator(seed.SANDBOX_TOKEN, seed.BOT_USERNAME, "Pinpoint")
         self.page: ChatPage | None = None
         self.geocoder: FakeNominatim | None = None
+        self.recorder: FakeWebhook | None = None
         self.settings: Settings | None = None
         self.app: Any = None  # the python-telegram-bot Application (handlers.app builds it)
         self._runner: web.AppRunner | None = None
@@ -71,40 +85,48 @@ class Sandbox:
         return self._workdir is not None
 
     @property
-    def url(self) -> str:
-        """The page's address."""
+    def origin(self) -> str:
+        """`http://host:port`, as this computer reaches the server."""
         host = self.host if self.host not in ("0.0.0.0", "::", "") else DEFAULT_HOST
-        return f"http://{'[' + host + ']' if ':' in host else host}:{self.port}/"
+        return f"http://{'[' + host + ']' if ':' in host else host}:{self.port}"
+
+    @property
+    def url(self) -> str:
+        """The page's address (with its token when the sandbox is open to the network)."""
+        return self.origin + "/" + (f"?token={self.token}" if self.token else "")
 
     @property
     def api_url(self) -> str:
         """The emulator's root, as the bot's `telegram_api_url`."""
-        return self.url.rstrip("/") + API_PREFIX
+        return self.origin + API_PREFIX
 
     @property
     def geocoder_label(self) -> str:
         if self.geocoder is not None:
             return "offline demo geocoder (Berlin, Heidelberg, Lyon)"
-        return f"{self.base.geocoder} at {self.base.geocoder_url}"
+        return f"Nominatim at {self.geocoder_url}"
 
     async def start(self) -> None:
-        """Start the geocoder, the server, a fresh seeded database, then the bot."""
+        """Start the geocoder, the recorder, the server, a fresh seeded database, then the
+        bot."""
         from handlers.app import build_application, start_polling
 
-        geocoder_url = None
-        if self.base.geocoder_url is None:
+        geocoder_url = self.geocoder_url
+        if geocoder_url is None:
             self.geocoder = FakeNominatim()
             geocoder_url = await self.geocoder.start()
+        self.recorder = await FakeWebhook().start()
         seed.seed_emulator(self.emu)
-        self.page = ChatPage(self.emu, extras=self._demo_values())
+        self.page = ChatPage(self.emu, self.recorder, extras=self._demo_values())
         web_app = web.Application(client_max_size=MAX_REQUEST_BYTES)
+        self.guard.attach(web_app)
         self.page.attach(web_app)
         web_app.add_subapp(API_PREFIX, self.emu.make_app())
         self._runner = web.AppRunner(web_app, handle_signals=False, access_log=None,
                                      shutdown_timeout=1.0)
         await self._runner.setup()
         await web.TCPSite(self._runner, self.host, self.port).start()
-        self.port = self._runner.addresses[0][1]
+        self.port = self.guard.port = self._runner.addresses[0][1]
         self.emu.port = self.port
         if self.database is None:
             self._workdir = tempfile.TemporaryDirectory(prefix="pinpoint-sandbox-",
@@ -112,8 +134,9 @@ class Sandbox:
             self.database = Path(self._workdir.name) / "sandbox.db"
         reset_database(self.database)
         await seed.seed_database(self.database)
-        self.settings = seed.sandbox_settings(self.base, self.api_url, self.database,
-                                              geocoder_url)
+        self.settings = sandbox_settings(self.base, api_url=self.api_url, database=self.database,
+                                         geocoder_url=geocoder_url,
+                                         recorder=self.recorder.url(""))
         self.app = build_application(self.settings)
         await start_polling(self.app, poll_timeout=self.poll_timeout)
 
@@ -133,6 +156,8 @@ class Sandbox:
             self._runner = None
         if self.geocoder is not None:
             await self.geocoder.stop()
+        if self.recorder is not None:
+            await self.recorder.stop()
         if self._workdir is not None:
             self._workdir.cleanup()
             self._workdir, self.database = None, None
@@ -163,7 +188,8 @@ class Sandbox:
         await self.emu.wait_for_call("setMyCommands", READY_TIMEOUT_S)
         chat = self.emu.chats[seed.ANA.id]
         before = len(chat.bot_messages)
-        async with aiohttp.ClientSession(self.url) as http:
+        cookies = {COOKIE: self.token} if self.token else None
+        async with aiohttp.ClientSession(self.origin, cookies=cookies) as http:
             for path in ("/", "/static/app.js", "/static/style.css", "/api/people",
                          "/api/sticker.png"):
                 async with http.get(path) as response:
@@ -204,11 +230,15 @@ def banner(sandbox: Sandbox) -> str:
         "  Maya (manager) or Alex (admin); each browser tab can be another person.",
         f"  Database {sandbox.database} ({where}); addresses: {sandbox.geocoder_label}.",
     ]
-    if sandbox.host not in (DEFAULT_HOST, "localhost", "::1"):
-        lines.append(f"  Listening on {sandbox.host}: anyone on your network can use this page.")
+    lines.append("  Pages and the record go to a recorder on this computer (📨 in the page); "
+                 "no credential of .env is used.")
+    if sandbox.token:
+        lines.append(f"  Listening on {sandbox.host}: whoever has this address with its token "
+                     "can read every demo chat and act as any demo person.")
         if sandbox.host in ("0.0.0.0", "::", ""):
             address = lan_address()
-            where = f"http://{address}:{sandbox.port}/" if address else "this computer's address"
+            where = (f"http://{address}:{sandbox.port}/?token={sandbox.token}" if address
+                     else f"this computer's address, with ?token={sandbox.token}")
             lines.append(f"  On a phone in the same network: {where} (the phone's GPS needs "
                          "https, so pick a demo site or type coordinates there).")
     return "\n".join(lines)
@@ -232,11 +262,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         help=f"the page's port (default {DEFAULT_PORT}; 0 picks a free one)")
     parser.add_argument("--host", default=DEFAULT_HOST,
                         help="address to listen on (default 127.0.0.1; 0.0.0.0 lets a phone on "
-                             "your network in: anyone there can use it)")
+                             "your network in, with the secret token printed at start)")
     parser.add_argument("--no-browser", action="store_true", help="don't open a browser")
     parser.add_argument("--database", type=Path, default=None,
                         help="the SQLite file, recreated at each start and kept after (default: "
                              "one in a temporary directory, removed at stop)")
+    parser.add_argument("--geocoder-url", default=None,
+                        help="a Nominatim-compatible geocoder to use instead of the offline "
+                             "demo one (no API key is sent)")
     parser.add_argument("--check", action="store_true",
                         help="start, check that the page and the bot answer, stop (exit 0 or 1)")
     return parser.parse_args(argv)
@@ -244,7 +277,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 async def serve(args: argparse.Namespace, base: Settings) -> int:
     """Run the sandbox until Ctrl+C (or, with --check, just long enough to check it)."""
-    sandbox = Sandbox(base, host=args.host, port=args.port, database=args.database)
+    sandbox = Sandbox(base, host=args.host, port=args.port, database=args.database,
+                      geocoder_url=args.geocoder_url)
     try:
         try:
             await sandbox.start()
@@ -272,7 +306,8 @@ async def serve(args: argparse.Namespace, base: Settings) -> int:
 
 
 def main(argv: list[str] | None = None, settings: Settings | None = None) -> int:
-    """`python -m bot sandbox [--port N] [--host H] [--no-browser] [--check]`."""
+    """`python -m bot sandbox [--port N] [--host H] [--no-browser] [--check] ...`; `settings`:
+    the environment's, of which the sandbox takes only harmless ones."""
     args = parse_args(list(sys.argv[1:] if argv is None else argv))
     if settings is None:
         from pydantic import ValidationError

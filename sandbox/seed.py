@@ -11,9 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import SecretStr
-
-from bot.config import Settings
 from bot.store import Store
 from testkit.emulator import BotApiEmulator
 
@@ -23,7 +20,6 @@ SUPPORT_GROUP_ID = -1001000000100
 SUPPORT_GROUP_TITLE = "ChargeNet support"
 INSTALLER_ID = "INS-10234"  # Ana's, registered by the seed
 NEWCOMER_ID = "INS-20577"  # for Ben to type when he registers
-GEOCODER_INTERVAL_S = 0.2  # the offline fake needs no 1 s courtesy spacing
 
 
 @dataclass(frozen=True)
@@ -99,31 +95,6 @@ async def seed_database(path: Path) -> None:
         await store.grant(ANA.id, "installer", None)
     finally:
         await store.close()
-
-
-def sandbox_settings(
-    base: Settings, api_url: str, database: Path, geocoder_url: str | None
-) -> Settings:
-    """`base` (the environment and `.env`) with the sandbox's API, database and people.
-
-    A configured `GEOCODER_URL` wins over the offline fake (`geocoder_url`)."""
-    values: dict[str, Any] = {
-        "telegram_token": SecretStr(SANDBOX_TOKEN),
-        "telegram_api_url": api_url,
-        "telegram_rate_limit": False,  # the emulator has no flood limits to keep within
-        "database_path": database,
-        "database_url": None,  # never the configured store
-        "admin_ids": [ALEX.id],
-        "installer_ids": [ANA.id],
-        "support_ids": [SAM.id],
-        "manager_ids": [MAYA.id],
-        "support_chat_id": SUPPORT_GROUP_ID,
-        "manager_chat_ids": [MAYA.id],
-    }
-    if base.geocoder_url is None and geocoder_url is not None:
-        values.update(geocoder="nominatim", geocoder_url=geocoder_url,
-                      geocoder_min_interval_s=GEOCODER_INTERVAL_S)
-    return base.model_copy(update=values)
 
 
 def chats_of(emu: BotApiEmulator, person: Persona) -> list[dict[str, Any]]:

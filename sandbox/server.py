@@ -10,13 +10,17 @@
     POST /api/chats/{chat}/upload            multipart: user, file, as=photo|document, caption?
     POST /api/chats/{chat}/press             {"user", "message_id", "data"}: press a button;
                                              answers with the bot's callback answer
-    GET  /api/files/{file_id}                a file of any message (?download=1 to save it)
+    GET  /api/chats/{chat}/files/{file_id}?user=ID   a file of a message in that chat
+                                             (pictures inline, anything else to save)
+    GET  /api/deliveries                     what the bot delivered (pages, the record) to
+                                             the local recorder, newest last
     GET  /api/sticker.png                    the demo activation sticker, to download
 
 Users act through the emulator's players, so the bot sees exactly what a Telegram client
-would send. Only the seeded people can act, and only in chats they belong to. Actions are
-POSTs of JSON (or a multipart upload) from the page's own origin: another web site open in
-the same browser cannot act in the sandbox.
+would send. Only the seeded people can act and read, only in chats they belong to, and a file
+only in a chat where it was sent. Actions are POSTs of JSON (or a multipart upload); the
+guard (`sandbox.guard`) answers the API for the page's own origin only. Uploads are decoded
+off the event loop, within the bot's pixel limit.
 """
 
 from __future__ import annotations
@@ -26,14 +30,17 @@ import json
 import logging
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from bot.vision.images import MAX_PIXELS
 from sandbox import seed
-from sandbox.views import chat_json, keyboard_json, message_json
+from sandbox.guard import FILE_CSP, attachment
+from sandbox.views import chat_json, delivery_json, file_ids, keyboard_json, message_json
 from testkit.emulator import BotApiEmulator, Player
+from testkit.emulator.media import image_size
 from testkit.emulator.state import CallbackState, ChatState, StoredMessage
+from testkit.fakes.webhook import FakeWebhook
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +50,7 @@ PRESS_TIMEOUT_S = 15.0
 HEARTBEAT_S = 15.0
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 NO_CACHE = {"Cache-Control": "no-store"}
+INLINE_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")  # shown, never run
 
 
 ERRORS: dict[int, type[web.HTTPException]] = {
@@ -59,10 +67,13 @@ def _error(status: int, message: str) -> web.HTTPException:
 class ChatPage:
     """The page's routes over one emulator; `attach(app)` adds them, `close()` ends streams."""
 
-    def __init__(self, emu: BotApiEmulator, extras: dict[str, Any] | None = None) -> None:
+    def __init__(self, emu: BotApiEmulator, recorder: FakeWebhook,
+                 extras: dict[str, Any] | None = None) -> None:
         self.emu = emu
+        self.recorder = recorder
         self.extras = extras or {}
         self._streams: dict[int, set[asyncio.Queue[dict[str, Any] | None]]] = {}
+        self._files: dict[int, set[str]] = {}  # chat id -> ids of the files sent there
         emu.add_listener(self._on_event)
 
     def attach(self, app: web.Application) -> None:
@@ -71,7 +82,8 @@ class ChatPage:
         app.router.add_static("/static/", STATIC_DIR, append_version=False)
         app.router.add_get("/api/people", self.people)
         app.router.add_get("/api/sticker.png", self.sticker)
-        app.router.add_get("/api/files/{file_id}", self.file)
+        app.router.add_get("/api/deliveries", self.deliveries)
+        app.router.add_get("/api/chats/{chat}/files/{file_id}", self.file)
         app.router.add_get("/api/chats/{chat}", self.chat)
         app.router.add_get("/api/chats/{chat}/events", self.events)
         app.router.add_get("/api/chats/{chat}/commands", self.commands)
@@ -111,14 +123,7 @@ class ChatPage:
             raise _error(404, "no such chat") from None
 
     @staticmethod
-    def _same_origin(request: web.Request) -> None:
-        origin = request.headers.get("Origin")
-        if origin and origin != "null" and urlsplit(origin).netloc != request.host:
-            raise _error(403, "only the sandbox page itself may act")
-
-    @classmethod
-    async def _json(cls, request: web.Request) -> dict[str, Any]:
-        cls._same_origin(request)
+    async def _json(request: web.Request) -> dict[str, Any]:
         if request.content_type != "application/json":
             raise _error(400, "expected a JSON body (Content-Type: application/json)")
         try:
@@ -150,15 +155,27 @@ class ChatPage:
         return web.FileResponse(STICKER_PATH, headers=headers)
 
     async def file(self, request: web.Request) -> web.Response:
-        record = self.emu.files.get(request.match_info["file_id"])
-        if record is None:
-            raise _error(404, "no such file")
-        headers = {"Cache-Control": "private, max-age=86400"}
-        if request.query.get("download"):
-            name = (record.file_name or record.file_path.rsplit("/", 1)[-1]).replace('"', "")
-            headers["Content-Disposition"] = f'attachment; filename="{name}"'
+        """A file, to a member of a chat it was sent in: pictures inline, anything else (or
+        with `?download=1`) as an attachment; never a type the browser would run."""
+        chat_id = self._chat_id(request)
+        self._player(chat_id, request.query.get("user"))
+        file_id = request.match_info["file_id"]
+        record = self.emu.files.get(file_id)
+        if record is None or file_id not in self._files.get(chat_id, ()):
+            raise _error(404, "no such file in this chat")
+        headers = {"Cache-Control": "private, max-age=86400", "Content-Security-Policy": FILE_CSP}
+        content_type = record.mime_type if record.mime_type in INLINE_TYPES else None
+        if content_type is None or request.query.get("download"):
+            headers["Content-Disposition"] = attachment(
+                record.file_name or record.file_path.rsplit("/", 1)[-1])
         return web.Response(body=record.data, headers=headers,
-                            content_type=record.mime_type or "application/octet-stream")
+                            content_type=content_type or "application/octet-stream")
+
+    async def deliveries(self, request: web.Request) -> web.Response:
+        """What support's Slack, PagerDuty and the network's record endpoint would have
+        received: the local recorder's deliveries."""
+        body = [delivery_json(r) for r in self.recorder.received]
+        return web.json_response(body, headers=NO_CACHE)
 
     # -- reading -------------------------------------------------------------------------
 
@@ -202,6 +219,7 @@ class ChatPage:
 
     def _on_event(self, event: str, payload: Any) -> None:
         if event in ("message", "edit") and isinstance(payload, StoredMessage):
+            self._files.setdefault(payload.chat_id, set()).update(file_ids(payload.data))
             chat = self.emu.chats.get(payload.chat_id)
             if chat is None:
                 return
@@ -250,7 +268,6 @@ class ChatPage:
         return web.json_response({"ok": True, "message_id": sent["message_id"]})
 
     async def upload(self, request: web.Request) -> web.Response:
-        self._same_origin(request)
         if not request.content_type.startswith("multipart/"):
             raise _error(400, "expected a multipart form")
         form = await request.post()
@@ -265,14 +282,28 @@ class ChatPage:
             raise _error(400, "the file is larger than 50 MB")
         caption = str(form.get("caption") or "") or None
         if form.get("as") == "document":
-            sent = await player.send_document(data, upload.filename or "file",
-                                              upload.content_type, caption)
+            content = {"document": await asyncio.to_thread(
+                self._store_document, data, upload.filename or "file", upload.content_type)}
         else:
-            try:
-                sent = await player.send_photo(data, caption)
-            except ValueError:
-                raise _error(400, "this is not a picture: send it as a file instead") from None
-        return web.json_response({"ok": True, "message_id": sent["message_id"]})
+            content = {"photo": await asyncio.to_thread(self._store_photo, data)}
+        if caption:
+            content["caption"] = caption
+        sent = self.emu.add_message(player.chat, content, sender=player.user)
+        self.emu.push_update("message", sent.snapshot())
+        return web.json_response({"ok": True, "message_id": sent.message_id})
+
+    def _store_photo(self, data: bytes) -> list[dict[str, Any]]:
+        """(In a worker thread.) Telegram's sizes of a photo, within the bot's pixel limit."""
+        _check_pixels(data, required=True)
+        try:
+            return self.emu.files.add_photo(data)
+        except ValueError:
+            raise _error(400, "this is not a picture: send it as a file instead") from None
+
+    def _store_document(self, data: bytes, name: str, mime_type: str | None) -> dict[str, Any]:
+        """(In a worker thread.) A file as sent, with a thumbnail when it is a picture."""
+        _check_pixels(data, required=False)
+        return self.emu.files.add_document(data, name, mime_type)
 
     async def press(self, request: web.Request) -> web.Response:
         body = await self._json(request)
@@ -294,6 +325,16 @@ class ChatPage:
         answered = await self.emu.signal.wait_for(lambda: state.answer is not None,
                                                   PRESS_TIMEOUT_S)
         return web.json_response({"ok": True, "answered": answered, **_answer(state)})
+
+
+def _check_pixels(data: bytes, required: bool) -> None:
+    """Refuse a picture larger than the bot accepts (a decompression bomb) before decoding
+    it; `required`: refuse what is no picture at all."""
+    size = image_size(data)
+    if size is None and required:
+        raise _error(400, "this is not a picture: send it as a file instead")
+    if size is not None and size[0] * size[1] > MAX_PIXELS:
+        raise _error(400, f"the picture has more than {MAX_PIXELS // 1_000_000} megapixels")
 
 
 def commands_for(

@@ -1,4 +1,5 @@
-"""What the page is sent: messages and keyboards as plain JSON, formatted text as safe HTML.
+"""What the page is sent: messages and keyboards as plain JSON, formatted text as safe HTML,
+and the deliveries the local recorder received.
 
 The page never sees raw Bot API markup it would have to interpret: text entities are turned
 into a few escaped tags here (`<b>`, `<a>`, `<code>`, ...), links only for http(s) and mail.
@@ -8,9 +9,12 @@ from __future__ import annotations
 
 import html
 import re
+import time
+from collections.abc import Iterator
 from typing import Any
 
 from testkit.emulator.state import ChatState, StoredMessage
+from testkit.fakes.webhook import Received
 
 SIMPLE_TAGS = {
     "bold": ("<b>", "</b>"),
@@ -202,4 +206,43 @@ def chat_json(chat: ChatState) -> dict[str, Any]:
         "type": chat.chat["type"],
         "messages": [message_json(m) for m in chat.messages],
         "keyboard": keyboard_json(chat),
+    }
+
+
+def file_ids(value: Any) -> Iterator[str]:
+    """Every file id in a message's data (photo sizes, documents, thumbnails, replies)."""
+    if isinstance(value, dict):
+        if isinstance(value.get("file_id"), str):
+            yield value["file_id"]
+        for item in value.values():
+            yield from file_ids(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from file_ids(item)
+
+
+RECORDER_KINDS = {
+    "/slack": "Slack (support's channel)",
+    "/pagerduty": "PagerDuty",
+    "/record": "the network's record endpoint",
+}
+
+
+def delivery_json(received: Received) -> dict[str, Any]:
+    """One delivery as the page lists it: where it would have gone, when, a one-line
+    summary, and the JSON body as sent."""
+    body = received.body if isinstance(received.body, dict) else {}
+    if received.path == "/slack":
+        summary = body.get("text")
+    elif received.path == "/pagerduty":
+        summary = f"{body.get('event_action', '?')}: " + str(
+            (body.get("payload") or {}).get("summary") or f"job #{body.get('dedup_key')}")
+    else:
+        summary = f"job #{body.get('job_id', '?')}"
+    return {
+        "to": RECORDER_KINDS.get(received.path, received.path),
+        "at": int(time.time() - (time.monotonic() - received.at)),
+        "status": received.status,
+        "summary": str(summary or ""),
+        "body": received.body,
     }

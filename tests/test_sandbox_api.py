@@ -23,6 +23,7 @@ from bot.config import Settings
 from sandbox import Sandbox, seed
 from sandbox.launcher import banner
 from sandbox.server import STATIC_DIR, STICKER_PATH
+from sandbox.settings import sandbox_settings
 from sandbox.views import entities_html
 
 from conftest import photo_bytes
@@ -85,9 +86,12 @@ async def test_sandbox_settings_use_the_emulator_the_demo_people_and_the_fake_ge
     assert settings.support_chat_id == GROUP and settings.support_ids == [SAM]
     assert settings.installer_ids == [ANA] and settings.admin_ids == [seed.ALEX.id]
     assert sandbox.geocoder is not None and settings.geocoder_url == sandbox.geocoder.url
-    configured = Settings(_env_file=None, geocoder_url="https://geo.example.org")  # type: ignore[call-arg]
-    kept = seed.sandbox_settings(configured, "http://x/telegram", Path("s.db"), "http://fake")
-    assert kept.geocoder_url == "https://geo.example.org"
+    configured = Settings(_env_file=None, geocoder_url="https://geo.example.org",  # type: ignore[call-arg]
+                          geocoder_api_key="secret", network_name="VoltNet")
+    built = sandbox_settings(configured, api_url="http://x/telegram", database=Path("s.db"),
+                             geocoder_url="http://fake", recorder="http://127.0.0.1:9")
+    assert built.geocoder_url == "http://fake" and built.geocoder_api_key is None
+    assert built.network_name == "VoltNet", "harmless settings are taken from the environment"
 
 
 async def test_the_database_lives_in_a_temporary_directory_removed_at_stop(
@@ -226,20 +230,22 @@ async def test_uploads_as_photo_or_as_file_and_files_download(
     sent = await upload(http, original, "station.jpg", "photo")
     photo = sandbox.emu.chats[ANA].by_id[sent["message_id"]].data["photo"]
     assert max(p["width"] for p in photo) == 1280, "compressed as Telegram does"
-    async with http.get(f"/api/files/{photo[-1]['file_id']}") as response:
+    async with http.get(f"/api/chats/{ANA}/files/{photo[-1]['file_id']}",
+                        params={"user": ANA}) as response:
         assert response.content_type == "image/jpeg"
         assert Image.open(io.BytesIO(await response.read())).width == 1280
 
     sent = await upload(http, original, "station.jpg", "document")
     document = sandbox.emu.chats[ANA].by_id[sent["message_id"]].data["document"]
     assert document["file_name"] == "station.jpg"
-    async with http.get(f"/api/files/{document['file_id']}", params={"download": "1"}) as response:
+    async with http.get(f"/api/chats/{ANA}/files/{document['file_id']}",
+                        params={"user": ANA, "download": "1"}) as response:
         assert await response.read() == original, "a file is kept byte for byte"
         assert 'filename="station.jpg"' in response.headers["Content-Disposition"]
 
     refused = await upload(http, b"not a picture", "notes.txt", "photo", 400)
     assert "send it as a file" in refused["error"]
-    async with http.get("/api/files/nope") as response:
+    async with http.get(f"/api/chats/{ANA}/files/nope", params={"user": ANA}) as response:
         assert response.status == 404
 
 

@@ -55,6 +55,12 @@ class ChatPage:
         self.person = person
         self.errors: list[str] = []
         page.on("pageerror", lambda error: self.errors.append(str(error)))
+        page.on("console", self._console)
+
+    def _console(self, message: object) -> None:
+        """A request or an inline style the page's Content-Security-Policy refused."""
+        if message.type == "error" and "Content Security Policy" in message.text:
+            self.errors.append(message.text)
 
     async def open(self, chat_id: int) -> None:
         """The picker, then this person's chat, live."""
@@ -67,7 +73,9 @@ class ChatPage:
         return await self.page.evaluate(PROMPTS_JS)
 
     async def wait_for_prompt(self, after: int) -> None:
-        await self.page.wait_for_function(f"({PROMPTS_JS}) > {after}", timeout=TIMEOUT_MS)
+        # A locator, not wait_for_function: the page's CSP forbids evaluating strings.
+        await self.page.locator(".msg.in .text", has_text="· step ").nth(after).wait_for(
+            timeout=TIMEOUT_MS)
 
     async def wait_for_text(self, text: str) -> None:
         await self.page.locator(".msg.in", has_text=text).last.wait_for(timeout=TIMEOUT_MS)
@@ -282,6 +290,9 @@ async def test_installer_walks_a_job_in_the_browser_and_support_verifies_it(
             await sam.press("Verify")
             await ana.wait_for_text("verified")
             assert (await store.job(job.id)).status != "submitted"
+            await sam.page.click(".bar [data-open=deliveries]")  # what Slack would have got
+            await sam.page.locator("#delivery-list li", has_text=f"job #{job.id} submitted").first\
+                .wait_for()
             assert ana.errors == [] and sam.errors == []
         finally:
             await browser.close()

@@ -55,7 +55,8 @@
   }
 
   function fileUrl(fileId, download = false) {
-    return `/api/files/${encodeURIComponent(fileId)}${download ? '?download=1' : ''}`;
+    const query = `?user=${state.person.id}${download ? '&download=1' : ''}`;
+    return `${chatPath(`/files/${encodeURIComponent(fileId)}`)}${query}`;
   }
 
   function clock(seconds) {
@@ -268,7 +269,7 @@
     if (m.other) node.append(el('div', { class: 'other' }, `[${m.other}]`));
     if (m.html) {
       const text = el('div', { class: 'text' });
-      text.innerHTML = m.html;  // built and escaped by the server (bot/sandbox/views.py)
+      text.innerHTML = m.html;  // built and escaped by the server (sandbox/views.py)
       node.append(text);
     }
     node.append(el('div', { class: 'meta' },
@@ -279,11 +280,10 @@
   }
 
   function photoNode(photo) {
-    const ratio = photo.width && photo.height ? `${photo.width} / ${photo.height}` : 'auto';
+    const image = el('img', { src: fileUrl(photo.preview_id), alt: 'photo', onload: keepPinned });
+    if (photo.width && photo.height) image.style.aspectRatio = `${photo.width} / ${photo.height}`;
     return el('a', { class: 'photo', href: fileUrl(photo.file_id), target: '_blank', rel: 'noopener' },
-      el('img', {
-        src: fileUrl(photo.preview_id), alt: 'photo', style: `aspect-ratio: ${ratio}`, onload: keepPinned,
-      }));
+      image);
   }
 
   function documentNode(doc) {
@@ -490,6 +490,18 @@
           el('td', {}, m.name), el('td', {}, valueButton(m.min_firmware)), el('td', {}, valueButton(m.serial_example)))))));
   }
 
+  async function renderDeliveries() {
+    const list = $('#delivery-list');
+    const deliveries = await act(() => api('/api/deliveries'));
+    if (!deliveries) return;
+    list.dataset.empty = 'Nothing yet: a submitted job pages support, a verified one sends its record.';
+    list.replaceChildren(...deliveries.slice().reverse().map((d) => el('li', {},
+      el('strong', {}, d.to), ' ', el('small', {}, `${clock(d.at)} · HTTP ${d.status}`),
+      el('p', {}, d.summary),
+      el('details', {}, el('summary', {}, 'what was sent'),
+        el('pre', {}, JSON.stringify(d.body, null, 2))))));
+  }
+
   // -- wiring ------------------------------------------------------------------------------
 
   function wire() {
@@ -551,6 +563,10 @@
     for (const opener of document.querySelectorAll('[data-open="demo"]')) {
       opener.addEventListener('click', () => { renderDemo(); $('#demo-sheet').showModal(); });
     }
+    for (const opener of document.querySelectorAll('[data-open="deliveries"]')) {
+      opener.addEventListener('click', () => { $('#deliveries-sheet').showModal(); renderDeliveries(); });
+    }
+    $('#deliveries-refresh').addEventListener('click', renderDeliveries);
     $('#messages').addEventListener('scroll', () => { state.pinned = nearEnd(); }, { passive: true });
     window.addEventListener('resize', keepPinned);
     $('#messages').addEventListener('click', (event) => {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import mimetypes
+import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -89,13 +90,13 @@ def _extension(file_name: str | None, mime_type: str | None, default: str) -> st
 
 
 class FileStore:
-    """All files by id and by download path."""
+    """All files by id and by download path. Ids and paths are random, as unguessable as
+    Telegram's: whoever has a file id has seen the file's message."""
 
     def __init__(self, photo_sides: tuple[int, ...] = PHOTO_SIDES) -> None:
         self.photo_sides = photo_sides
         self.by_id: dict[str, FileRecord] = {}
         self.by_path: dict[str, FileRecord] = {}
-        self._counter = 0
 
     def get(self, file_id: str) -> FileRecord | None:
         return self.by_id.get(file_id)
@@ -110,16 +111,14 @@ class FileStore:
         ext: str | None = None,
         **fields: Any,
     ) -> FileRecord:
-        """Store bytes under a fresh file id and download path."""
-        self._counter += 1
-        n = self._counter
+        """Store bytes under a fresh, random file id and download path."""
         ext = ext or _extension(file_name, mime_type, "bin")
         record = FileRecord(
-            file_id=f"{PREFIX[kind]}AAIEmu{n:06d}",
-            file_unique_id=f"AQADEmu{n:06d}",
+            file_id=f"{PREFIX[kind]}{secrets.token_urlsafe(32)}",
+            file_unique_id=f"AQAD{secrets.token_urlsafe(12)}",
             kind=kind,
             data=data,
-            file_path=f"{FOLDER[kind]}/file_{n}.{ext}",
+            file_path=f"{FOLDER[kind]}/file_{secrets.token_hex(8)}.{ext}",
             mime_type=mime_type,
             file_name=file_name,
             **fields,
