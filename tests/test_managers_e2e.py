@@ -17,6 +17,8 @@ from testkit.emulator import BotApiEmulator, Group, Player
 from conftest import ANA_ID, MANAGER_ID, RunningBot
 from flow import MAC, PASSWORD, current_step, next_prompt, start_job, walk
 
+pytestmark = pytest.mark.both_stores  # on SQLite and on PostgreSQL
+
 MANAGERS_GROUP = -1007770001
 
 

@@ -39,6 +39,8 @@ from bot.managers.render import chart_png, duration_text, render_text, to_plain,
 from bot.managers.summary import InstallerLine, Summaries, Summary
 from testkit.emulator import parse_html
 
+pytestmark = pytest.mark.both_stores  # on SQLite and on PostgreSQL
+
 Seeded = tuple[Engine, Seeder, dict[str, int]]
 TUESDAY = date(2026, 3, 10)
 EVENING = local("2026-03-10 18:00")
