@@ -11,7 +11,7 @@ TOKEN_PATTERN = re.compile(r"\d{5,}:[A-Za-z0-9_-]{20,}")
 # included) or request URLs (the bot token): never more verbose than this.
 LIBRARY_LEVELS = {"telegram": logging.INFO, "httpx": logging.WARNING,
                   "httpcore": logging.WARNING, "apscheduler": logging.WARNING,
-                  "aiosqlite": logging.INFO}
+                  "aiosqlite": logging.INFO, "sqlalchemy": logging.WARNING}
 
 
 class RedactingFilter(logging.Filter):
