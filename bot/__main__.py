@@ -61,7 +61,7 @@ def run(args: list[str] | None = None) -> int:
     from bot.logs import configure_logging
     from handlers.app import build_application, serve
 
-    configure_logging(settings.log_level, [settings.telegram_token.get_secret_value()])
+    configure_logging(settings.log_level, settings.secrets())
     app = build_application(settings)
     asyncio.run(serve(app))
     return 0

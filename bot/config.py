@@ -6,10 +6,12 @@ their own `Settings`, so a test can point the bot at a temporary database and a 
 
 from __future__ import annotations
 
+import re
 from datetime import time
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator
@@ -20,8 +22,22 @@ DATA_DIR = Path(resources.files("data"))  # type: ignore[arg-type]
 PROCEDURE_PATH = DATA_DIR / "procedure.toml"
 TEXTS_DIR = DATA_DIR / "texts"
 
+URL = re.compile(r"https?://\S+")
+URL_PATH_SECRET_MIN = 12  # a URL's path+query this long may be a secret (Slack's is ~60)
+
 IdList = Annotated[list[int], NoDecode]
 StrList = Annotated[list[str], NoDecode]
+
+
+def url_secrets(url: str, whole: bool = True) -> list[str]:
+    """What in a URL may be a secret: its password, its query; with `whole`, also the URL
+    and its path (a Slack hook's path is its credential)."""
+    parts = urlsplit(url)
+    tail = parts.path + (f"?{parts.query}" if parts.query else "")
+    found = [parts.password or "", parts.query]
+    if whole:
+        found += [url, tail if len(tail) >= URL_PATH_SECRET_MIN else ""]
+    return [s for s in found if s]
 
 
 def _split(value: Any) -> Any:
@@ -100,6 +116,7 @@ class Settings(BaseSettings):
     outbox_max_attempts: int = 12
     outbox_retry_base_s: float = 5.0
     support_wait_minutes: int = 60
+    password_retention_days: float = Field(default=30.0, gt=0)
 
     # Managers
     summary_time: time = time(18, 0)  # local to `timezone`
@@ -153,6 +170,19 @@ class Settings(BaseSettings):
     def tz(self) -> ZoneInfo:
         """The managers' local time zone (`timezone`, by its short name)."""
         return self.timezone
+
+    def secrets(self) -> list[str]:
+        """Every secret the settings hold, for the logs' redaction: each `SecretStr`, the
+        paging webhooks' and the record endpoint's URLs (and paths), and whatever credential
+        the geocoder's URL carries."""
+        found = [value.get_secret_value() for name in type(self).model_fields
+                 if isinstance(value := getattr(self, name), SecretStr)]
+        hooks = [m.group(0) for entry in self.paging_webhooks if (m := URL.search(entry))]
+        for url in [*hooks, self.record_endpoint or ""]:
+            found += url_secrets(url) if url else []
+        if self.geocoder_url:
+            found += url_secrets(self.geocoder_url, whole=False)
+        return [s for s in found if s]
 
     @property
     def store_url(self) -> str:

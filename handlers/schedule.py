@@ -1,6 +1,7 @@
-"""Scheduled work on PTB's JobQueue: the managers' daily summary and the reminder sweep.
+"""Scheduled work on PTB's JobQueue: the managers' daily summary, the reminder sweep and the
+purge of secrets no longer needed.
 
-Both are registered at every start (`schedule_jobs`, from `post_init`); what they must
+All are registered at every start (`schedule_jobs`, from `post_init`); what they must
 remember across restarts lives in SQLite (`jobs.reminded_at`, the audit trail), not in the
 queue. The daily time is local to the managers: `run_daily` gets an aware `time`.
 """
@@ -17,6 +18,7 @@ from telegram.ext import Application
 from bot.config import Settings
 from bot.managers.periods import Period, today_in
 from bot.managers.render import chart_png, render_text
+from bot.support.retention import purge_secrets
 from handlers.context import PinpointContext
 from handlers.managers import send_summary
 from handlers.render import send
@@ -25,6 +27,8 @@ log = logging.getLogger(__name__)
 DAILY_SUMMARY = "daily-summary"
 REMINDERS = "idle-reminders"
 REMINDER_SWEEP_S = 60.0
+PURGE = "secrets-purge"
+PURGE_SWEEP_S = 300.0
 
 
 def summary_time(settings: Settings) -> time:
@@ -42,13 +46,20 @@ def schedule_jobs(app: Application, settings: Settings | None = None,
                     "summary, no reminders")
         return
     settings = settings or app.bot_data["services"].settings
-    for name in (DAILY_SUMMARY, REMINDERS):
+    for name in (DAILY_SUMMARY, REMINDERS, PURGE):
         for job in queue.get_jobs_by_name(name):
             job.schedule_removal()
     queue.run_daily(daily_summary, time=summary_time(settings), name=DAILY_SUMMARY)
     if settings.reminder_after_minutes > 0:
         queue.run_repeating(remind_idle_jobs, interval=reminder_sweep_s,
                             first=reminder_sweep_s, name=REMINDERS)
+    queue.run_repeating(purge, interval=PURGE_SWEEP_S, first=PURGE_SWEEP_S, name=PURGE)
+
+
+async def purge(context: PinpointContext) -> None:
+    """Mask and drop the secrets no longer needed (see `bot.support.retention`)."""
+    services = context.services
+    await purge_secrets(services.store, services.settings, services.procedure)
 
 
 async def daily_summary(context: PinpointContext) -> None:

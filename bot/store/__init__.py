@@ -10,6 +10,7 @@ One module per aggregate holds its SQL:
 - `outbox`: outgoing HTTP deliveries
 - `audit`: the audit trail
 - `inbox`: updates from Telegram, kept until processed
+- `retention`: secret answers masked once no longer needed
 
 `records` holds the dataclasses they return; `migrations` runs the schema's Alembic revisions
 (`revisions/versions/`).
@@ -37,9 +38,10 @@ from bot.store.records import (
     User,
     utc_now,
 )
+from bot.store.retention import Retention
 
 
-class Store(People, Jobs, Handoffs, Outbox, Inbox):
+class Store(People, Jobs, Handoffs, Outbox, Inbox, Retention):
     """The bot's database, every aggregate on one engine: `await Store.open(url_or_path)`."""
 
 

@@ -9,12 +9,23 @@ before the bot asks the next question. Writes that belong together run in one
 SQLite: one shared connection (WAL, foreign keys, a busy timeout), one task at a time on it;
 a transaction is `BEGIN IMMEDIATE`. PostgreSQL: a pool; a transaction holds one pooled
 connection for its task, other statements take one each.
+
+The database holds activation passwords and personal data. A SQLite file is created readable
+by its owner only (mode 600), and SQLite gives its `-wal` and `-shm` files the database
+file's mode; files made by an older version are narrowed to 600 when opened
+(`private_file`). Deleted and overwritten content is zeroed (`secure_delete`), and
+`checkpoint()` empties the WAL file, so a masked secret does not linger in free pages or old
+WAL frames. (A PostgreSQL server's files are its own, kept by its operator.)
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
+import os
 import re
+import stat
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -28,6 +39,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from bot.store import migrations
 from bot.store.records import utc_now
 
+log = logging.getLogger(__name__)
+
+PRIVATE_MODE = 0o600
+SIDE_FILES = ("-wal", "-shm", "-journal")
 DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg",
            "postgres": "postgresql+asyncpg"}
 _QMARK = re.compile(r"\?")
@@ -36,6 +51,25 @@ _QMARK = re.compile(r"\?")
 def parse_time(value: str | None) -> datetime | None:
     """A stored time (ISO 8601) read back, or None."""
     return datetime.fromisoformat(value) if value else None
+
+
+def private_file(path: Path | str) -> None:
+    """Create the database file (and its folder) readable by the owner only, and narrow an
+    existing one and its side files to mode 600; `:memory:` is left alone."""
+    if str(path) == ":memory:":
+        return
+    path = Path(path)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, PRIVATE_MODE))
+    for file in (path, *(path.with_name(path.name + side) for side in SIDE_FILES)):
+        try:
+            if stat.S_IMODE(file.stat().st_mode) != PRIVATE_MODE:
+                file.chmod(PRIVATE_MODE)
+        except FileNotFoundError:
+            continue
+        except PermissionError:  # another user's file: say so, SQLite decides the rest
+            log.warning("cannot make %s readable by its owner only (not ours)", file)
 
 
 def async_url(database: str | Path) -> URL:
@@ -51,14 +85,16 @@ def async_url(database: str | Path) -> URL:
 
 
 def _sqlite_pragmas(engine: AsyncEngine) -> None:
-    """Every SQLite connection: WAL, foreign keys, a busy timeout; transactions begun by us
-    (`BEGIN`, or `BEGIN IMMEDIATE` for a writer's transaction) rather than by the driver."""
+    """Every SQLite connection: WAL, foreign keys, a busy timeout, deleted content zeroed;
+    transactions begun by us (`BEGIN`, or `BEGIN IMMEDIATE` for a writer's transaction)
+    rather than by the driver."""
 
     @event.listens_for(engine.sync_engine, "connect")
     def _connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        for pragma in ("journal_mode=WAL", "foreign_keys=ON", "busy_timeout=5000"):
+        for pragma in ("journal_mode=WAL", "foreign_keys=ON", "busy_timeout=5000",
+                       "secure_delete=ON"):
             cursor.execute(f"PRAGMA {pragma}")
         cursor.close()
 
@@ -68,11 +104,11 @@ def _sqlite_pragmas(engine: AsyncEngine) -> None:
 
 
 def create_engine(database: str | Path) -> AsyncEngine:
-    """An async engine on the database (SQLite: its folder created, pragmas set)."""
+    """An async engine on the database (SQLite: its file created private, pragmas set)."""
     url = async_url(database)
     if url.get_backend_name() == "sqlite":
-        if url.database and url.database != ":memory:":
-            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        if url.database:
+            private_file(url.database)
         engine = create_async_engine(url)
         _sqlite_pragmas(engine)
         return engine
@@ -146,6 +182,22 @@ class Database:
     async def schema_current(self) -> bool:
         """Whether every migration is applied (for health checks)."""
         return await self.schema_version() == migrations.head()
+
+    async def checkpoint(self) -> None:
+        """SQLite: copy the WAL into the database file and truncate it (old page versions
+        go). Nothing to do on PostgreSQL."""
+        if self._shared is None:
+            return
+        async with self._lock:
+            raw = await self._shared.get_raw_connection()
+            await raw.driver_connection.execute(  # type: ignore[union-attr]
+                "PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def json_text(self, column: str) -> str:
+        """SQL for the value of a JSON text column as text (a JSON string without quotes)."""
+        if self.dialect == "postgresql":
+            return f"(CAST({column} AS jsonb) #>> '{{}}')"
+        return f"json_extract({column}, '$')"
 
     def now(self) -> str:
         """The clock's time as stored: ISO 8601 UTC."""

@@ -1,15 +1,34 @@
-"""The outbox: outgoing HTTP deliveries, kept until delivered, retried with a backoff."""
+"""The outbox: outgoing HTTP deliveries, kept until delivered, retried with a backoff.
+
+A delivered row keeps what an operator audits (kind, when, attempts, errors, the target's
+scheme and host) and loses the rest: its payload (the record carries the activation
+password) becomes `{}` and its target URL (a Slack hook's path is its secret) the origin.
+"""
 
 from __future__ import annotations
 
 import json
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy.engine import RowMapping
 
 from bot.store.connection import Database, parse_time
 from bot.store.records import Delivery
+
+SCRUBBED = "{}"
+NEVER = "9999-12-31T00:00:00+00:00"
+
+
+def target_origin(url: str) -> str:
+    """A URL's scheme, host and port only: no credentials, path or query."""
+    parts = urlsplit(url)
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        port = ""
+    return f"{parts.scheme}://{parts.hostname or ''}{port}"
 
 
 def _delivery(row: RowMapping) -> Delivery:
@@ -66,12 +85,41 @@ class Outbox(Database):
         return cur.rowcount > 0
 
     async def delivered(self, delivery_id: int) -> None:
-        """Mark a delivery acknowledged: it is never sent again."""
-        await self._write(
-            """UPDATE outbox SET delivered_at = ?, attempts = attempts + 1, leased_until = NULL
-               WHERE id = ?""",
-            (self.now(), delivery_id),
-        )
+        """Mark a delivery acknowledged: it is never sent again, and its payload and the
+        target's path are dropped."""
+        async with self.transaction():
+            row = await self.fetch_one("SELECT target FROM outbox WHERE id = ?", (delivery_id,))
+            if row is None:
+                return
+            await self._write(
+                """UPDATE outbox SET delivered_at = ?, attempts = attempts + 1,
+                   leased_until = NULL, payload = ?, target = ? WHERE id = ?""",
+                (self.now(), SCRUBBED, target_origin(row["target"]), delivery_id),
+            )
+
+    async def scrub_deliveries(self, created_before: str) -> int:
+        """Drop the payload and target path of every delivered row still holding them (rows
+        from before scrubbing existed), and of undelivered rows created before
+        `created_before`, which are given up; return how many rows changed."""
+        async with self.transaction():
+            rows = await self.fetch_all(
+                """SELECT id, target, delivered_at FROM outbox WHERE payload != ?
+                   AND (delivered_at IS NOT NULL OR created_at < ?)""",
+                (SCRUBBED, created_before),
+            )
+            for row in rows:
+                expired = row["delivered_at"] is None
+                await self._write(
+                    """UPDATE outbox SET payload = ?, target = ?, leased_until = NULL,
+                       next_attempt_at = CASE WHEN ? THEN ? ELSE next_attempt_at END,
+                       last_error = CASE WHEN ? THEN trim(coalesce(last_error, '')
+                                    || ' (expired: not delivered within the retention)')
+                                    ELSE last_error END
+                       WHERE id = ?""",
+                    (SCRUBBED, target_origin(row["target"]), expired, NEVER, expired,
+                     row["id"]),
+                )
+            return len(rows)
 
     async def delivery_failed(self, delivery_id: int, error: str, retry_at: str) -> None:
         """Count a failed attempt and when to try again."""

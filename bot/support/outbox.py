@@ -11,7 +11,8 @@ other. Generic webhooks and the record carry an `Idempotency-Key` header (generi
 an `event_id` in the body), so a receiver can drop a page it already has.
 Credentials (the record endpoint's bearer token, the PagerDuty routing key) come from the
 settings at send time and are never stored with the payload or logged; neither are URLs,
-which for Slack hooks are secrets themselves.
+which for Slack hooks are secrets themselves. Once delivered, a row keeps neither its payload
+nor its URL's path (see `bot.store.outbox`).
 """
 
 from __future__ import annotations

@@ -5,13 +5,19 @@
 v2: `trigger` with `dedup_key` = the job id, `resolve` once support verifies). Payloads carry
 what support needs to find the job — never the activation password or any token; the
 PagerDuty routing key is added only when the page is sent (see `bot.support.outbox`).
+
+Every value is inserted by each format's own rules: Slack reads `text` and `mrkdwn` blocks
+as markup, so `&`, `<` and `>` in what people typed are escaped (`<!channel>` stays text);
+PagerDuty's summary is cut to its 1,024 characters, its details are data; generic JSON is
+data, sent as given (the values are plain text, never HTML-escaped).
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields, replace
 
 KINDS = ("generic", "slack", "pagerduty")
+PAGERDUTY_SUMMARY_MAX = 1024  # characters (Events API v2)
 
 
 @dataclass(frozen=True)
@@ -72,9 +78,22 @@ def dedup_key(job_id: int) -> str:
     return str(job_id)
 
 
+def slack_escape(text: str) -> str:
+    """Text for Slack's mrkdwn: `&`, `<`, `>` as entities, so no value becomes a link,
+    a mention (`<!channel>`, `<@U123>`) or markup (Slack's "Escaping text" rules)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _slack_safe(facts: PageFacts) -> PageFacts:
+    """The facts with every text value escaped for Slack."""
+    return replace(facts, **{f.name: slack_escape(value) for f in fields(facts)
+                             if isinstance(value := getattr(facts, f.name), str)})
+
+
 def page_payload(kind: str, facts: PageFacts) -> dict[str, object]:
     """The JSON body of a page in the webhook's shape."""
     if kind == "slack":
+        facts = _slack_safe(facts)
         details = (f"*Installer:* {facts.installer} ({facts.installer_id})\n"
                    f"*Station:* {facts.station} · S/N {facts.serial} · MAC {facts.mac}\n"
                    f"*Address:* {facts.address}"
@@ -91,7 +110,7 @@ def page_payload(kind: str, facts: PageFacts) -> dict[str, object]:
             "event_action": "trigger",
             "dedup_key": dedup_key(facts.job_id),
             "payload": {
-                "summary": facts.headline[:1024],
+                "summary": facts.headline[:PAGERDUTY_SUMMARY_MAX],
                 "source": f"pinpoint/{facts.network}",
                 "severity": "warning" if facts.event == "waiting" else "info",
                 "component": "support-handoff",
