@@ -31,7 +31,8 @@ def pg_bindir() -> Path | None:
     """The folder of `initdb` and `pg_ctl`: `PINPOINT_PG_BIN`, else the newest
     /usr/lib/postgresql/N/bin, else the one on PATH; None when there is none."""
     if os.environ.get("PINPOINT_PG_BIN"):
-        return Path(os.environ["PINPOINT_PG_BIN"])
+        given = Path(os.environ["PINPOINT_PG_BIN"])
+        return given if (given / "pg_ctl").exists() else None
     found = [p for p in Path("/usr/lib/postgresql").glob("*/bin") if (p / "pg_ctl").exists()]
     if found:
         return max(found, key=lambda p: [int(n) for n in re.findall(r"\d+", p.parent.name)])
