@@ -8,6 +8,8 @@
     summary ...       the managers' summary or CSV from the database
                       (python -m bot.managers.cli -h)
     diagram           draw the procedure as a Mermaid flowchart in docs/procedure.md
+    migrate           apply the database's pending migrations, print its version
+    check             check the settings, store, Bot API, geocoder and webhooks (exit 1: failed)
 """
 
 from __future__ import annotations
@@ -41,8 +43,8 @@ TOOLS = {
 
 
 def run(args: list[str] | None = None) -> int:
-    """Load the settings and run the bot until interrupted; without a token, the sandbox
-    (`args` are the sandbox's options then)."""
+    """Load the settings and run the bot until interrupted (webhook mode when WEBHOOK_URL is
+    set, else long polling); without a token, the sandbox (`args` are its options then)."""
     from bot.config import load_settings
 
     try:
@@ -63,7 +65,7 @@ def run(args: list[str] | None = None) -> int:
 
     configure_logging(settings.log_level, settings.secrets())
     app = build_application(settings)
-    asyncio.run(serve(app))
+    asyncio.run(serve(app, settings))
     return 0
 
 
@@ -77,6 +79,10 @@ def main(argv: list[str] | None = None) -> int:
         from sandbox import main as sandbox
 
         return sandbox(args)
+    if command in ("migrate", "check"):
+        from bot.ops import main as ops
+
+        return ops(command, args)
     if command in TOOLS:
         return int(importlib.import_module(TOOLS[command]).main(args) or 0)
     print(__doc__, file=sys.stderr)

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # The shipped data files (the `data` package; pip installs packages unpacked, as folders).
@@ -24,6 +24,9 @@ TEXTS_DIR = DATA_DIR / "texts"
 
 URL = re.compile(r"https?://\S+")
 URL_PATH_SECRET_MIN = 12  # a URL's path+query this long may be a secret (Slack's is ~60)
+# Telegram's secret_token alphabet; webhooks over plain http only to a loopback address.
+SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}")
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 IdList = Annotated[list[int], NoDecode]
 StrList = Annotated[list[str], NoDecode]
@@ -117,6 +120,7 @@ class Settings(BaseSettings):
     outbox_retry_base_s: float = 5.0
     support_wait_minutes: int = 60
     password_retention_days: float = Field(default=30.0, gt=0)
+    support_self_review: bool = False  # may a member decide on a job they submitted?
 
     # Managers
     summary_time: time = time(18, 0)  # local to `timezone`
@@ -125,6 +129,13 @@ class Settings(BaseSettings):
 
     # Logging
     log_level: str = "INFO"
+
+    # Running as a service: webhook mode, health and metrics
+    webhook_url: str | None = None  # set: webhook mode (else long polling)
+    webhook_secret: SecretStr | None = None
+    webhook_listen: str = "127.0.0.1"
+    webhook_port: int = 8443
+    metrics_port: int | None = None  # polling mode: serve /healthz and /metrics there
 
     @field_validator(
         "admin_ids", "installer_ids", "support_ids", "manager_ids", "manager_chat_ids",
@@ -165,6 +176,35 @@ class Settings(BaseSettings):
             return ZoneInfo(value.strip())
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r} (use an IANA name)") from exc
+
+    @field_validator("webhook_url", mode="before")
+    @classmethod
+    def _https_webhook(cls, value: Any) -> Any:
+        if not isinstance(value, str) or not value.strip():
+            return None if isinstance(value, str) else value
+        url = urlsplit(value.strip())
+        local = url.scheme == "http" and url.hostname in LOOPBACK
+        if not (url.scheme == "https" or local) or not url.hostname:
+            raise ValueError("WEBHOOK_URL must be an https:// URL (http:// only on loopback)")
+        return value.strip()
+
+    @field_validator("webhook_secret", mode="after")
+    @classmethod
+    def _secret_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not SECRET_TOKEN.fullmatch(value.get_secret_value()):
+            raise ValueError("WEBHOOK_SECRET: 1-256 characters A-Z, a-z, 0-9, _ and -")
+        return value
+
+    @model_validator(mode="after")
+    def _webhook_needs_secret(self) -> Settings:
+        if self.webhook_url and self.webhook_secret is None:
+            raise ValueError("WEBHOOK_SECRET is required with WEBHOOK_URL")
+        return self
+
+    @property
+    def webhook_path(self) -> str:
+        """The path the webhook server answers on: WEBHOOK_URL's (`/` when it has none)."""
+        return urlsplit(self.webhook_url or "").path or "/"
 
     @property
     def tz(self) -> ZoneInfo:

@@ -75,7 +75,12 @@ class Services:
             StickerConfig(settings.sticker_url_host, settings.sticker_url_path),
             workers=settings.qr_workers, budget_s=settings.qr_time_budget_s,
         )
-        engine = Engine(store, procedure, catalog, texts, settings, finder, reader)
+
+        async def hand_off(job_id: int) -> None:  # inside the submission's transaction
+            await support.hand_off(job_id)
+
+        engine = Engine(store, procedure, catalog, texts, settings, finder, reader,
+                        on_submit=hand_off)
         people = People(store, texts, settings)
         if sync_roles:
             await people.sync_configured_roles()

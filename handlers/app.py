@@ -36,12 +36,15 @@ from bot.engine.buttons import JOB_ACTIONS, REGISTRATION_ACTIONS, SUPPORT_ACTION
 from bot.services import Services
 from bot.store import utc_now
 from handlers import access, installer, support
+from handlers.catchup import catch_up, catch_up_job
 from handlers.context import PinpointContext
 from handlers.errors import on_error
 from handlers.intake import ALLOWED_UPDATES, Dispatcher, Poller
 from handlers.managers import register_manager_handlers
+from handlers.monitoring import Monitoring, start_monitoring, timed
 from handlers.retries import RetryingRequest
 from handlers.schedule import schedule_jobs
+from handlers.webhook import WebhookReceiver, WebhookServer
 
 log = logging.getLogger(__name__)
 COMMANDS = ("start", "new", "back", "status", "jobs", "cancel", "help")
@@ -66,6 +69,8 @@ def build_application(
         if app.job_queue is not None:
             app.job_queue.run_repeating(support.sweep_waiting, interval=SWEEP_INTERVAL_S,
                                         first=SWEEP_INTERVAL_S, name="support-waiting")
+            app.job_queue.run_repeating(catch_up_job, interval=SWEEP_INTERVAL_S,
+                                        first=SWEEP_INTERVAL_S, name="catch-up")
         await set_command_menus(app, services)
 
     async def post_shutdown(app: Application) -> None:
@@ -146,27 +151,44 @@ def register_handlers(app: Application) -> None:
     app.add_error_handler(on_error)
 
 
-async def start_polling(app: Application, poll_timeout: int = 10) -> None:
-    """Start the bot inside a running event loop: services, the job queue, then the intake
-    (updates left unprocessed by a previous run first, then long polling)."""
-    await app.initialize()
-    if app.post_init is not None:
-        await app.post_init(app)
-    services: Services = app.bot_data["services"]
+def make_dispatcher(app: Application, services: Services) -> Dispatcher:
+    """The intake's dispatcher: every update processed (and timed), a person sending too
+    much at once told to slow down."""
 
     async def slow_down(update: Update) -> None:
         if update.effective_chat is not None:
             await app.bot.send_message(update.effective_chat.id,
                                        services.texts.get("errors.slow_down"))
 
-    dispatcher = Dispatcher(app.process_update, services.store, on_overflow=slow_down)
+    return Dispatcher(timed(app.process_update), services.store, on_overflow=slow_down)
+
+
+async def start_polling(app: Application, poll_timeout: int = 10) -> None:
+    """Start the bot inside a running event loop: services, the job queue, then the intake
+    (updates left unprocessed by a previous run first, then the catch-up of what the
+    previous run still owed, then long polling)."""
+    await app.initialize()
+    if app.post_init is not None:
+        await app.post_init(app)
+    services: Services = app.bot_data["services"]
+    dispatcher = make_dispatcher(app, services)
     poller = Poller(app.bot, services.store, dispatcher, allowed_updates=ALLOWED_UPDATES,
                     timeout_s=poll_timeout)
     app.bot_data["intake"] = (poller, dispatcher)
     await services.store.forget_done()
     await app.start()
     await poller.resume()
+    await settle_then_catch_up(app, dispatcher)
     poller.start()
+
+
+async def settle_then_catch_up(app: Application, dispatcher: Dispatcher) -> None:
+    """Process the updates kept by a previous run, then send what that run still owed."""
+    await dispatcher.idle()
+    try:
+        await catch_up(PinpointContext(app), starting=True)
+    except Exception:  # never keep the bot from starting; the repeating catch-up retries
+        log.exception("the start-up catch-up failed")
 
 
 async def stop_polling(app: Application) -> None:
@@ -186,15 +208,56 @@ async def stop_polling(app: Application) -> None:
         await app.post_shutdown(app)
 
 
-async def serve(app: Application) -> None:
-    """Run the bot until SIGINT or SIGTERM (the run command)."""
+async def start_webhook(app: Application) -> None:
+    """Start the bot in webhook mode (WEBHOOK_URL): services, the job queue, the updates
+    left unprocessed by a previous run, the webhook server (with /healthz and /metrics),
+    then `setWebhook` with the allowed updates and the secret. `stop_webhook` stops it."""
+    await app.initialize()
+    if app.post_init is not None:
+        await app.post_init(app)
+    services: Services = app.bot_data["services"]
+    settings = services.settings
+    assert settings.webhook_url is not None and settings.webhook_secret is not None
+    secret = settings.webhook_secret.get_secret_value()
+    dispatcher = make_dispatcher(app, services)
+    receiver = WebhookReceiver(app.bot, services.store, dispatcher, secret)
+    server = WebhookServer(receiver, Monitoring(app), settings.webhook_path)
+    app.bot_data["intake"] = (server, dispatcher)
+    await services.store.forget_done()
+    await app.start()
+    await receiver.resume()
+    await settle_then_catch_up(app, dispatcher)
+    await server.start(settings.webhook_listen, settings.webhook_port)
+    await app.bot.set_webhook(settings.webhook_url, secret_token=secret,
+                              allowed_updates=list(ALLOWED_UPDATES))
+
+
+async def stop_webhook(app: Application) -> None:
+    """Stop what `start_webhook` started, in `stop_polling`'s order (its intake holds the
+    webhook server). The webhook stays set: Telegram keeps the updates nobody answered and
+    delivers them to whichever instance answers next (`deleteWebhook` switches it off)."""
+    await stop_polling(app)
+
+
+async def serve(app: Application, settings: Settings) -> None:
+    """Run the bot until SIGINT or SIGTERM (the run command): webhook mode when WEBHOOK_URL
+    is set, else long polling (with /healthz and /metrics on METRICS_PORT, if set)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    await start_polling(app)
-    log.info("Pinpoint is running")
+    monitoring = None
+    if settings.webhook_url:
+        await start_webhook(app)
+    else:
+        await start_polling(app)
+        if settings.metrics_port:
+            monitoring = await start_monitoring(app, settings.webhook_listen,
+                                                settings.metrics_port)
+    log.info("Pinpoint is running (%s)", "webhook" if settings.webhook_url else "long polling")
     try:
         await stop.wait()
     finally:
-        await stop_polling(app)
+        if monitoring is not None:
+            await monitoring.cleanup()
+        await (stop_webhook(app) if settings.webhook_url else stop_polling(app))

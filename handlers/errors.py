@@ -8,19 +8,24 @@ from telegram import Update
 from telegram.error import TelegramError
 
 from handlers.context import PinpointContext
+from handlers.render import answer, answered
 
 log = logging.getLogger(__name__)
 
 
 async def on_error(update: object, context: PinpointContext) -> None:
-    """Log the failure (no traceback to users), answer a pending button, say sorry."""
-    log.error("error while handling an update", exc_info=context.error)
+    """Log the failure (no traceback to users); say sorry, on the pressed button unless it
+    was answered already. Only failures of an update's handlers come with an update;
+    `getUpdates` errors are the intake's polling errors and never reach this handler."""
     if not isinstance(update, Update):
+        log.error("error in background work", exc_info=context.error)
         return
+    log.error("error while handling update %s", update.update_id, exc_info=context.error)
     text = context.services.texts.get("errors.internal")
+    query = update.callback_query
     try:
-        if update.callback_query is not None:
-            await update.callback_query.answer(text, show_alert=True)
+        if query is not None and not answered(query):
+            await answer(query, text, show_alert=True)
         elif update.effective_chat is not None and update.effective_chat.type == "private":
             await context.bot.send_message(update.effective_chat.id, text)
     except TelegramError:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+from contextvars import ContextVar
 
 from telegram import (
+    CallbackQuery,
     ForceReply,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
@@ -24,6 +26,21 @@ from handlers.context import PinpointContext
 
 log = logging.getLogger(__name__)
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+# The callback query this task answered last: an update's handlers and its error handler
+# run in the same task, so the error handler can tell whether the button was answered.
+_answered: ContextVar[str | None] = ContextVar("answered_query", default=None)
+
+
+async def answer(query: CallbackQuery, text: str | None = None,
+                 show_alert: bool = False) -> None:
+    """Answer a pressed button (stops the phone's spinner), once."""
+    await query.answer(text, show_alert=show_alert)
+    _answered.set(query.id)
+
+
+def answered(query: CallbackQuery) -> bool:
+    """Whether this button was answered already (a second answer would fail)."""
+    return _answered.get() == query.id
 
 
 def inline_markup(reply: Reply) -> InlineKeyboardMarkup | None:
@@ -113,23 +130,10 @@ async def apply(update: Update, context: PinpointContext, outcome: Outcome) -> N
                 reply_markup=inline_markup(Reply("", outcome.rekey)))
         except BadRequest as exc:
             log.debug("buttons not changed: %s", exc)
-    for edit in outcome.edits:
-        try:
-            await context.bot.edit_message_text(
-                edit.reply.text, chat_id=edit.chat_id, message_id=edit.message_id,
-                parse_mode=ParseMode.HTML, reply_markup=inline_markup(edit.reply),
-                link_preview_options=NO_PREVIEW)
-        except BadRequest as exc:
-            log.debug("edit of message %s not applied: %s", edit.message_id, exc)
+    await apply_edits(context, outcome)
     chat_id = update.effective_chat.id if update.effective_chat else None
-    engine = context.services.engine
-    for reply in outcome.replies:
-        if chat_id is None:
-            break
-        message = await send(context, chat_id, reply)
-        if reply.prompt and outcome.job_id is not None:  # only buttons need retiring
-            await engine.remember_prompt(outcome.job_id,
-                                         message.message_id if reply.buttons else None)
+    if chat_id is not None:
+        await send_replies(context, chat_id, outcome)
     for notice in outcome.notices:
         try:
             await send(context, notice.chat_id, notice.reply)
@@ -138,4 +142,26 @@ async def apply(update: Update, context: PinpointContext, outcome: Outcome) -> N
         except TelegramError:
             log.exception("could not notify chat %s", notice.chat_id)
     if query is not None:
-        await query.answer(outcome.alert or None)
+        await answer(query, outcome.alert or None)
+
+
+async def send_replies(context: PinpointContext, chat_id: int, outcome: Outcome) -> None:
+    """The outcome's replies, in order; a question's message is reported to the engine."""
+    engine = context.services.engine
+    for reply in outcome.replies:
+        message = await send(context, chat_id, reply)
+        if reply.prompt and outcome.job_id is not None:  # only buttons need retiring
+            await engine.remember_prompt(outcome.job_id,
+                                         message.message_id if reply.buttons else None)
+
+
+async def apply_edits(context: PinpointContext, outcome: Outcome) -> None:
+    """The outcome's edits of messages the bot sent earlier (one that fails is skipped)."""
+    for edit in outcome.edits:
+        try:
+            await context.bot.edit_message_text(
+                edit.reply.text, chat_id=edit.chat_id, message_id=edit.message_id,
+                parse_mode=ParseMode.HTML, reply_markup=inline_markup(edit.reply),
+                link_preview_options=NO_PREVIEW)
+        except BadRequest as exc:
+            log.debug("edit of message %s not applied: %s", edit.message_id, exc)

@@ -321,7 +321,7 @@ def main(argv: list[str] | None = None, settings: Settings | None = None) -> int
             return 2
     from bot.logs import configure_logging
 
-    configure_logging(settings.log_level, [seed.SANDBOX_TOKEN])
+    configure_logging(settings.log_level, [seed.SANDBOX_TOKEN, *settings.secrets()])
     with contextlib.suppress(KeyboardInterrupt):
         return asyncio.run(serve(args, settings))
     return 0

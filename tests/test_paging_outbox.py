@@ -10,9 +10,9 @@ import pytest
 
 from bot.config import Settings
 from bot.store import Store
-from bot.support.handoff import split_lines, visible_length
 from bot.support.outbox import Outbox
 from bot.support.paging import PageFacts, page_payload, parse_webhooks, resolve_payload
+from bot.support.posting import split_lines, visible_length
 from testkit.fakes.webhook import FakeWebhook
 
 pytestmark = pytest.mark.both_stores  # on SQLite and on PostgreSQL

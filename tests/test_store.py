@@ -19,7 +19,7 @@ from bot.store.connection import Database, create_engine
 from bot.store.handoffs import Handoffs
 from bot.store.inbox import Inbox
 from bot.store.jobs import Jobs
-from bot.store.migrations import REVISIONS_DIR, alembic_config, current, head, upgrade
+from bot.store.migrations import REVISIONS_DIR, alembic_config, current, latest, upgrade
 from bot.store.outbox import Outbox
 from bot.store.people import People
 
@@ -28,19 +28,19 @@ pytestmark = pytest.mark.both_stores
 
 async def test_migrations_run_once_and_set_the_version(blank_database_url: str) -> None:
     store = await Store.open(blank_database_url)
-    assert await store.schema_version() == head() and await store.schema_current()
+    assert await store.schema_version() == latest() and await store.schema_current()
     if store.dialect == "sqlite":
         assert (await store.fetch_one("PRAGMA journal_mode"))["journal_mode"] == "wal"
     await store.close()
     again = await Store.open(blank_database_url)  # nothing left to apply: no error
-    assert await again.schema_version() == head()
+    assert await again.schema_version() == latest()
     await again.close()
 
 
 async def test_a_database_behind_is_not_current_until_migrated(blank_database_url: str) -> None:
     engine = create_engine(blank_database_url)
     assert await current(engine) is None
-    assert await upgrade(engine, "004") == "004" != head()
+    assert await upgrade(engine, "004") == "004" != latest()
     await engine.dispose()
     store = await Store.open(blank_database_url)
     assert await store.schema_current()
@@ -50,7 +50,7 @@ async def test_a_database_behind_is_not_current_until_migrated(blank_database_ur
 def test_revisions_are_numbered_in_order() -> None:
     script = ScriptDirectory.from_config(alembic_config())
     chain = [r.revision for r in reversed(list(script.walk_revisions()))]
-    assert chain == [f"{n:03d}" for n in range(1, len(chain) + 1)] and chain[-1] == head()
+    assert chain == [f"{n:03d}" for n in range(1, len(chain) + 1)] and chain[-1] == latest()
     files = sorted(p.name.split("_")[0] for p in (REVISIONS_DIR / "versions").glob("0*.py"))
     assert files == chain
 
@@ -69,7 +69,7 @@ async def test_a_database_of_the_numbered_scripts_runner_is_adopted(tmp_path: Pa
             "VALUES (7, 'Ana', '2025-01-01', '2025-01-01')")
     await engine.dispose()
     store = await Store.open(url)
-    assert await store.schema_version() == head()
+    assert await store.schema_version() == latest()
     assert (await store.user(7)).first_name == "Ana"  # type: ignore[union-attr]
     assert await store.receive(1, 7, "{}")  # the inbox (004) is there
     await store.close()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from bot import metrics
 from bot.engine.caution import Caution
 from bot.engine.checks import Checks
 from bot.engine.interaction import Outcome, PhotoInput, Reply
@@ -46,6 +47,7 @@ class CodeReading:
         data = await photo.load()
         if kind == "sticker":
             result = await self.reader.read(data)
+            metrics.QR_DECODE_SECONDS.labels(result.error or "read").observe(result.ms / 1000)
             if not result.ok:
                 key = "sticker.unreadable_code_somewhere" if (
                     result.error == "unreadable_code" and not result.where

@@ -25,7 +25,7 @@ from bot.engine.jobs import JobActions
 from bot.engine.kinds import KINDS, Desk, Kind, Registry
 from bot.engine.plan import JobView, Slot, shorten
 from bot.engine.procedure import Procedure
-from bot.engine.recording import Recorder
+from bot.engine.recording import OnSubmit, Recorder
 from bot.engine.records import Records
 from bot.places import AddressFinder
 from bot.store import OPEN, Answer, Job, Store
@@ -33,6 +33,7 @@ from bot.texts import Texts
 from bot.vision.sticker import StickerReader
 
 StepAction = Choose | Say | PickAddress | Browse
+ASKED_BEFORE = "*"  # jobs from before questions were tracked: their question counts as asked
 
 
 class Engine:
@@ -42,6 +43,7 @@ class Engine:
         self, store: Store, procedure: Procedure, catalog: Catalog, texts: Texts,
         settings: Settings, finder: AddressFinder | None = None,
         reader: StickerReader | None = None, kinds: Registry = KINDS,
+        on_submit: OnSubmit | None = None,
     ) -> None:
         self.store = store
         self.procedure = procedure
@@ -50,7 +52,7 @@ class Engine:
         self.settings = settings
         self.kinds = kinds
         self.records = Records(store, procedure, catalog, texts, settings, kinds)
-        self.recorder = Recorder(self.records, self.prompt)
+        self.recorder = Recorder(self.records, self.prompt, on_submit)
         checks = Checks(self.records)
         self.addresses = AddressSteps(self.records, self.recorder, finder)
         self.desk = Desk(self.records, self.recorder, checks, self.addresses,
@@ -120,9 +122,39 @@ class Engine:
         text = self.t(caution.text, **caution.values)
         return Reply(f"{self.records.header(view)}\n{text}", rows, prompt=True)
 
+    @staticmethod
+    def asking(view: JobView) -> str | None:
+        """Which question the job waits on: its step key, or "caution:<key>" while a held
+        answer waits for the installer's confirmation."""
+        if view.current is None:
+            return None
+        return f"caution:{view.current.key}" if view.job.pending else view.current.key
+
     async def remember_prompt(self, job_id: int, message_id: int | None) -> None:
-        """Note the message whose buttons belong to the job's current question."""
-        await self.store.update_job(job_id, prompt_message_id=message_id)
+        """Note that the job's current question was sent, and the message whose buttons
+        belong to it."""
+        job = await self.store.job(job_id)
+        if job is None:
+            return
+        asked = self.asking(await self.view(job)) if job.status == OPEN else job.asked
+        await self.store.update_job(job_id, prompt_message_id=message_id, asked=asked)
+
+    async def owed_questions(self) -> list[tuple[int, Outcome]]:
+        """Open jobs whose current question was never sent (the bot stopped between storing
+        an answer and asking the next): each one's chat, and a line saying so with the
+        question. A job is owed its question exactly when the question it waits on is not
+        the one last sent; bookkeeping (reminders, the remembered message) never counts."""
+        owed = []
+        for job in await self.store.open_jobs():
+            if job.asked == ASKED_BEFORE:
+                continue
+            view = await self.view(job)
+            if view.current is None or self.asking(view) == job.asked:
+                continue
+            outcome = Outcome([Reply(self.t("job.interrupted")), await self.prompt(view)],
+                              job_id=job.id, retire=self.recorder.retire(job, ""))
+            owed.append((job.chat_id, outcome))
+        return owed
 
     # Job-level commands ---------------------------------------------------------------
 

@@ -16,16 +16,20 @@ from bot.engine.validators import Invalid
 from bot.store import SUBMITTED, Answer, Job
 
 Prompter = Callable[[JobView], Awaitable[Reply]]
+OnSubmit = Callable[[int], Awaitable[None]]
 
 
 class Recorder:
-    """Writes answers, flags and the audit trail; `prompt` asks the next question."""
+    """Writes answers, flags and the audit trail; `prompt` asks the next question;
+    `on_submit` records what a submission sets off (the hand-off), inside its transaction."""
 
-    def __init__(self, records: Records, prompt: Prompter) -> None:
+    def __init__(self, records: Records, prompt: Prompter,
+                 on_submit: OnSubmit | None = None) -> None:
         self.records = records
         self.store = records.store
         self.procedure = records.procedure
         self.prompt = prompt
+        self.on_submit = on_submit
 
     # Marks on answered questions ------------------------------------------------------
 
@@ -185,6 +189,8 @@ class Recorder:
             await self.store.update_job(job.id, status=SUBMITTED, submitted_at=now, cursor=None,
                                         reopened_part=None)
             await self.store.audit(user_id, job.id, "submitted", {})
+            if self.on_submit is not None:  # the hand-off commits with the submission
+                await self.on_submit(job.id)
         rows = [[Button(t("job.next_same_site"),
                         buttons.encode(JobAction(job.id, Verb.NEXT_STATION)))],
                 [Button(t("job.done_for_now"), buttons.encode(JobAction(job.id, Verb.DONE)))]]

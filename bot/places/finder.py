@@ -67,6 +67,7 @@ from geopy.adapters import AioHTTPAdapter
 from geopy.exc import GeopyError
 from geopy.geocoders import Nominatim, Photon, get_geocoder_for_service
 
+from bot import metrics
 from bot.config import Settings
 from bot.places.cache import GeocodeCache
 from bot.places.candidates import Candidate, GeocoderError, candidate_from, classify, cut, rank
@@ -373,11 +374,13 @@ class AddressFinder:
             except Exception as exc:
                 self.stats.errors += 1
                 error = classify(exc)
+                metrics.GEOCODER_CALLS.labels(error.kind).inc()
                 if error.kind == "rate_limited":
                     self.spacer.back_off(min(error.retry_after or DEFAULT_BACKOFF_S,
                                              MAX_BACKOFF_S))
                 log.info("geocoder %s %s failed: %s", self.service, call.key, error)
                 raise error from exc
+        metrics.GEOCODER_CALLS.labels("ok").inc()
         locations = [] if answer is None else answer if isinstance(answer, list) else [answer]
         items = [{"address": loc.address, "lat": loc.latitude, "lon": loc.longitude,
                   "raw": loc.raw} for loc in locations]

@@ -11,6 +11,7 @@ One module per aggregate holds its SQL:
 - `audit`: the audit trail
 - `inbox`: updates from Telegram, kept until processed
 - `retention`: secret answers masked once no longer needed
+- `stats`: job counts and the outbox's backlog, for operations
 
 `records` holds the dataclasses they return; `migrations` runs the schema's Alembic revisions
 (`revisions/versions/`).
@@ -39,9 +40,10 @@ from bot.store.records import (
     utc_now,
 )
 from bot.store.retention import Retention
+from bot.store.stats import Stats
 
 
-class Store(People, Jobs, Handoffs, Outbox, Inbox, Retention):
+class Store(People, Jobs, Handoffs, Outbox, Inbox, Retention, Stats):
     """The bot's database, every aggregate on one engine: `await Store.open(url_or_path)`."""
 
 

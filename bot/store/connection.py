@@ -176,12 +176,13 @@ class Database:
         await self.engine.dispose()
 
     async def schema_version(self) -> str | None:
-        """The migration the database is at (None: none applied)."""
+        """The migration the database is at (None: none applied); a query, so it also proves
+        the store answers."""
         return await migrations.current(self.engine)
 
     async def schema_current(self) -> bool:
         """Whether every migration is applied (for health checks)."""
-        return await self.schema_version() == migrations.head()
+        return await self.schema_version() == migrations.latest()
 
     async def checkpoint(self) -> None:
         """SQLite: copy the WAL into the database file and truncate it (old page versions

@@ -3,6 +3,7 @@ support's decision."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from sqlalchemy.engine import RowMapping
@@ -20,6 +21,9 @@ def _handoff(row: RowMapping) -> Handoff:
         reason=row["reason"], redo_part=row["redo_part"],
         repaged_at=parse_time(row["repaged_at"]), draft_by=row["draft_by"],
         draft_part=row["draft_part"], draft_message_id=row["draft_message_id"],
+        text_message_ids=tuple(json.loads(row["text_message_ids"] or "[]")),
+        album_message_id=row["album_message_id"], pin_message_id=row["pin_message_id"],
+        posted_at=parse_time(row["posted_at"]), notified_at=parse_time(row["notified_at"]),
     )  # type: ignore[arg-type]
 
 
@@ -27,12 +31,15 @@ class Handoffs(Database):
     """Hand-offs to support."""
 
     async def add_handoff(self, job_id: int, chat_id: int | None) -> Handoff:
-        """Record a new hand-off of the job, linked to its previous one."""
+        """Record a new hand-off of the job, linked to its previous one (without a support
+        chat there is nothing to post: it counts as posted)."""
         previous = await self.latest_handoff(job_id)
+        now = self.now()
         handoff_id = await self._write(
-            "INSERT INTO handoffs (job_id, previous_id, chat_id, created_at) VALUES (?,?,?,?) "
-            "RETURNING id",
-            (job_id, previous.id if previous else None, chat_id, self.now()),
+            """INSERT INTO handoffs (job_id, previous_id, chat_id, created_at, posted_at)
+               VALUES (?,?,?,?,?) RETURNING id""",
+            (job_id, previous.id if previous else None, chat_id, now,
+             None if chat_id is not None else now),
         )
         handoff = await self.handoff(handoff_id)
         assert handoff is not None
@@ -60,10 +67,15 @@ class Handoffs(Database):
         return _handoff(row) if row else None
 
     async def update_handoff(self, handoff_id: int, **fields: Any) -> None:
-        """Set columns of a hand-off (message_id, repaged_at, draft_*)."""
-        allowed = {"message_id", "repaged_at", "draft_by", "draft_part", "draft_message_id"}
+        """Set columns of a hand-off (message_id, repaged_at, draft_*, what was posted and
+        when, notified_at)."""
+        allowed = {"message_id", "repaged_at", "draft_by", "draft_part", "draft_message_id",
+                   "text_message_ids", "album_message_id", "pin_message_id", "posted_at",
+                   "notified_at"}
         if set(fields) - allowed:
             raise ValueError(f"not settable: {set(fields) - allowed}")
+        if "text_message_ids" in fields:
+            fields["text_message_ids"] = json.dumps(list(fields["text_message_ids"]))
         assignments = ", ".join(f"{k} = ?" for k in fields)
         await self._write(f"UPDATE handoffs SET {assignments} WHERE id = ?",
                           (*fields.values(), handoff_id))
@@ -90,4 +102,18 @@ class Handoffs(Database):
                ORDER BY handoffs.id""",
             (older_than,),
         )
+        return [_handoff(r) for r in rows]
+
+    async def unposted_handoffs(self) -> list[Handoff]:
+        """Hand-offs for a support chat not (completely) posted yet, oldest first."""
+        rows = await self.fetch_all(
+            """SELECT * FROM handoffs WHERE posted_at IS NULL AND chat_id IS NOT NULL
+               ORDER BY id""")
+        return [_handoff(r) for r in rows]
+
+    async def unnotified_decisions(self, decided_before: str) -> list[Handoff]:
+        """Decided hand-offs whose installer has not been told, decided before this time."""
+        rows = await self.fetch_all(
+            """SELECT * FROM handoffs WHERE notified_at IS NULL AND decided_at IS NOT NULL
+                 AND decided_at <= ? ORDER BY id""", (decided_before,))
         return [_handoff(r) for r in rows]

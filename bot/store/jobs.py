@@ -23,7 +23,7 @@ def _job(row: RowMapping) -> Job:
         created_at=parse_time(row["created_at"]), updated_at=parse_time(row["updated_at"]),
         submitted_at=parse_time(row["submitted_at"]), closed_at=parse_time(row["closed_at"]),
         reopened_part=row["reopened_part"], reminded_at=parse_time(row["reminded_at"]),
-        offers=json.loads(row["offers"]) if row["offers"] else None,
+        offers=json.loads(row["offers"]) if row["offers"] else None, asked=row["asked"],
     )  # type: ignore[arg-type]
 
 
@@ -80,7 +80,7 @@ class Jobs(AuditTrail):
     async def update_job(self, job_id: int, **fields: Any) -> None:
         """Set columns of a job (cursor, pending, prompt_message_id, status, ...)."""
         allowed = {"cursor", "pending", "prompt_message_id", "status", "stop_reason",
-                   "submitted_at", "closed_at", "reopened_part", "reminded_at", "offers"}
+                   "submitted_at", "closed_at", "reopened_part", "reminded_at", "offers", "asked"}
         unknown = set(fields) - allowed
         if unknown:
             raise ValueError(f"not job columns: {unknown}")
@@ -91,6 +91,11 @@ class Jobs(AuditTrail):
         await self._write(
             f"UPDATE jobs SET {assignments} WHERE id = ?", (*values.values(), job_id)
         )
+
+    async def open_jobs(self) -> list[Job]:
+        """Every open job, oldest first (the start-up catch-up checks what they are owed)."""
+        rows = await self.fetch_all("SELECT * FROM jobs WHERE status = 'open' ORDER BY id")
+        return [_job(r) for r in rows]
 
     async def touch_job(self, job_id: int) -> None:
         """Mark the job as active now."""

@@ -27,23 +27,33 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return config
 
 
-def head() -> str:
-    """The newest revision."""
+def latest() -> str:
+    """The newest revision: the one a current database is at."""
     found = ScriptDirectory.from_config(alembic_config()).get_current_head()
     assert found is not None
     return found
 
 
-def _current(connection: Connection) -> str | None:
+def _alembic_revision(connection: Connection) -> str | None:
     return MigrationContext.configure(connection).get_current_revision()
+
+
+def _legacy_revision(connection: Connection) -> str | None:
+    """A SQLite database of the numbered-scripts runner: its `user_version` as a revision."""
+    if connection.dialect.name != "sqlite":
+        return None
+    legacy = connection.exec_driver_sql("PRAGMA user_version").scalar()
+    return f"{legacy:03d}" if legacy else None
+
+
+def _current(connection: Connection) -> str | None:
+    return _alembic_revision(connection) or _legacy_revision(connection)
 
 
 def _upgrade(connection: Connection, target: str) -> str | None:
     config = alembic_config(connection)
-    if _current(connection) is None and connection.dialect.name == "sqlite":
-        legacy = connection.exec_driver_sql("PRAGMA user_version").scalar()
-        if legacy:  # migrated by the numbered-scripts runner
-            command.stamp(config, f"{legacy:03d}")
+    if _alembic_revision(connection) is None and (legacy := _legacy_revision(connection)):
+        command.stamp(config, legacy)  # migrated by the numbered-scripts runner: adopt it
     command.upgrade(config, target)
     return _current(connection)
 
@@ -56,6 +66,7 @@ async def upgrade(engine: AsyncEngine, target: str = "head") -> str | None:
 
 
 async def current(engine: AsyncEngine) -> str | None:
-    """The revision the database is at (None: not migrated)."""
+    """The revision the database is at (None: not migrated; a database of the numbered
+    scripts: its number, e.g. `"005"`)."""
     async with engine.connect() as conn:
         return await conn.run_sync(_current)

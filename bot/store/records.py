@@ -54,6 +54,7 @@ class Job:
     reopened_part: str | None = None
     reminded_at: datetime | None = None
     offers: dict[str, Any] | None = None
+    asked: str | None = None
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,11 @@ class Handoff:
     draft_by: int | None
     draft_part: str | None
     draft_message_id: int | None
+    text_message_ids: tuple[int, ...] = ()
+    album_message_id: int | None = None
+    pin_message_id: int | None = None
+    posted_at: datetime | None = None
+    notified_at: datetime | None = None
 
 
 @dataclass(frozen=True)

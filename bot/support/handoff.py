@@ -1,9 +1,13 @@
 """The support hand-off: what support sees, their one-tap decision, paging and the record.
 
-On submission a hand-off is recorded and the pages are queued in one transaction; the
-handlers post the message (text with Verify/Reject, the photos as one album, the pin as a
-venue). Support's decision is taken once — the first press wins, later ones are told who
-decided — and the installer hears of it at once. A rejection names a reason and the part
+A hand-off is recorded and its pages are queued in the submission's own transaction (the
+engine calls `hand_off` inside it); the handlers then post the message (text with
+Verify/Reject, the photos as one album, the pin as a venue), part by part, each part's
+message remembered (`bot.support.posting`), so an interrupted post is completed later and
+nothing is posted twice. Support's decision is taken once — the first press wins, later
+ones are told who decided; a member never decides on their own submission unless
+`SUPPORT_SELF_REVIEW` allows it — and the installer hears of it at once (or, after an
+interruption, from the catch-up: `owed_notices`). A rejection names a reason and the part
 to redo; the installer's "Fix" button reopens exactly that part, and the resubmission's
 hand-off replies to the previous one. Verified records go to the network's endpoint through
 the outbox (or stay local when none is configured).
@@ -12,9 +16,7 @@ the outbox (or stay local when none is configured).
 from __future__ import annotations
 
 import html
-import re
-from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.config import Settings
@@ -26,67 +28,16 @@ from bot.engine.records import Records
 from bot.engine.validators import mask_secret
 from bot.people.registration import Person
 from bot.places import distance_m
-from bot.store import REJECTED, SUBMITTED, VERIFIED, Handoff, Store
+from bot.store import REJECTED, SUBMITTED, VERIFIED, Handoff, Store, User
 from bot.support.outbox import Outbox
 from bot.support.paging import PageFacts, page_payload, parse_webhooks, resolve_payload
+from bot.support.posting import HandoffPoster, address_text, split_lines
 from bot.texts import Texts
 
-MESSAGE_LIMIT = 4096
-TAG = re.compile(r"<[^>]+>")
 REASONS = ("photo_unclear", "location_wrong", "serial_mismatch", "labels_missing",
            "checklist_incomplete")
 DETAILS = "details"  # the group of optional details for drivers (data/procedure.toml)
-PHOTO = "photo"  # the kind of the steps whose photos support sees
 CHECKLIST = "checklist"  # the kind of the checklist's steps
-
-
-@dataclass
-class HandoffPost:
-    """The messages of one hand-off, for the support chat."""
-
-    handoff_id: int
-    chat_id: int
-    chunks: list[Reply]
-    photo_file_ids: list[str] = field(default_factory=list)
-    photo_caption: str = ""
-    pin: tuple[float, float] | None = None
-    pin_title: str = ""
-    pin_address: str = ""
-    reply_to: int | None = None
-
-
-def visible_length(html_text: str) -> int:
-    """Length as Telegram counts it: UTF-16 units of the text after entity parsing."""
-    plain = html.unescape(TAG.sub("", html_text))
-    return len(plain.encode("utf-16-le")) // 2
-
-
-def split_lines(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
-    """Split Telegram-HTML into messages of at most `limit` visible characters, at line
-    ends (each line is closed HTML on its own). A single line longer than a message is cut
-    as plain text, so no tag or entity is ever broken."""
-    chunks: list[str] = []
-    current: list[str] = []
-    size = 0
-    for line in text.split("\n"):
-        length = visible_length(line)
-        if length > limit:
-            if current:
-                chunks.append("\n".join(current))
-                current, size = [], 0
-            plain = html.unescape(TAG.sub("", line))
-            step = limit // 2  # UTF-16 safe: a code point is at most two units
-            chunks.extend(html.escape(plain[i:i + step], quote=False)
-                          for i in range(0, len(plain), step))
-            continue
-        if current and size + 1 + length > limit:
-            chunks.append("\n".join(current))
-            current, size = [], 0
-        current.append(line)
-        size += length + (1 if size else 0)
-    if current:
-        chunks.append("\n".join(current))
-    return chunks
 
 
 class Support:
@@ -102,6 +53,7 @@ class Support:
         self.outbox = outbox
         self.webhooks = parse_webhooks(settings.paging_webhooks)
         self.t = texts.get
+        self.posts = HandoffPoster(self)
 
     def _time(self, when: Any) -> str:
         return when.astimezone(self.settings.tz).strftime("%d %b %H:%M") if when else "—"
@@ -122,7 +74,7 @@ class Support:
             installer_id=(installer.installer_id or "?") if installer else "?",
             station=view.model.full_name if view.model else "?",
             serial=view.of_role("serial") or "", mac=view.of_role("mac") or "",
-            address=_address_text(address), address_verified=_address_verified(address),
+            address=address_text(address), address_verified=_address_verified(address),
             submitted_at=(view.job.submitted_at or view.job.updated_at).isoformat(),
             resubmission=previous, waiting_minutes=waiting,
         )
@@ -158,7 +110,7 @@ class Support:
                            replacement, value("replacement") or replacement.options[0].id)
                        if replacement else "—"))
         address = value("address")
-        lines.append(t("support.address", address=_address_text(address),
+        lines.append(t("support.address", address=address_text(address),
                        verified=t("support.address_verified") if _address_verified(address)
                        else t("support.address_unverified")))
         gps, pin = value("gps"), value("pin")
@@ -194,46 +146,25 @@ class Support:
         step = key.split(".")[0]
         return self.procedure.has(step) and self.procedure.step(step).kind == kind
 
-    def _main_buttons(self, handoff_id: int) -> list[list[Button]]:
+    def main_buttons(self, handoff_id: int) -> list[list[Button]]:
+        """Verify and Reject, under a hand-off."""
         return [[Button(self.t("support.verify"), buttons.encode(Verify(handoff_id))),
                  Button(self.t("support.reject"), buttons.encode(Reject(handoff_id)))]]
 
-    async def submitted(self, job_id: int) -> HandoffPost | None:
-        """Record the hand-off of a submitted job and queue its pages; what to post."""
+    async def hand_off(self, job_id: int) -> None:
+        """Record the hand-off of a job being submitted and queue its pages. The engine
+        calls this inside the submission's transaction, so they commit together."""
         view = await self._view(job_id)
-        chat_id = self.settings.support_chat_id
         previous = await self.store.latest_handoff(job_id)
         facts = await self.facts(view, "submitted", previous=previous is not None)
         async with self.store.transaction():
-            handoff = await self.store.add_handoff(job_id, chat_id)
+            handoff = await self.store.add_handoff(job_id, self.settings.support_chat_id)
             for index, hook in enumerate(self.webhooks):
                 await self.store.enqueue(hook.kind, hook.url, page_payload(hook.kind, facts),
                                          f"page:{handoff.id}:submitted:{index}")
             await self.store.audit(None, job_id, "handed_off",
                                    {"handoff": handoff.id, "pages": len(self.webhooks)})
-        self.outbox.kick()
-        if chat_id is None:
-            return None
-        chunks = [Reply(c) for c in split_lines(await self.text(view, handoff))]
-        chunks[-1].buttons = self._main_buttons(handoff.id)
-        photos = await self.store.photos(job_id)
-        current = {view.value(s.key)["photo"] for s in view.slots
-                   if s.step.kind == PHOTO and isinstance(view.value(s.key), dict)}
-        shown = [p for p in photos if p.id in current]
-        pin = view.of_role("pin")
-        return HandoffPost(
-            handoff_id=handoff.id, chat_id=chat_id, chunks=chunks,
-            photo_file_ids=[p.file_id for p in shown],
-            photo_caption=self.t("support.photos", job=job_id),
-            pin=(pin["lat"], pin["lon"]) if isinstance(pin, dict) else None,
-            pin_title=self.t("support.pin_title", job=job_id),
-            pin_address=_address_text(view.of_role("address"))[:200],
-            reply_to=previous.message_id if previous and previous.chat_id == chat_id else None,
-        )
-
-    async def posted(self, handoff_id: int, message_id: int) -> None:
-        """Remember the message that carries a hand-off's buttons."""
-        await self.store.update_handoff(handoff_id, message_id=message_id)
+        self.outbox.kick()  # the worker's first read waits for the commit
 
     # Decisions ------------------------------------------------------------------------
 
@@ -255,11 +186,13 @@ class Support:
             return Outcome(alert=self.t("support.not_member"))
         if handoff.decision:
             return await self._already(handoff)
+        if await self._own(handoff, person):
+            return Outcome(alert=self.t("support.own_job", job=handoff.job_id))
         hid, parts = handoff.id, self.procedure.parts
         if isinstance(action, Verify):
             return await self.decide(handoff, person, VERIFIED)
         if isinstance(action, Undo):
-            return Outcome(rekey=self._main_buttons(hid))
+            return Outcome(rekey=self.main_buttons(hid))
         if isinstance(action, Reject):
             rows = [[Button(self._reason_text(r), buttons.encode(RejectReason(hid, r)))]
                     for r in REASONS]
@@ -301,8 +234,18 @@ class Support:
             return None
         if handoff.draft_by != person.user.id:
             return None
+        if await self._own(handoff, person):
+            return Outcome(alert=self.t("support.own_job", job=handoff.job_id))
         reason = shorten(text.strip(), 500)
         return await self.decide(handoff, person, REJECTED, reason, handoff.draft_part)
+
+    async def _own(self, handoff: Handoff, person: Person) -> bool:
+        """Whether this member submitted the job and may not decide on it (separation of
+        duties; `SUPPORT_SELF_REVIEW` allows it for one-person teams)."""
+        if self.settings.support_self_review:
+            return False
+        job = await self.store.job(handoff.job_id)
+        return job is not None and job.installer_id == person.user.id
 
     async def _already(self, handoff: Handoff) -> Outcome:
         decider = await self.store.user(handoff.decided_by) if handoff.decided_by else None
@@ -326,7 +269,7 @@ class Support:
             view = await self._view(job.id)
             await self._queue_follow_ups(view, decision)
         self.outbox.kick()
-        return await self._announce(handoff.id, person, view)
+        return await self._announce(handoff.id, person.user, view)
 
     async def _queue_follow_ups(self, view: JobView, decision: str) -> None:
         job_id = view.job.id
@@ -343,28 +286,50 @@ class Support:
             await self.store.enqueue("record", self.settings.record_endpoint,
                                      await self.record(view), f"record:{job_id}")
 
-    async def _announce(self, handoff_id: int, person: Person, view: JobView) -> Outcome:
+    async def _announce(self, handoff_id: int, decider: User | None, view: JobView) -> Outcome:
+        """The decision on the hand-off message, and the installer's notice (which marks
+        the hand-off notified once sent)."""
         handoff = await self.store.handoff(handoff_id)
         assert handoff is not None
-        when = self._time(handoff.decided_at)
+        when, name = self._time(handoff.decided_at), decider.name if decider else "?"
+
+        async def notified(_message_id: int) -> None:
+            await self.notified(handoff_id)
+
         if handoff.decision == VERIFIED:
-            line = self.t("support.verified_line", name=person.user.name, time=when)
-            tell = Reply(self.t("support.tell_verified", job=view.job.id))
+            line = self.t("support.verified_line", name=name, time=when)
+            tell = Reply(self.t("support.tell_verified", job=view.job.id), remember=notified)
         else:
             part_name = self.t(f"part.{handoff.redo_part}")
             reason = self._reason_text(handoff.reason)
-            line = self.t("support.rejected_line", name=person.user.name, time=when,
+            line = self.t("support.rejected_line", name=name, time=when,
                           reason=reason, part=part_name)
             tell = Reply(self.t("support.tell_rejected", job=view.job.id, reason=reason,
                                 part=part_name),
                          [[Button(self.t("support.fix_now", job=view.job.id),
-                                  buttons.encode(JobAction(view.job.id, Verb.FIX)))]])
+                                  buttons.encode(JobAction(view.job.id, Verb.FIX)))]],
+                         remember=notified)
         outcome = Outcome(notices=[Notice(view.job.chat_id, tell)])
         if handoff.chat_id is not None and handoff.message_id is not None:
             chunks = split_lines(await self.text(view, handoff))
             outcome.edits.append(Edit(handoff.chat_id, handoff.message_id,
                                       Reply(f"{chunks[-1]}\n\n{line}")))
         return outcome
+
+    async def notified(self, handoff_id: int) -> None:
+        """The installer has been told the decision (or cannot be: they blocked the bot)."""
+        await self.store.update_handoff(handoff_id, notified_at=self.store.now())
+
+    async def owed_notices(self, decided_before: datetime) -> list[tuple[int, Outcome]]:
+        """Decisions whose installer was never told (the bot stopped in between): each
+        hand-off's id and the decision's notice and edit, as when it was taken."""
+        owed = []
+        for handoff in await self.store.unnotified_decisions(
+                decided_before.astimezone(UTC).isoformat()):
+            decider = await self.store.user(handoff.decided_by) if handoff.decided_by else None
+            owed.append((handoff.id, await self._announce(handoff.id, decider,
+                                                          await self._view(handoff.job_id))))
+        return owed
 
     async def record(self, view: JobView) -> dict[str, Any]:
         """The pinpoint record for the network (the network needs the password once)."""
@@ -425,12 +390,6 @@ class Support:
                     reply_to=handoff.message_id)))
         self.outbox.kick()
         return outcome
-
-
-def _address_text(address: Any) -> str:
-    if isinstance(address, dict):
-        return str(address.get("label") or address.get("text") or "—")
-    return str(address) if address else "—"
 
 
 def _address_verified(address: Any) -> bool:

@@ -12,6 +12,9 @@ Plain aiohttp speaking the Bot API wire format; it never imports `telegram`.
 
 State to inspect: `emu.calls` (every API call), `emu.chats[chat_id].messages` (with edit
 history and deletions), `emu.files`, `emu.all_updates`; `emu.fail_next()` injects errors.
+
+Webhooks too: after the bot's `setWebhook`, updates are POSTed to its URL and redelivered
+until answered 2xx (`emu.webhook`, `emu.redeliver(update)`; testkit/emulator/webhook.py).
 """
 
 from testkit.emulator.driver import BotMessage, CallbackAnswer, Group, Player

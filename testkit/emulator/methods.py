@@ -224,11 +224,6 @@ class ApiMethods(EmulatorCore):
             p.get_int("offset"), limit, timeout, p.get_json("allowed_updates")
         )
 
-    async def api_deleteWebhook(self, p: Params) -> Any:
-        if p.get_bool("drop_pending_updates"):
-            self.updates.clear()
-        return True
-
     @staticmethod
     def _commands_key(p: Params) -> tuple[str, str]:
         scope = p.get_json("scope") or {"type": "default"}

@@ -16,9 +16,9 @@ from aiohttp import web
 
 from testkit.emulator.driver import Group, Player
 from testkit.emulator.media import PHOTO_SIDES
-from testkit.emulator.methods import ApiMethods
 from testkit.emulator.params import read_params
 from testkit.emulator.state import ApiCall, ApiError
+from testkit.emulator.webhook import WebhookMethods
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +27,7 @@ UNAUTHORIZED = {"ok": False, "error_code": 401, "description": "Unauthorized"}
 NOT_FOUND = {"ok": False, "error_code": 404, "description": "Not Found"}
 
 
-class BotApiEmulator(ApiMethods):
+class BotApiEmulator(WebhookMethods):
     """A fake Telegram Bot API server with an inspectable state and players for tests."""
 
     def __init__(
@@ -93,6 +93,7 @@ class BotApiEmulator(ApiMethods):
         """Stop serving; long polls still waiting return `[]` at once."""
         self.closing = True
         self.emit("closing")
+        await self.stop_webhook_delivery()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None

@@ -1,0 +1,51 @@
+"""The catch-up: what the bot owes after an interruption, sent once.
+
+At start (after the updates left over from the previous run are processed, before polling
+begins) and then every minute: hand-offs not completely posted are completed, and
+decisions the installer never heard of are told. At start only — no update can be in
+progress then — installers whose answer was stored but whose next question never went
+out get one line saying so and the question.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from telegram.error import BadRequest, TelegramError
+
+from handlers import support
+from handlers.context import PinpointContext
+from handlers.render import send_replies
+
+log = logging.getLogger(__name__)
+NOTICE_GRACE = timedelta(minutes=2)  # a decision's own notice may still be on its way
+
+
+async def catch_up(context: PinpointContext, *, starting: bool = False) -> None:
+    """Complete hand-off posts, tell missed decisions; at start, re-ask owed questions."""
+    now = context.services.store.clock()
+    await support.post_unposted(context)
+    await support.send_owed_notices(context, now if starting else now - NOTICE_GRACE)
+    if starting:
+        await ask_owed_questions(context)
+
+
+async def catch_up_job(context: PinpointContext) -> None:
+    """The repeating job: the catch-up while the bot runs."""
+    await catch_up(context)
+
+
+async def ask_owed_questions(context: PinpointContext) -> None:
+    """Each open job whose current question was never sent: the line and the question."""
+    for chat_id, outcome in await context.services.engine.owed_questions():
+        try:
+            if outcome.retire is not None:  # the old question's buttons answer nothing now
+                try:
+                    await context.bot.edit_message_reply_markup(chat_id, outcome.retire[0],
+                                                                reply_markup=None)
+                except BadRequest as exc:
+                    log.debug("old question not retired: %s", exc)
+            await send_replies(context, chat_id, outcome)
+        except TelegramError as exc:
+            log.warning("could not ask job %s's question again: %s", outcome.job_id, exc)
