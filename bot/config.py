@@ -87,6 +87,7 @@ class Settings(BaseSettings):
     photo_max_bytes: int = 20 * 1024 * 1024
     exif_max_distance_m: float = 500.0
     exif_max_age_hours: float = 12.0
+    photo_workers: int = 0  # photos downloaded and inspected at once; 0 = one per CPU core
 
     # Activation sticker (QR)
     sticker_url_host: str = "o.example-network.com"
@@ -109,6 +110,7 @@ class Settings(BaseSettings):
     gps_max_accuracy_m: float = 50.0
     pin_max_from_gps_m: float = 150.0
     pin_max_from_address_m: float = 300.0
+    geocoder_quota_per_person: int = 20  # geocoder requests per person per minute; 0 = none
 
     # Support hand-off, paging and the record's submission
     paging_webhooks: StrList = Field(default_factory=list)

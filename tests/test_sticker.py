@@ -8,6 +8,7 @@ import json
 import struct
 import subprocess
 import sys
+import time
 import zlib
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from PIL import Image, ImageFilter
 
 from bot.vision.sticker import (
     ERRORS,
+    TIMEOUT,
     StickerConfig,
     StickerReader,
     StickerResult,
@@ -358,6 +360,34 @@ async def test_reader_decodes_off_the_event_loop() -> None:
             assert (await spent.read(data)).error == "timeout"
         finally:
             spent.close()
+    finally:
+        reader.close()
+
+
+def stall(seconds: float, *, budget_s: float) -> None:
+    """A code reading that never ends in time (run in a worker process)."""
+    time.sleep(seconds)
+
+
+async def test_a_stuck_decode_frees_its_worker_for_the_next_photo() -> None:
+    reader = StickerReader(workers=2, budget_s=8.0, grace_s=0.2)
+    data = jpeg(scene([(PAYLOAD.text, (0.5, 0.5))]))
+    try:
+        started = time.monotonic()
+        first = await asyncio.gather(reader.read(data), reader.read(data))  # two fresh workers
+        cold = time.monotonic() - started
+        assert all(r.ok for r in first)
+        # Both workers stuck: each is cut off at its budget plus the grace, not after 60 s.
+        started = time.monotonic()
+        stuck = await asyncio.gather(*(reader._run(stall, 60.0, budget_s=0.3) for _ in range(2)))
+        assert stuck == [TIMEOUT, TIMEOUT]
+        assert time.monotonic() - started < 0.3 + 0.2 + 0.5
+        # The next photos decode at once, on fresh workers (not behind the stuck ones).
+        started = time.monotonic()
+        after = await asyncio.gather(reader.read(data), reader.read(data))
+        took = time.monotonic() - started
+        assert all(r.ok for r in after)
+        assert took < cold + 1.0, (cold, took)
     finally:
         reader.close()
 

@@ -4,6 +4,10 @@ Addresses come from `bot.places.finder.AddressFinder`: candidates near the GPS f
 background as soon as the fix arrives), a typed search near it, or — when the geocoder cannot
 help — the typed text, kept as unverified. The offered candidates are stored with the job, so
 a button pressed later means exactly what was shown.
+
+Fair use of the geocoder: a job has at most one background look-up (a new fix cancels the
+previous one), background look-ups yield to interactive ones (the question being shown, a
+typed search), and every look-up counts against its installer's quota (`bot.places.spacing`).
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ from bot.engine.plan import JobView, Slot, shorten
 from bot.engine.recording import Recorder
 from bot.engine.records import Records
 from bot.places import AddressFinder, Candidate, GeocoderError, check_pin
+from bot.places.spacing import BACKGROUND
+from bot.store import Job
 
 
 class AddressSteps:
@@ -34,7 +40,7 @@ class AddressSteps:
         self.settings = records.settings
         self.t = records.t
         self.finder = finder
-        self._prefetches: set[asyncio.Task[Any]] = set()
+        self._prefetches: dict[int, asyncio.Task[Any]] = {}  # job id → its look-up
 
     def pin_caution(self, view: JobView, slot: Slot, loc: LocationInput) -> Caution | None:
         """A caution when the pin is far from the GPS fix or from the chosen address."""
@@ -56,24 +62,35 @@ class AddressSteps:
             parts.append(self.t(f"step.{pin}.far_address", distance=round(check.from_address_m)))
         return Caution(f"step.{pin}.far", {"distances": " and ".join(parts)}, flag="pin_far")
 
-    def prefetch(self, lat: float, lon: float) -> None:
-        """Warm the geocoder cache while the installer answers the next questions."""
+    def prefetch(self, job: Job, lat: float, lon: float) -> None:
+        """Warm the geocoder cache while the installer answers the next questions: one
+        background look-up per job, a new fix cancels the previous one."""
         if self.finder is None:
             return
+        finder = self.finder
 
         async def fetch() -> None:
             with contextlib.suppress(GeocoderError):  # asked again at the address step
-                await self.finder.reverse(lat, lon)  # type: ignore[union-attr]
+                await finder.reverse(lat, lon, priority=BACKGROUND, who=job.installer_id)
 
+        previous = self._prefetches.pop(job.id, None)
+        if previous is not None:
+            previous.cancel()
         task = asyncio.create_task(fetch())
-        self._prefetches.add(task)
-        task.add_done_callback(self._prefetches.discard)
+        self._prefetches[job.id] = task
+
+        def forget(done: asyncio.Task[Any]) -> None:
+            if self._prefetches.get(job.id) is done:
+                del self._prefetches[job.id]
+
+        task.add_done_callback(forget)
 
     async def close(self) -> None:
         """Stop address look-ups still running in the background."""
-        for task in list(self._prefetches):
+        tasks = list(self._prefetches.values())
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._prefetches, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def offer(self, view: JobView, slot: Slot) -> Reply:
         """The address question: candidates near the GPS fix (or the last search) as buttons."""
@@ -85,7 +102,8 @@ class AddressSteps:
         if not offers or offers.get("gps") != here:
             offers = {"gps": here, "query": None}
             try:
-                found = await self.finder.reverse(gps["lat"], gps["lon"])
+                found = await self.finder.reverse(gps["lat"], gps["lon"],
+                                                  who=job.installer_id)
                 offers["candidates"] = [json.loads(c.to_json()) for c in found]
             except GeocoderError as problem:
                 offers["error"] = problem.kind
@@ -117,7 +135,8 @@ class AddressSteps:
         offers: dict[str, Any] = {"gps": here, "query": query, "candidates": []}
         if self.finder is not None:
             try:
-                found = await self.finder.search(query, tuple(here) if here else None)
+                found = await self.finder.search(query, tuple(here) if here else None,
+                                                 who=view.job.installer_id)
                 offers["candidates"] = [json.loads(c.to_json()) for c in found]
             except GeocoderError as problem:
                 offers["error"] = problem.kind

@@ -1,5 +1,7 @@
 """Checks on answers that need more than the answer: photo size, EXIF place and time, a MAC
-already used by another job. They return a `Caution` (or a reply) for the engine to act on."""
+already used by another job. They return a `Caution` (or a reply) for the engine to act on.
+Photos are fetched and inspected through `photos` (`bot.vision.photos.PhotoWork`), a bounded
+pool of its own."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from bot.engine.interaction import PhotoInput, Reply
 from bot.engine.plan import JobView, Slot
 from bot.engine.records import Records
 from bot.places import distance_m
+from bot.vision.photos import PhotoWork
 
 MB = 1_048_576  # as Telegram counts a file's megabytes
 LOCATED_BY = ("gps", "pin")  # the roles whose answers say where the station is
@@ -23,6 +26,11 @@ class Checks:
         self.records = records
         self.settings = records.settings
         self.store = records.store
+        self.photos = PhotoWork(self.settings.photo_workers)
+
+    def close(self) -> None:
+        """Stop the photo pool's threads."""
+        self.photos.close()
 
     def photo_too_big(self, photo: PhotoInput) -> Reply | None:
         """The refusal of a file over the configured size, or None."""

@@ -44,7 +44,7 @@ class CodeReading:
         refusal = self.checks.photo_too_big(photo)
         if refusal is not None:
             return Outcome([refusal], job_id=job_id)
-        data = await photo.load()
+        data = await self.checks.photos.download(photo.load)
         if kind == "sticker":
             result = await self.reader.read(data)
             metrics.QR_DECODE_SECONDS.labels(result.error or "read").observe(result.ms / 1000)

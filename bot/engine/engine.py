@@ -195,8 +195,9 @@ class Engine:
         return Outcome([Reply(f"{self.records.header(view)}\nℹ️ {text}")], job_id=view.job.id)
 
     async def close(self) -> None:
-        """Stop address look-ups still running in the background."""
+        """Stop address look-ups still running in the background, and the photo pool."""
         await self.addresses.close()
+        self.desk.checks.close()
 
     # Messages -------------------------------------------------------------------------
 

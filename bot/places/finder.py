@@ -6,12 +6,11 @@ dependency, so no thread pool). `GEOCODER` picks the geopy geocoder (`nominatim`
 (`https://host[:port][/prefix]`), `GEOCODER_USER_AGENT` the identifying User-Agent.
 
 Usage policy. Requests are spaced by `bot.places.spacing` (never under 1 s apart for the
-public Nominatim); a 429 pushes the next start back by `Retry-After` (or 10 s). Answers
+public Nominatim); a 429 pushes the next start back by `Retry-After` (or 10 s). Each look-up
+says whether someone waits for it (`INTERACTIVE`, the default) or it only warms the cache
+(`BACKGROUND`), and for whom (`who`, counted against `GEOCODER_QUOTA_PER_PERSON`). Answers
 (empty ones too, for an hour) are cached in SQLite (`bot.places.cache`); the cache is checked
 again once a caller's turn comes, so a spot fetched by a colleague meanwhile costs nothing.
- of requests is `bot.places.spacing`'s. Answers (empty ones too, for an hour) are
-cached in SQLite (`bot.places.cache`); the cache is checked again once a caller's turn
-comes, so a spot fetched by a colleague meanwhile costs nothing.
 
 Bounded waits. Each `reverse`/`search` has a budget (`GEOCODER_BUDGET_S`, default 6 s) that
 covers queueing, spacing and the requests; each request is also bounded by
@@ -58,7 +57,7 @@ import inspect
 import logging
 import math
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, fields
 from typing import Any
 from urllib.parse import urlsplit
@@ -72,7 +71,7 @@ from bot.config import Settings
 from bot.places.cache import GeocodeCache
 from bot.places.candidates import Candidate, GeocoderError, candidate_from, classify, cut, rank
 from bot.places.pins import LatLon, check_latlon, distance_m
-from bot.places.spacing import RequestSpacer, spacer_for
+from bot.places.spacing import INTERACTIVE, RequestSpacer, spacer_for
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +102,7 @@ class GeoSettings:
     probe_spacing_m: float = _default("geocoder_probe_spacing_m")
     search_radius_m: float = _default("geocoder_search_radius_m")
     cache_ttl_days: float = _default("geocoder_cache_ttl_days")
+    quota_per_person: int = _default("geocoder_quota_per_person")
     gps_max_accuracy_m: float = _default("gps_max_accuracy_m")
     pin_max_from_gps_m: float = _default("pin_max_from_gps_m")
     pin_max_from_address_m: float = _default("pin_max_from_address_m")
@@ -119,7 +119,7 @@ class GeoSettings:
 # GeoSettings' names that differ from the Settings' ones.
 _SETTING = {name: f"geocoder_{name}" for name in (
     "url", "user_agent", "timeout_s", "min_interval_s", "budget_s", "probes", "probe_spacing_m",
-    "search_radius_m", "cache_ttl_days")}
+    "search_radius_m", "cache_ttl_days", "quota_per_person")}
 
 
 @dataclass
@@ -176,7 +176,8 @@ class AddressFinder:
         interval = config.min_interval_s
         if self.service == "nominatim" and PUBLIC_NOMINATIM in endpoint:
             interval = max(interval, 1.0)  # the public server's usage policy
-        self.spacer = spacer or spacer_for(f"{self.service}|{endpoint}", interval)
+        self.spacer = spacer or spacer_for(f"{self.service}|{endpoint}", interval,
+                                           config.quota_per_person)
         self.stats = FinderStats()
 
     @classmethod
@@ -241,7 +242,9 @@ class AddressFinder:
 
     # -- public lookups --------------------------------------------------------------------
 
-    async def reverse(self, lat: float, lon: float, limit: int = 5) -> list[Candidate]:
+    async def reverse(self, lat: float, lon: float, limit: int = 5, *,
+                      priority: int = INTERACTIVE, who: Hashable | None = None,
+                      ) -> list[Candidate]:
         """Up to `limit` distinct addresses near the fix, nearest first (see module doc).
 
         Raises `GeocoderError`: the first request's failure, or `no_result` when nothing was
@@ -254,7 +257,8 @@ class AddressFinder:
         cache_only = False  # after a failed probe, only what the cache already knows
         for n, call in enumerate(calls):
             try:
-                items = await self._fetch(call, deadline, cache_only=cache_only)
+                items = await self._fetch(call, deadline, cache_only=cache_only,
+                                          priority=priority, who=who)
             except GeocoderError as exc:
                 if n == 0:
                     raise
@@ -269,8 +273,10 @@ class AddressFinder:
             raise GeocoderError("no_result", f"no address known near {lat:.5f},{lon:.5f}")
         return ranked
 
-    async def search(self, text: str, near: LatLon | None, limit: int = 5) -> list[Candidate]:
-        """Addresses matching `text`, biased to `near` (the fix) and ordered by distance."""
+    async def search(self, text: str, near: LatLon | None, limit: int = 5, *,
+                     who: Hashable | None = None) -> list[Candidate]:
+        """Addresses matching `text`, biased to `near` (the fix) and ordered by distance
+        (always interactive: someone typed it)."""
         query = " ".join(text.split())
         if not query:
             raise GeocoderError("no_result", "nothing to search for")
@@ -278,7 +284,7 @@ class AddressFinder:
             check_latlon(*near)
         deadline = time.monotonic() + self.config.budget_s
         for call in self._search_calls(query, near, limit):
-            items = await self._fetch(call, deadline)
+            items = await self._fetch(call, deadline, who=who)
             found = [c for c in (candidate_from(i, self.service) for i in items) if c]
             ranked = rank(found, near, limit)
             if ranked:
@@ -355,17 +361,18 @@ class AddressFinder:
         except Exception as exc:
             log.warning("geocode cache write failed: %s", exc)
 
-    async def _fetch(self, call: _Call, deadline: float, *,
-                     cache_only: bool = False) -> list[dict[str, Any]]:
+    async def _fetch(self, call: _Call, deadline: float, *, cache_only: bool = False,
+                     priority: int = INTERACTIVE, who: Hashable | None = None,
+                     ) -> list[dict[str, Any]]:
         key = f"{self.service}|{self.endpoint}|{call.key}"
         cached = await self._cache_get(key)
         if cached is not None or cache_only:
             return cached or []
-        async with self.spacer.turn(deadline):
+        async with self.spacer.turn(deadline, priority=priority, who=who) as turn:
             cached = await self._cache_get(key)  # fetched by someone else while we queued?
             if cached is not None:
+                turn.unused()
                 return cached
-            await self.spacer.wait_start(deadline)
             timeout = max(min(self.config.timeout_s, deadline - time.monotonic()), 0.05)
             self.stats.requests += 1
             try:

@@ -1,13 +1,19 @@
 """Photo checks: a real image, big enough, landscape where asked, and its EXIF place and time.
 
-Loading is `bot.vision.images.load_image` (formats, HEIC, pixel limits, EXIF orientation). Runs in
-a worker thread (`asyncio.to_thread`): decoding a 12 MP photo takes a while.
+Loading is `bot.vision.images.load_image` (formats, HEIC, pixel limits, EXIF orientation).
+`PhotoWork` downloads and inspects photos a few at a time, in threads of its own: decoding a
+12 MP photo takes a while, and a flood of photos must not hold the event loop's default
+executor (which also resolves host names) nor make anyone else's answer wait.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import io
+import os
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from typing import Any
@@ -111,6 +117,37 @@ def inspect_photo(data: bytes, local_tz: tzinfo = UTC) -> PhotoFacts:
         exif_lon=lon,
         exif_taken_at=_taken_at(exif, local_tz),
     )
+
+
+class PhotoWork:
+    """Photos downloaded and inspected by the whole bot, a bounded number at a time.
+
+    At most `4 × workers` photos are being downloaded or inspected at once (the rest wait
+    their turn here, so memory stays bounded), and at most `workers` (default: one per CPU
+    core) are decoded at once, in this pool's own threads.
+    """
+
+    def __init__(self, workers: int = 0) -> None:
+        self.workers = workers or os.cpu_count() or 1
+        self._slots = asyncio.Semaphore(4 * self.workers)
+        self._threads = ThreadPoolExecutor(self.workers, thread_name_prefix="photo")
+
+    async def download(self, load: Callable[[], Awaitable[bytes]]) -> bytes:
+        """The photo's bytes, fetched in turn."""
+        async with self._slots:
+            return await load()
+
+    async def inspect(self, load: Callable[[], Awaitable[bytes]],
+                      local_tz: tzinfo = UTC) -> PhotoFacts:
+        """Fetch the photo and read its facts (`inspect_photo`), in turn, off the loop."""
+        async with self._slots:
+            data = await load()
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._threads, inspect_photo, data, local_tz)
+
+    def close(self) -> None:
+        """Let the threads end (inspections still queued are dropped)."""
+        self._threads.shutdown(wait=False, cancel_futures=True)
 
 
 def check_photo(facts: PhotoFacts, *, min_side: int, landscape: bool) -> None:

@@ -15,7 +15,8 @@ normalised MAC and password, or an error code the bot turns into one sentence:
 ``internal_error``  the decoder failed (a bug, or a worker process died); offer typed entry
 ==================  ==========================================================================
 
-`StickerReader` runs `decode` in a process pool so the bot's event loop never blocks.
+`StickerReader` runs `decode` in worker processes so the bot's event loop never blocks; a
+worker stuck past the time budget is killed and replaced.
 Command line: ``python -m bot.vision.sticker PATH...`` prints one JSON line per file.
 """
 
@@ -33,6 +34,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from bot.engine.validators import normalise_mac, normalise_password
@@ -237,81 +239,117 @@ def _worker_init() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
+GRACE_S = 2.0  # a decode stops starting steps at its budget; one step may take this long more
+TIMEOUT, BROKEN = "timeout", "broken"  # what `_run` returns when a worker gave no answer
+
+
 class StickerReader:
-    """Decodes sticker photos in a process pool, with a time budget per photo."""
+    """Decodes sticker photos in worker processes, with a time budget per photo.
+
+    `workers` single-process executors, each lent to one photo at a time (so at most
+    `workers` decodes run at once, the others wait their turn here, within their budget). A
+    worker that gives no answer by the budget plus `grace_s` is killed and replaced, so a
+    few stuck photos cannot occupy the pool: the next photo starts at once on a fresh one.
+    """
 
     def __init__(
-        self, config: StickerConfig = StickerConfig(), workers: int = 0, budget_s: float = 8.0
+        self, config: StickerConfig = StickerConfig(), workers: int = 0, budget_s: float = 8.0,
+        grace_s: float = GRACE_S,
     ) -> None:
         self.config = config
         self.workers = workers or os.cpu_count() or 1
         self.budget_s = budget_s
-        self._pool: concurrent.futures.ProcessPoolExecutor | None = None
-
-    @property
-    def pool(self) -> concurrent.futures.ProcessPoolExecutor:
-        """The process pool, started on first use."""
-        if self._pool is None:
-            ctx = multiprocessing.get_context("forkserver" if sys.platform != "win32" else "spawn")
-            self._pool = concurrent.futures.ProcessPoolExecutor(
-                max_workers=self.workers, mp_context=ctx, initializer=_worker_init
-            )
-        return self._pool
+        self.grace_s = grace_s
+        self._slots = asyncio.Semaphore(self.workers)
+        self._idle: list[concurrent.futures.ProcessPoolExecutor] = []
+        self._lent: set[concurrent.futures.ProcessPoolExecutor] = set()
+        self._ctx = multiprocessing.get_context(
+            "forkserver" if sys.platform != "win32" else "spawn")
+        if sys.platform != "win32":  # replacement workers fork from a server that has these
+            self._ctx.set_forkserver_preload([__name__])
 
     async def read(self, data: bytes) -> StickerResult:
         """Decode `data` off the event loop; `error="timeout"` once the budget is spent.
 
-        The budget counts from the call, so a photo queued behind others may time out
-        before a worker starts it (it is then cancelled).
+        The budget counts from the call, so a photo waiting for a worker has less left.
         """
-        loop = asyncio.get_running_loop()
         t0 = time.monotonic()
-        fut = loop.run_in_executor(self.pool, _decode_for_pool, data, self.config, self.budget_s)
-        try:
-            # The worker stops starting new steps at the budget; allow one step to finish.
-            return await asyncio.wait_for(fut, timeout=self.budget_s + 2.0)
-        except TimeoutError:
-            ms = (time.monotonic() - t0) * 1000
-            return StickerResult(None, None, "timeout", ms=round(ms, 1))
-        except concurrent.futures.process.BrokenProcessPool:  # a worker died (memory, crash)
-            self._reset()
-            ms = (time.monotonic() - t0) * 1000
-            return StickerResult(None, None, "internal_error", ms=round(ms, 1))
+        result = await self._run(_decode_for_pool, data, self.config)
+        if isinstance(result, StickerResult):
+            return result
+        ms = round((time.monotonic() - t0) * 1000, 1)
+        return StickerResult(None, None, "timeout" if result == TIMEOUT else "internal_error",
+                             ms=ms)
 
     async def read_iccid(self, data: bytes) -> str | None:
         """The SIM's ICCID from a photo of its barcode (`bot.vision.barcodes`), in the same pool."""
-        return await self._call(barcodes.read_iccid, data, budget_s=self.budget_s)
+        code = await self._run(barcodes.read_iccid, data)
+        return None if code in (TIMEOUT, BROKEN) else code
 
     async def read_serial(self, data: bytes, pattern: str) -> str | None:
         """A serial number matching `pattern` from a photo of the type plate, in the pool."""
-        return await self._call(barcodes.read_serial, data, pattern, budget_s=self.budget_s)
+        code = await self._run(barcodes.read_serial, data, pattern)
+        return None if code in (TIMEOUT, BROKEN) else code
 
-    async def _call(
-        self, fn: Callable[..., str | None], *args: object, budget_s: float
-    ) -> str | None:
-        loop = asyncio.get_running_loop()
-        fut = loop.run_in_executor(self.pool, functools.partial(fn, *args, budget_s=budget_s))
+    async def _run(self, fn: Callable[..., Any], *args: object,
+                   budget_s: float | None = None) -> Any:
+        """`fn(*args, budget_s=what is left)` in a worker of its own; `TIMEOUT` or `BROKEN`
+        when it gave no answer (the worker is then killed and replaced)."""
+        budget = self.budget_s if budget_s is None else budget_s
+        deadline = time.monotonic() + budget
         try:
-            return await asyncio.wait_for(fut, timeout=budget_s + 2.0)
+            async with asyncio.timeout(budget):
+                await self._slots.acquire()
         except TimeoutError:
-            return None
-        except concurrent.futures.process.BrokenProcessPool:
-            self._reset()
-            return None
+            return TIMEOUT
+        worker = self._idle.pop() if self._idle else self._start_worker()
+        self._lent.add(worker)
+        healthy = False
+        try:
+            left = max(deadline - time.monotonic(), 0.0)
+            call = functools.partial(fn, *args, budget_s=left)
+            result = await asyncio.wait_for(
+                asyncio.get_running_loop().run_in_executor(worker, call), left + self.grace_s)
+            healthy = True
+            return result
+        except TimeoutError:
+            log.warning("a code reading ran past its budget; its worker is replaced")
+            return TIMEOUT
+        except concurrent.futures.process.BrokenProcessPool:  # a worker died (memory, crash)
+            return BROKEN
+        finally:
+            self._lent.discard(worker)
+            if healthy:
+                self._idle.append(worker)
+            else:  # stuck, dead, or its caller gave up: never lend it again
+                _kill(worker)
+            self._slots.release()
 
-    def _reset(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
+    def _start_worker(self) -> concurrent.futures.ProcessPoolExecutor:
+        return concurrent.futures.ProcessPoolExecutor(
+            max_workers=1, mp_context=self._ctx, initializer=_worker_init)
 
     def close(self) -> None:
         """Stop the worker processes."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+        idle, self._idle = self._idle, []
+        for worker in idle:
+            worker.shutdown(wait=True, cancel_futures=True)
+        for worker in list(self._lent):
+            _kill(worker)
 
 
-def _decode_for_pool(data: bytes, config: StickerConfig, budget_s: float) -> StickerResult:
+def _kill(worker: concurrent.futures.ProcessPoolExecutor) -> None:
+    """Stop a single-process executor now, whatever its process is doing."""
+    kill = getattr(worker, "kill_workers", None)  # Python 3.14+
+    if kill is not None:
+        kill()
+    else:
+        for process in list((getattr(worker, "_processes", None) or {}).values()):
+            process.kill()
+    worker.shutdown(wait=False, cancel_futures=True)
+
+
+def _decode_for_pool(data: bytes, config: StickerConfig, *, budget_s: float) -> StickerResult:
     return decode(data, config, budget_s=budget_s)
 
 

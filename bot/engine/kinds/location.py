@@ -54,7 +54,7 @@ class LocationKind(Kind):
         if caution:
             return await desk.recorder.hold(view, slot, value, "location", caution, user_id)
         if gps:
-            desk.addresses.prefetch(loc.lat, loc.lon)
+            desk.addresses.prefetch(view.job, loc.lat, loc.lon)
         return await desk.recorder.accept(view, slot, value, "location", user_id)
 
     def describe(self, records: Records, step: Step, value: Any) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from bot.engine.interaction import Input, Outcome
@@ -11,7 +10,7 @@ from bot.engine.plan import JobView, Slot
 from bot.engine.procedure import Step
 from bot.engine.records import Records
 from bot.engine.validators import Invalid
-from bot.vision.photos import check_photo, inspect_photo
+from bot.vision.photos import check_photo
 
 
 class PhotoKind(Kind):
@@ -29,9 +28,8 @@ class PhotoKind(Kind):
         if refusal is not None:
             return Outcome([refusal], job_id=view.job.id)
         settings, store = desk.records.settings, desk.records.store
-        data = await photo.load()
         try:
-            facts = await asyncio.to_thread(inspect_photo, data, settings.tz)
+            facts = await desk.checks.photos.inspect(photo.load, settings.tz)
             check_photo(facts, min_side=settings.photo_min_side_px,
                         landscape=slot.step.landscape)
         except Invalid as problem:
