@@ -66,6 +66,7 @@ class Settings(BaseSettings):
     telegram_rate_limit: bool = True
 
     # Storage and data
+    database_url: str | None = None  # sqlite:///... or postgresql://...; None: database_path
     database_path: Path = Path("data/pinpoint.db")  # relative to the working directory
     catalog_path: Path = DATA_DIR / "catalog.toml"
     checklists_path: Path = DATA_DIR / "checklists.toml"
@@ -224,6 +225,20 @@ class Settings(BaseSettings):
         if self.geocoder_url:
             found += url_secrets(self.geocoder_url, whole=False)
         return [s for s in found if s]
+
+    @property
+    def store_url(self) -> str:
+        """The database: `DATABASE_URL`, else the SQLite file at `DATABASE_PATH`."""
+        return self.database_url or f"sqlite:///{self.database_path}"
+
+    @property
+    def database_file(self) -> Path | None:
+        """The SQLite file the store uses, or None (PostgreSQL, or in memory)."""
+        scheme, _, rest = self.store_url.partition(":///")
+        name = rest.split("?")[0]
+        if scheme.split("+")[0] != "sqlite" or name in ("", ":memory:"):
+            return None
+        return Path(name)
 
     @property
     def bot_base_url(self) -> str:

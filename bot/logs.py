@@ -22,7 +22,7 @@ MIN_SECRET = 4  # shorter "secrets" would shred every line; nobody sets one that
 # included) or request URLs (the bot token): never more verbose than this.
 LIBRARY_LEVELS = {"telegram": logging.INFO, "httpx": logging.WARNING,
                   "httpcore": logging.WARNING, "apscheduler": logging.WARNING,
-                  "aiosqlite": logging.INFO}
+                  "aiosqlite": logging.INFO, "sqlalchemy": logging.WARNING}
 
 
 class RedactingFilter(logging.Filter):

@@ -13,18 +13,19 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any, TextIO
 
-import aiosqlite
 import httpx
 from pydantic import ValidationError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.config import Settings, load_settings
 from bot.places.candidates import GeocoderError
 from bot.services import build_finder
 from bot.store import Store
-from bot.store.migrations import latest
+from bot.store.connection import create_engine
+from bot.store.migrations import current, latest
 from bot.support.paging import parse_webhooks
 
 PROBE_POINT = (52.5303, 13.3846)  # any point will do: the answer only shows it is reachable
@@ -44,41 +45,50 @@ def settings_error(exc: ValidationError) -> str:
                      for e in exc.errors(include_input=False, include_url=False))
 
 
+def _where(settings: Settings) -> str:
+    """The database as the operator names it: the SQLite file, or the URL without password."""
+    path = settings.database_file
+    if path is not None:
+        return str(path)
+    return make_url(settings.store_url).render_as_string(hide_password=True)
+
+
 async def migrate(settings: Settings, out: TextIO) -> int:
     """Apply pending migrations; print the version before and after."""
-    path = settings.database_path
-    before = await _version(path) if path.exists() else 0
-    store = await Store.open(path)
+    path = settings.database_file
+    before = await _version(settings) if path is None or path.exists() else None
+    store = await Store.open(settings.store_url)
     try:
         after = await store.schema_version()
     finally:
         await store.close()
-    change = f"migrated from {before}" if after != before else "already current"
-    print(f"{path}: version {after} ({change})", file=out)
+    change = f"migrated from {before or 0}" if after != before else "already current"
+    print(f"{_where(settings)}: version {after} ({change})", file=out)
     return 0
 
 
-async def _version(path: Path) -> int:
-    """The schema version of an existing database, opened read-only."""
-    async with aiosqlite.connect(f"file:{path}?mode=ro", uri=True) as db, \
-            db.execute("PRAGMA user_version") as cur:
-        row = await cur.fetchone()
-    return int(row[0]) if row else 0
+async def _version(settings: Settings) -> str | None:
+    """The schema version (revision) of an existing database, without migrating it."""
+    engine = create_engine(settings.store_url)
+    try:
+        return await current(engine)
+    finally:
+        await engine.dispose()
 
 
 async def check_store(settings: Settings) -> str:
-    path = settings.database_path
-    if not path.exists():
+    where, path = _where(settings), settings.database_file
+    if path is not None and not path.exists():
         raise Failed(f"no database at {path} (pinpoint migrate creates it)")
     try:
-        version = await _version(path)
-    except aiosqlite.Error as exc:
-        raise Failed(f"{path}: {exc}") from exc
+        version = await _version(settings)
+    except (SQLAlchemyError, OSError) as exc:
+        raise Failed(f"{where}: {exc}") from exc
     newest = latest()
     if version != newest:
-        raise Failed(f"{path} is at version {version}, the code needs {newest} "
+        raise Failed(f"{where} is at version {version}, the code needs {newest} "
                      "(run pinpoint migrate)")
-    return f"{path}, version {version} (current)"
+    return f"{where}, version {version} (current)"
 
 
 class BotApi:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-import aiosqlite
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.config import PROCEDURE_PATH, TEXTS_DIR, Settings
 from bot.engine.catalog import Catalog
@@ -22,7 +22,6 @@ from bot.people.registration import People
 from bot.places.cache import GeocodeCache
 from bot.places.finder import AddressFinder
 from bot.store import Store, utc_now
-from bot.store.connection import connect
 from bot.support.handoff import Support
 from bot.support.outbox import Outbox
 from bot.texts import Texts
@@ -36,15 +35,9 @@ def load_texts(settings: Settings) -> Texts:
     return Texts(TEXTS_DIR, settings.language, shared={"network": settings.network_name})
 
 
-async def open_cache_db(settings: Settings) -> aiosqlite.Connection:
-    """The geocoder cache's own connection to the database (its commits must not end the
-    store's transactions); the file is kept private as the store's is."""
-    return await connect(settings.database_path)
-
-
-def build_finder(settings: Settings, cache_db: aiosqlite.Connection | None) -> AddressFinder:
-    """The address finder, caching in `cache_db` when there is one."""
-    cache = GeocodeCache.from_settings(cache_db, settings) if cache_db is not None else None
+def build_finder(settings: Settings, database: AsyncEngine | None) -> AddressFinder:
+    """The address finder, caching in `database` (the store's engine) when there is one."""
+    cache = GeocodeCache.from_settings(database, settings) if database is not None else None
     return AddressFinder.from_settings(settings, cache)
 
 
@@ -63,7 +56,6 @@ class Services:
     support: Support
     finder: AddressFinder
     reader: StickerReader
-    cache_db: aiosqlite.Connection
     summaries: Summaries
     reminders: Reminders
 
@@ -77,9 +69,8 @@ class Services:
         procedure = Procedure.load(PROCEDURE_PATH, VALIDATORS, KINDS)
         catalog = Catalog.load(settings.catalog_path, settings.checklists_path)
         texts = load_texts(settings)
-        store = await Store.open(settings.database_path, clock=clock)
-        cache_db = await open_cache_db(settings)
-        finder = build_finder(settings, cache_db)
+        store = await Store.open(settings.store_url, clock=clock)
+        finder = build_finder(settings, store.engine)
         reader = StickerReader(
             StickerConfig(settings.sticker_url_host, settings.sticker_url_path),
             workers=settings.qr_workers, budget_s=settings.qr_time_budget_s,
@@ -98,7 +89,7 @@ class Services:
         summaries = Summaries(store, engine.records, settings)
         reminders = Reminders(store, engine.records, texts, settings)
         return cls(settings, store, catalog, texts, procedure, engine, people, outbox, support,
-                   finder, reader, cache_db, summaries, reminders)
+                   finder, reader, summaries, reminders)
 
     def start(self) -> None:
         """Start the background work (the outbox's deliveries); the app calls it, command
@@ -113,5 +104,4 @@ class Services:
         await self.engine.close()
         self.reader.close()
         await self.finder.aclose()
-        await self.cache_db.close()
         await self.store.close()

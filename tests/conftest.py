@@ -1,10 +1,11 @@
-"""Fixtures: the Bot API emulator, settings on a temporary database, and the running bot."""
+"""Fixtures: the Bot API emulator, settings on a temporary database (SQLite, or PostgreSQL
+in modules marked `both_stores`), and the running bot."""
 
 from __future__ import annotations
 
 import io
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,8 @@ from handlers.app import build_application, start_polling, stop_polling
 from sandbox.launcher import Sandbox
 from testkit.emulator import BotApiEmulator, Player
 from testkit.fakes.geocoder import FakeNominatim
+
+from stores import NO_POSTGRESQL, Cluster, pg_bindir
 
 ADMIN_ID = 9001
 SUPPORT_ID = 9100
@@ -51,6 +54,55 @@ def make_settings(tmp_path: Path, emu: BotApiEmulator, geocoder_url: str | None 
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[arg-type]
+
+
+STORES = ("sqlite", "postgresql")
+DATABASE_FIXTURES = ("database_url", "blank_database_url")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Tests marked `both_stores` (a module's `pytestmark`) run on SQLite and PostgreSQL."""
+    if metafunc.definition.get_closest_marker("both_stores") is None:
+        return
+    for name in DATABASE_FIXTURES:
+        if name in metafunc.fixturenames:
+            metafunc.parametrize(name, STORES, indirect=True)
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[Cluster]:
+    """One throwaway PostgreSQL cluster for the session (skips when not installed)."""
+    bindir = pg_bindir()
+    if bindir is None:
+        pytest.skip(NO_POSTGRESQL)
+    cluster = Cluster(bindir)
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+def _database(request: pytest.FixtureRequest, tmp_path: Path, migrated: bool) -> Iterator[str]:
+    if getattr(request, "param", "sqlite") == "sqlite":
+        yield f"sqlite:///{tmp_path / 'pinpoint.db'}"
+        return
+    cluster: Cluster = request.getfixturevalue("pg_cluster")
+    with cluster.database(migrated) as url:
+        yield url
+
+
+@pytest.fixture
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, migrated database's DATABASE_URL: SQLite (`tmp_path/pinpoint.db`) unless the
+    test is parametrized over both stores."""
+    yield from _database(request, tmp_path, migrated=True)
+
+
+@pytest.fixture
+def blank_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Like `database_url`, but nothing migrated yet."""
+    yield from _database(request, tmp_path, migrated=False)
 
 
 class RunningBot:
@@ -113,9 +165,10 @@ async def nominatim() -> AsyncIterator[FakeNominatim]:
 
 
 @pytest.fixture
-def settings(tmp_path: Path, emu: BotApiEmulator, nominatim: FakeNominatim) -> Settings:
+def settings(tmp_path: Path, emu: BotApiEmulator, nominatim: FakeNominatim,
+             database_url: str) -> Settings:
     """Settings pointing at the emulator, the fake geocoder and a temporary database."""
-    return make_settings(tmp_path, emu, nominatim.url)
+    return make_settings(tmp_path, emu, nominatim.url, database_url=database_url)
 
 
 @pytest.fixture

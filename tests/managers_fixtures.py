@@ -155,8 +155,7 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
 
 async def open_engine(settings: Settings, clock: Clock) -> Engine:
     """An engine over a fresh store that uses `clock`."""
-    store = await Store.open(settings.database_path, clock=clock)
-    await store.db.execute("PRAGMA synchronous = OFF")  # a throwaway database: no fsync
+    store = await Store.open(settings.store_url, clock=clock)
     procedure = Procedure.load(PROCEDURE_PATH, VALIDATORS, KINDS)
     catalog = Catalog.load(DATA_DIR / "catalog.toml", DATA_DIR / "checklists.toml")
     return Engine(store, procedure, catalog, load_texts(settings), settings)

@@ -22,10 +22,13 @@ from testkit.fakes.geocoder import FakeNominatim
 from conftest import ANA_ID, SUPPORT_CHAT_ID, SUPPORT_ID, RunningBot, make_settings
 from flow import current_step, next_prompt, start_job, walk
 
+pytestmark = pytest.mark.both_stores  # on SQLite and on PostgreSQL
+
 
 @pytest.fixture
-def settings(tmp_path: Path, emu: BotApiEmulator, nominatim: FakeNominatim) -> Settings:
-    return make_settings(tmp_path, emu, nominatim.url,
+def settings(tmp_path: Path, emu: BotApiEmulator, nominatim: FakeNominatim,
+             database_url: str) -> Settings:
+    return make_settings(tmp_path, emu, nominatim.url, database_url=database_url,
                          paging_webhooks=["generic:http://127.0.0.1:9/hook"],
                          outbox_retry_base_s=60.0)
 

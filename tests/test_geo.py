@@ -11,11 +11,11 @@ from collections.abc import AsyncIterator
 from dataclasses import replace
 
 import aiohttp
-import aiosqlite
 import pytest
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from bot.config import DATA_DIR, load_settings
+from bot.config import load_settings
 from bot.places import (
     AddressFinder,
     Candidate,
@@ -30,6 +30,7 @@ from bot.places import (
 from bot.places.candidates import candidate_from, make_label
 from bot.places.finder import probe_points
 from bot.places.spacing import reset_rate_limits
+from bot.store import Store
 from testkit.fakes.geocoder import FakeNominatim, FakePhoton
 
 # A fix on the pavement of Invalidenstraße, Berlin (demo table): 111/113 south, 110–116 north.
@@ -63,11 +64,11 @@ def config(url: str, **kw: object) -> GeoSettings:
 
 
 @pytest.fixture
-async def db() -> AsyncIterator[aiosqlite.Connection]:
-    conn = await aiosqlite.connect(":memory:")
-    await conn.executescript((DATA_DIR / "migrations" / "002_geocode_cache.sql").read_text())
-    yield conn
-    await conn.close()
+async def db(database_url: str) -> AsyncIterator[AsyncEngine]:
+    """The engine of a migrated store (SQLite, or PostgreSQL for tests marked both_stores)."""
+    store = await Store.open(database_url)
+    yield store.engine
+    await store.close()
 
 
 def free_port() -> int:
@@ -141,14 +142,15 @@ async def test_a_failing_probe_keeps_what_was_found(nominatim: FakeNominatim) ->
 
 
 async def test_after_a_failed_probe_the_cache_still_answers(
-    nominatim: FakeNominatim, db: aiosqlite.Connection
+    nominatim: FakeNominatim, db: AsyncEngine
 ) -> None:
     cache = GeocodeCache(db)
     async with AddressFinder.from_settings(config(nominatim.url), cache=cache) as finder:
         full = await finder.reverse(*FIX)
-        await db.execute("DELETE FROM geocode_cache WHERE key LIKE '%|z18' AND rowid IN "
-                         "(SELECT rowid FROM geocode_cache ORDER BY rowid LIMIT 2)")
-        await db.commit()  # forget the fix and the nearest corner
+        async with db.begin() as conn:  # forget the fix and the nearest corner
+            await conn.exec_driver_sql(
+                "DELETE FROM geocode_cache WHERE key LIKE '%|z18' AND rowid IN "
+                "(SELECT rowid FROM geocode_cache ORDER BY rowid LIMIT 2)")
         nominatim.fail_with(503, count=9, after=1)
         again = await finder.reverse(*FIX)
     # The fix was asked again, the nearest corner failed, the other corners came from the cache.
@@ -347,7 +349,8 @@ async def test_queueing_is_bounded_by_the_budget(nominatim: FakeNominatim) -> No
 # --- cache -----------------------------------------------------------------------------------
 
 
-async def test_cache_saves_requests(nominatim: FakeNominatim, db: aiosqlite.Connection) -> None:
+@pytest.mark.both_stores
+async def test_cache_saves_requests(nominatim: FakeNominatim, db: AsyncEngine) -> None:
     cache = GeocodeCache(db)
     async with AddressFinder.from_settings(config(nominatim.url), cache=cache) as finder:
         cold = await finder.reverse(*FIX)
@@ -369,7 +372,8 @@ async def test_cache_saves_requests(nominatim: FakeNominatim, db: aiosqlite.Conn
     assert len(nominatim.requests) == 7
 
 
-async def test_cache_entries_expire(db: aiosqlite.Connection) -> None:
+@pytest.mark.both_stores
+async def test_cache_entries_expire(db: AsyncEngine) -> None:
     now = [1000.0]
     cache = GeocodeCache(db, ttl_s=60, clock=lambda: now[0])
     await cache.put("k", [{"a": 1}])
@@ -386,17 +390,17 @@ async def test_cache_entries_expire(db: aiosqlite.Connection) -> None:
 
 
 async def test_a_broken_cache_is_only_a_miss(nominatim: FakeNominatim) -> None:
-    conn = await aiosqlite.connect(":memory:")  # no geocode_cache table
+    engine = create_async_engine("sqlite+aiosqlite://")  # no geocode_cache table
     try:
         async with AddressFinder.from_settings(config(nominatim.url),
-                                               cache=GeocodeCache(conn)) as finder:
+                                               cache=GeocodeCache(engine)) as finder:
             assert await finder.reverse(*FIX, limit=1)
     finally:
-        await conn.close()
+        await engine.dispose()
 
 
 async def test_concurrent_callers_share_what_the_first_fetched(
-    nominatim: FakeNominatim, db: aiosqlite.Connection
+    nominatim: FakeNominatim, db: AsyncEngine
 ) -> None:
     cfg = config(nominatim.url, min_interval_s=0.05, probes=0)
     async with AddressFinder.from_settings(cfg, cache=GeocodeCache(db)) as finder:

@@ -12,12 +12,12 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import aiosqlite
 import pytest
 
-from bot.config import DATA_DIR, Settings
+from bot.config import Settings
 from bot.places import cli
 from bot.places.spacing import reset_rate_limits
+from bot.store import Store
 from testkit.fakes.geocoder import FakeNominatim
 
 FIX = ("52.5304", "13.3845")
@@ -109,8 +109,7 @@ async def test_usage_errors_exit_64(nominatim: FakeNominatim, tmp_path: Path) ->
 async def test_cache_option_uses_the_bots_database(nominatim: FakeNominatim,
                                                    tmp_path: Path) -> None:
     settings = settings_for(nominatim.url, tmp_path)
-    async with aiosqlite.connect(settings.database_path) as conn:
-        await conn.executescript((DATA_DIR / "migrations" / "002_geocode_cache.sql").read_text())
+    await (await Store.open(settings.store_url)).close()  # the bot's database, migrated
     code, first, err = await run(["reverse", *FIX, "--cache", "-v"], settings)
     assert code == 0 and "(5 requests, 0 cached)" in err
     code, again, err = await run(["reverse", *FIX, "--cache", "-v"], settings)

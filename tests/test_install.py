@@ -41,7 +41,7 @@ def test_installed_copy_runs_the_sandbox_check_from_elsewhere(tmp_path: Path) ->
                                "print(bot.__file__, data.__file__, c.DATA_DIR, sep='\\n')"],
         cwd=elsewhere, env=env, capture_output=True, text=True, timeout=60, check=True)
     assert all(Path(line).is_relative_to(site) for line in where.stdout.split()), where.stdout
-    assert (site / "data" / "migrations" / "001_initial.sql").is_file()
+    assert (site / "bot" / "store" / "revisions" / "versions" / "001_initial.py").is_file()
 
     result = subprocess.run(
         [sys.executable, "-m", "bot", "sandbox", "--check", "--no-browser", "--port", "0"],

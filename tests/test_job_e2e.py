@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from bot.config import Settings
 from testkit.emulator import BotApiEmulator, Player
 
 from conftest import RunningBot
 from flow import ICCID, MAC, SERIAL, current_step, next_prompt, start_job, walk
+
+pytestmark = pytest.mark.both_stores  # on SQLite and on PostgreSQL
 
 
 async def test_full_job_from_start_to_submitted(emu: BotApiEmulator, bot: RunningBot,

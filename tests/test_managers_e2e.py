@@ -17,6 +17,8 @@ from testkit.emulator import BotApiEmulator, Group, Player
 from conftest import ANA_ID, MANAGER_ID, RunningBot
 from flow import MAC, PASSWORD, current_step, next_prompt, start_job, walk
 
+pytestmark = pytest.mark.both_stores  # on SQLite and on PostgreSQL
+
 MANAGERS_GROUP = -1007770001
 
 
@@ -197,12 +199,10 @@ async def later(bot: RunningBot, job_id: int, minutes: int) -> None:
     store = bot.services.store
     job = await store.job(job_id)
     assert job is not None
-    row = await (await store.db.execute("SELECT reminded_at FROM jobs WHERE id = ?",
-                                        (job_id,))).fetchone()
     shift = timedelta(minutes=minutes)
-    reminded = datetime.fromisoformat(row[0]) - shift if row[0] else None
-    await store.db.execute("UPDATE jobs SET updated_at = ?, reminded_at = ? WHERE id = ?",
-                           (iso(job.updated_at - shift), reminded and iso(reminded), job_id))
+    reminded = job.reminded_at - shift if job.reminded_at else None
+    await store._exec("UPDATE jobs SET updated_at = ?, reminded_at = ? WHERE id = ?",
+                      (iso(job.updated_at - shift), reminded and iso(reminded), job_id))
 
 
 async def test_an_idle_job_gets_one_reminder_whose_button_continues_it(

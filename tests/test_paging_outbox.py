@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
@@ -15,6 +14,8 @@ from bot.support.outbox import Outbox
 from bot.support.paging import PageFacts, page_payload, parse_webhooks, resolve_payload
 from bot.support.posting import split_lines, visible_length
 from testkit.fakes.webhook import FakeWebhook
+
+pytestmark = pytest.mark.both_stores  # on SQLite and on PostgreSQL
 
 FACTS = PageFacts(event="submitted", job_id=12, network="ChargeNet", installer="Ana",
                   installer_id="INS-1", station="ABB Terra 184", serial="T184-IT12345-00042",
@@ -54,8 +55,8 @@ def test_split_respects_the_visible_limit_and_never_breaks_html() -> None:
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    opened = await Store.open(tmp_path / "o.db")
+async def store(database_url: str) -> AsyncIterator[Store]:
+    opened = await Store.open(database_url)
     try:
         yield opened
     finally:

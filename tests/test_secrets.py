@@ -19,7 +19,7 @@ from aiohttp import web
 from bot.config import Settings
 from bot.engine.procedure import Procedure
 from bot.logs import LIBRARY_LEVELS, configure_logging
-from bot.services import open_cache_db
+from bot.places.cache import GeocodeCache
 from bot.store import Store
 from bot.store.outbox import target_origin
 from bot.support.paging import PageFacts, page_payload
@@ -135,11 +135,11 @@ async def test_database_files_are_private_whatever_the_umask(tmp_path: Path) -> 
         path = tmp_path / "new" / "p.db"
         store = await Store.open(path)
         await store.enqueue("generic", "https://x.example/h", {"a": 1}, "k")
-        cache = await open_cache_db(Settings(_env_file=None, database_path=path))
+        cache = GeocodeCache(store.engine)  # the cache writes on a connection of its own
+        await cache.put("k", [])
         files = [path, path.with_name("p.db-wal"), path.with_name("p.db-shm")]
         assert all(f.exists() for f in files)
         assert [_mode(f) for f in files] == [0o600] * 3
-        await cache.close()
         await store.close()
         legacy = tmp_path / "old.db"
         legacy.touch(mode=0o644)
@@ -337,10 +337,11 @@ async def _until_all_delivered(store: Store) -> None:
 # The purge, on its own ----------------------------------------------------------------------
 
 
-async def test_the_purge_keeps_a_password_until_the_network_has_it(tmp_path: Path) -> None:
+@pytest.mark.both_stores
+async def test_the_purge_keeps_a_password_until_the_network_has_it(database_url: str) -> None:
     now = datetime(2026, 11, 24, 10, tzinfo=UTC)
     clock = {"now": now}
-    store = await Store.open(tmp_path / "p.db", clock=lambda: clock["now"])
+    store = await Store.open(database_url, clock=lambda: clock["now"])
     from bot.config import PROCEDURE_PATH
     from bot.engine.kinds import KINDS
     from bot.engine.validators import VALIDATORS

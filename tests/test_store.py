@@ -1,50 +1,100 @@
-"""Unit tests: the SQLite store — migrations, WAL, foreign keys, transactions, and each
-aggregate (people, jobs, hand-offs, outbox, audit) on its own."""
+"""Unit tests: the store on SQLite and on PostgreSQL — migrations (and adopting a database of
+the earlier runner), SQLite's WAL and foreign keys, transactions, and each aggregate (people,
+jobs, hand-offs, outbox, audit, inbox) on its own."""
 
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from alembic.script import ScriptDirectory
+from sqlalchemy import inspect
+from sqlalchemy.exc import IntegrityError
 
-from bot.store import MIGRATIONS_DIR, OPEN, SUBMITTED, Store
+from bot.store import OPEN, SUBMITTED, Store
 from bot.store.audit import AuditTrail
-from bot.store.connection import Database
+from bot.store.connection import Database, create_engine
 from bot.store.handoffs import Handoffs
 from bot.store.inbox import Inbox
 from bot.store.jobs import Jobs
-from bot.store.migrations import scripts
+from bot.store.migrations import REVISIONS_DIR, alembic_config, current, latest, upgrade
 from bot.store.outbox import Outbox
 from bot.store.people import People
 
+pytestmark = pytest.mark.both_stores
 
-async def test_migrations_run_once_and_set_the_version(tmp_path: Path) -> None:
-    path = tmp_path / "s.db"
-    store = await Store.open(path)
-    async with store.db.execute("PRAGMA user_version") as cur:
-        version = (await cur.fetchone())[0]
-    newest = max(int(p.name.split("_")[0]) for p in MIGRATIONS_DIR.glob("*.sql"))
-    assert version == newest
-    async with store.db.execute("PRAGMA journal_mode") as cur:
-        assert (await cur.fetchone())[0] == "wal"
+
+async def test_migrations_run_once_and_set_the_version(blank_database_url: str) -> None:
+    store = await Store.open(blank_database_url)
+    assert await store.schema_version() == latest() and await store.schema_current()
+    if store.dialect == "sqlite":
+        assert (await store.fetch_one("PRAGMA journal_mode"))["journal_mode"] == "wal"
     await store.close()
-    again = await Store.open(path)  # nothing left to apply: no error on existing tables
-    assert await again.migrate() == newest
+    again = await Store.open(blank_database_url)  # nothing left to apply: no error
+    assert await again.schema_version() == latest()
     await again.close()
 
 
-async def test_foreign_keys_are_enforced(tmp_path: Path) -> None:
-    store = await Store.open(tmp_path / "s.db")
-    with pytest.raises(sqlite3.IntegrityError):
+async def test_a_database_behind_is_not_current_until_migrated(blank_database_url: str) -> None:
+    engine = create_engine(blank_database_url)
+    assert await current(engine) is None
+    assert await upgrade(engine, "004") == "004" != latest()
+    await engine.dispose()
+    store = await Store.open(blank_database_url)
+    assert await store.schema_current()
+    await store.close()
+
+
+def test_revisions_are_numbered_in_order() -> None:
+    script = ScriptDirectory.from_config(alembic_config())
+    chain = [r.revision for r in reversed(list(script.walk_revisions()))]
+    assert chain == [f"{n:03d}" for n in range(1, len(chain) + 1)] and chain[-1] == latest()
+    files = sorted(p.name.split("_")[0] for p in (REVISIONS_DIR / "versions").glob("0*.py"))
+    assert files == chain
+
+
+async def test_a_database_of_the_numbered_scripts_runner_is_adopted(tmp_path: Path) -> None:
+    """A SQLite file the earlier runner migrated (`PRAGMA user_version` = 3, no Alembic table)
+    is stamped at 003, then upgraded; its rows stay."""
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = create_engine(url)
+    await upgrade(engine, "003")
+    async with engine.begin() as conn:
+        await conn.exec_driver_sql("DROP TABLE alembic_version")
+        await conn.exec_driver_sql("PRAGMA user_version = 3")
+        await conn.exec_driver_sql(
+            "INSERT INTO users (id, first_name, created_at, updated_at) "
+            "VALUES (7, 'Ana', '2025-01-01', '2025-01-01')")
+    await engine.dispose()
+    store = await Store.open(url)
+    assert await store.schema_version() == latest()
+    assert (await store.user(7)).first_name == "Ana"  # type: ignore[union-attr]
+    assert await store.receive(1, 7, "{}")  # the inbox (004) is there
+    await store.close()
+
+
+async def test_foreign_keys_are_enforced(database_url: str) -> None:
+    store = await Store.open(database_url)
+    with pytest.raises(IntegrityError):
         await store.save_answer(12345, "model", "x", "typed")
     await store.close()
 
 
-async def test_a_failed_transaction_leaves_nothing(tmp_path: Path) -> None:
-    store = await Store.open(tmp_path / "s.db")
+async def test_telegram_ids_take_64_bits(database_url: str) -> None:
+    store = await Store.open(database_url)
+    user_id, chat_id = 7_123_456_789, -1_002_345_678_901
+    await store.upsert_user(user_id, "Ana")
+    job = await store.create_job(user_id, chat_id, None)
+    assert (job.installer_id, job.chat_id) == (user_id, chat_id)
+    handoff = await store.add_handoff(job.id, chat_id)
+    assert (await store.handoff(handoff.id)).chat_id == chat_id  # type: ignore[union-attr]
+    await store.close()
+
+
+async def test_a_failed_transaction_leaves_nothing(database_url: str) -> None:
+    store = await Store.open(database_url)
     await store.upsert_user(1, "Ana")
     job = await store.create_job(1, 1, None)
     with pytest.raises(RuntimeError):
@@ -55,8 +105,8 @@ async def test_a_failed_transaction_leaves_nothing(tmp_path: Path) -> None:
     await store.close()
 
 
-async def test_lone_writes_wait_for_another_tasks_transaction(tmp_path: Path) -> None:
-    store = await Store.open(tmp_path / "s.db")
+async def test_lone_writes_wait_for_another_tasks_transaction(database_url: str) -> None:
+    store = await Store.open(database_url)
     await store.upsert_user(1, "Ana")
     job = await store.create_job(1, 1, None)
     inside = asyncio.Event()
@@ -77,20 +127,19 @@ async def test_lone_writes_wait_for_another_tasks_transaction(tmp_path: Path) ->
     await store.close()
 
 
-async def test_answers_survive_reopening(tmp_path: Path) -> None:
-    path = tmp_path / "s.db"
-    store = await Store.open(path)
+async def test_answers_survive_reopening(database_url: str) -> None:
+    store = await Store.open(database_url)
     await store.upsert_user(1, "Ana")
     job = await store.create_job(1, 1, None)
     await store.save_answer(job.id, "gps", {"lat": 1.5, "lon": 2.5}, "location")
     await store.close()
-    reopened = await Store.open(path)
+    reopened = await Store.open(database_url)
     assert (await reopened.answers(job.id))["gps"].value == {"lat": 1.5, "lon": 2.5}
     await reopened.close()
 
 
-async def test_registration_decision_happens_once(tmp_path: Path) -> None:
-    store = await Store.open(tmp_path / "s.db")
+async def test_registration_decision_happens_once(database_url: str) -> None:
+    store = await Store.open(database_url)
     await store.upsert_user(5, "Ben")
     await store.set_user_status(5, "pending", "INS-5")
     results = await asyncio.gather(
@@ -119,43 +168,36 @@ class Clock:
 async def seed_job(database: Database, user_id: int = 1) -> int:
     """A user with one job, written with plain SQL (for aggregates that only read jobs)."""
     now = database.now()
-    await database.db.execute(
+    await database._write(
         "INSERT INTO users (id, first_name, created_at, updated_at) VALUES (?, 'Ana', ?, ?)",
         (user_id, now, now),
     )
-    visit = await database.db.execute(
-        "INSERT INTO visits (installer_id, started_at) VALUES (?, ?)", (user_id, now)
+    visit = await database._write(
+        "INSERT INTO visits (installer_id, started_at) VALUES (?, ?) RETURNING id", (user_id, now)
     )
-    job = await database.db.execute(
+    job = await database._write(
         """INSERT INTO jobs (visit_id, installer_id, chat_id, created_at, updated_at)
-           VALUES (?, ?, ?, ?, ?)""",
-        (visit.lastrowid, user_id, user_id, now, now),
+           VALUES (?, ?, ?, ?, ?) RETURNING id""",
+        (visit, user_id, user_id, now, now),
     )
-    assert job.lastrowid
-    return job.lastrowid
+    assert job
+    return job
 
 
-def test_migration_scripts_are_numbered_sql_files_in_order(tmp_path: Path) -> None:
-    for name in ("010_c.sql", "002_b.sql", "001_a.sql", "notes.txt", "README.sql"):
-        (tmp_path / name).write_text("SELECT 1;")
-    assert [(n, p.name) for n, p in scripts(tmp_path)] == [
-        (1, "001_a.sql"), (2, "002_b.sql"), (10, "010_c.sql")
-    ]
-
-
-async def test_database_alone_opens_migrated_and_reads(tmp_path: Path) -> None:
-    database = await Database.open(tmp_path / "s.db", clock=Clock())
+async def test_database_alone_opens_migrated_and_reads(database_url: str) -> None:
+    database = await Database.open(database_url, clock=Clock())
     assert database.now() == T0.isoformat()
-    tables = await database.fetch_all(
-        "SELECT name FROM sqlite_master WHERE type = :type", {"type": "table"}
-    )
-    assert {"users", "jobs", "handoffs", "outbox", "audit"} <= {r["name"] for r in tables}
+    async with database.engine.connect() as conn:
+        tables = set(await conn.run_sync(lambda c: inspect(c).get_table_names()))
+    assert {"users", "jobs", "handoffs", "outbox", "audit", "inbox", "geocode_cache"} <= tables
     assert (await database.fetch_one("SELECT count(*) AS n FROM users"))["n"] == 0
+    assert await database.fetch_all(
+        "SELECT id FROM users WHERE status = :status", {"status": "new"}) == []
     await database.close()
 
 
-async def test_people_alone(tmp_path: Path) -> None:
-    people = await People.open(tmp_path / "s.db", clock=Clock())
+async def test_people_alone(database_url: str) -> None:
+    people = await People.open(database_url, clock=Clock())
     assert await people.user(7) is None
     user = await people.upsert_user(7, "Ana", "Lee", "ana_l")
     assert (user.name, user.status) == ("Ana Lee", "new")
@@ -173,9 +215,9 @@ async def test_people_alone(tmp_path: Path) -> None:
     await people.close()
 
 
-async def test_jobs_alone(tmp_path: Path) -> None:
+async def test_jobs_alone(database_url: str) -> None:
     clock = Clock()
-    jobs = await Jobs.open(tmp_path / "s.db", clock=clock)
+    jobs = await Jobs.open(database_url, clock=clock)
     first = await seed_job(jobs)
     job = await jobs.create_job(1, 1, visit_id=None)
     assert job.status == OPEN and job.created_at == T0
@@ -216,11 +258,11 @@ async def test_jobs_alone(tmp_path: Path) -> None:
     await jobs.close()
 
 
-async def test_handoffs_alone(tmp_path: Path) -> None:
+async def test_handoffs_alone(database_url: str) -> None:
     clock = Clock()
-    handoffs = await Handoffs.open(tmp_path / "s.db", clock=clock)
+    handoffs = await Handoffs.open(database_url, clock=clock)
     job_id = await seed_job(handoffs)
-    await handoffs.db.execute("UPDATE jobs SET status = ? WHERE id = ?", (SUBMITTED, job_id))
+    await handoffs._exec("UPDATE jobs SET status = ? WHERE id = ?", (SUBMITTED, job_id))
     first = await handoffs.add_handoff(job_id, chat_id=-100)
     assert first.previous_id is None
     await handoffs.update_handoff(first.id, draft_by=5, draft_message_id=42)
@@ -240,9 +282,9 @@ async def test_handoffs_alone(tmp_path: Path) -> None:
     await handoffs.close()
 
 
-async def test_outbox_alone(tmp_path: Path) -> None:
+async def test_outbox_alone(database_url: str) -> None:
     clock = Clock()
-    outbox = await Outbox.open(tmp_path / "s.db", clock=clock)
+    outbox = await Outbox.open(database_url, clock=clock)
     assert await outbox.next_delivery_time(max_attempts=3) is None
     assert await outbox.enqueue("webhook", "http://x", {"job": 1}, "job-1")
     assert not await outbox.enqueue("webhook", "http://x", {"job": 1}, "job-1")
@@ -259,8 +301,8 @@ async def test_outbox_alone(tmp_path: Path) -> None:
     await outbox.close()
 
 
-async def test_audit_trail_alone(tmp_path: Path) -> None:
-    trail = await AuditTrail.open(tmp_path / "s.db", clock=Clock())
+async def test_audit_trail_alone(database_url: str) -> None:
+    trail = await AuditTrail.open(database_url, clock=Clock())
     job_id = await seed_job(trail)
     await trail.audit(1, job_id, "answer", {"step": "mac"})
     await trail.audit(2, None, "role_granted")
@@ -271,9 +313,9 @@ async def test_audit_trail_alone(tmp_path: Path) -> None:
     await trail.close()
 
 
-async def test_inbox_alone(tmp_path: Path) -> None:
+async def test_inbox_alone(database_url: str) -> None:
     clock = Clock()
-    inbox = await Inbox.open(tmp_path / "s.db", clock=clock)
+    inbox = await Inbox.open(database_url, clock=clock)
     assert await inbox.receive(10, 1001, '{"update_id": 10}')
     assert await inbox.receive(11, 1002, '{"update_id": 11}')
     assert not await inbox.receive(10, 1001, '{"update_id": 10}')  # a redelivery
@@ -286,10 +328,10 @@ async def test_inbox_alone(tmp_path: Path) -> None:
     await inbox.close()
 
 
-async def test_a_transaction_marks_the_update_it_commits_for_done(tmp_path: Path) -> None:
+async def test_a_transaction_marks_the_update_it_commits_for_done(database_url: str) -> None:
     from bot.store.inbox import processing
 
-    store = await Store.open(tmp_path / "s.db")
+    store = await Store.open(database_url)
     await store.receive(7, 1001, "{}")
     await store.receive(8, 1001, "{}")
     token = processing.set(7)

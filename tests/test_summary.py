@@ -39,15 +39,17 @@ from bot.managers.render import chart_png, duration_text, render_text, to_plain,
 from bot.managers.summary import InstallerLine, Summaries, Summary
 from testkit.emulator import parse_html
 
+pytestmark = pytest.mark.both_stores  # on SQLite and on PostgreSQL
+
 Seeded = tuple[Engine, Seeder, dict[str, int]]
 TUESDAY = date(2026, 3, 10)
 EVENING = local("2026-03-10 18:00")
 
 
 @pytest.fixture
-async def engine(tmp_path: Path) -> AsyncIterator[Engine]:
+async def engine(tmp_path: Path, database_url: str) -> AsyncIterator[Engine]:
     clock = Clock(local("2026-03-09 08:00"))
-    engine = await open_engine(make_settings(tmp_path), clock)
+    engine = await open_engine(make_settings(tmp_path, database_url=database_url), clock)
     try:
         yield engine
     finally:
@@ -356,7 +358,7 @@ async def test_python_m_bot_summary_reads_the_settings_and_prints(seeded: Seeded
     expected = to_plain(render_text(
         await summaries(engine).compute(Period.day(TUESDAY, BERLIN), local("2026-03-12 12:00")),
         engine.texts))
-    env = {**os.environ, "DATABASE_PATH": str(engine.settings.database_path),
+    env = {**os.environ, "DATABASE_URL": engine.settings.store_url,
            "TIMEZONE": "Europe/Berlin", "NETWORK_NAME": "ChargeNet"}
     done = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot.managers.cli", "--date", "2026-03-10", cwd=tmp_path, env=env,

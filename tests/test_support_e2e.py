@@ -19,6 +19,8 @@ from testkit.fakes.webhook import FakeWebhook
 from conftest import SUPPORT_CHAT_ID, SUPPORT_ID, RunningBot, make_settings
 from flow import PASSWORD, current_step, next_prompt, start_job, walk
 
+pytestmark = pytest.mark.both_stores  # on SQLite and on PostgreSQL
+
 ROUTING_KEY = "R0UTING-KEY-0123456789abcdef"
 RECORD_TOKEN = "record-bearer-token-9876543210"
 CAROL_ID = 9101  # a second supporter

@@ -55,8 +55,9 @@ async def amain(
         print("--from and --to go together, with --csv", file=err)
         return 2
     settings = settings or load_settings()
-    if not settings.database_path.exists():
-        print(f"no database at {settings.database_path} (set DATABASE_PATH)", file=err)
+    path = settings.database_file
+    if path is not None and not path.exists():
+        print(f"no database at {path} (set DATABASE_URL)", file=err)
         return 2
     tz = settings.tz
     now = now or datetime.now(UTC)

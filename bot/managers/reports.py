@@ -1,8 +1,9 @@
 """Read-only queries for the managers' reports: jobs of a period with everything around them.
 
-A store-like module beside `bot/store.py`, kept apart so that the reports' SQL does not
-crowd the repositories the bot writes through. It only reads, on the store's connection.
-Times are stored as UTC ISO 8601 strings, so ranges compare as text.
+A store-like module beside `bot.store`, kept apart so that the reports' SQL does not
+crowd the repositories the bot writes through. It only reads, through the store (SQLite or
+PostgreSQL: the SQL is portable). Times are stored as UTC ISO 8601 strings, so ranges compare
+as text.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import aiosqlite
+from sqlalchemy.engine import RowMapping
 
 from bot.store import Answer, Store
 
@@ -129,7 +130,7 @@ class Reports:
     def __init__(self, store: Store) -> None:
         self.store = store
 
-    async def _all(self, sql: str, params: dict[str, Any]) -> list[aiosqlite.Row]:
+    async def _all(self, sql: str, params: dict[str, Any]) -> list[RowMapping]:
         return await self.store.fetch_all(sql, params)
 
     async def load(self, start: datetime, end: datetime, created_only: bool = False) -> ReportData:

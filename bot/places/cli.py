@@ -18,13 +18,15 @@ import time
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-import aiosqlite
+from sqlalchemy import inspect
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.config import Settings, load_settings
 from bot.places.candidates import GeocoderError, cut
 from bot.places.finder import GeoSettings
 from bot.places.pins import LatLon, check_latlon
-from bot.services import build_finder, open_cache_db
+from bot.services import build_finder
+from bot.store.connection import create_engine
 
 log = logging.getLogger(__name__)
 
@@ -59,28 +61,31 @@ def _parser() -> argparse.ArgumentParser:
     for p in (rev, find):
         p.add_argument("--limit", type=int, default=5)
         p.add_argument("--cache", action="store_true",
-                       help="use (and fill) the bot's cache in DATABASE_PATH")
+                       help="use (and fill) the bot's cache in its database")
         p.add_argument("-v", "--verbose", action="store_true",
                        help="print the geocoder, timing and request count on stderr")
     return parser
 
 
-async def _open_cache(settings: Settings, err: TextIO) -> aiosqlite.Connection | None:
+async def _open_cache(settings: Settings, err: TextIO) -> AsyncEngine | None:
     """The bot's database for the cache, when it exists and has the cache's table."""
-    path = settings.database_path
-    if not path.exists():
+    path = settings.database_file
+    if path is not None and not path.exists():
         print(f"warning: no database at {path}; running without the cache", file=err)
         return None
-    conn = await open_cache_db(settings)
-    async with conn.execute(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'geocode_cache'"
-    ) as cursor:
-        if await cursor.fetchone() is None:
-            print("warning: the database has no geocode_cache table yet; running without "
-                  "the cache", file=err)
-            await conn.close()
-            return None
-    return conn
+    engine = create_engine(settings.store_url)
+    try:
+        async with engine.connect() as conn:
+            found = await conn.run_sync(lambda c: inspect(c).has_table("geocode_cache"))
+    except Exception as exc:  # unreachable: run without the cache, as without the table
+        found = False
+        print(f"warning: database: {cut(str(exc), 200)}", file=err)
+    if not found:
+        print("warning: the database has no geocode_cache table yet; running without "
+              "the cache", file=err)
+        await engine.dispose()
+        return None
+    return engine
 
 
 async def amain(argv: Sequence[str] | None = None, *, settings: Settings | None = None,
@@ -136,7 +141,7 @@ async def amain(argv: Sequence[str] | None = None, *, settings: Settings | None 
         return EXIT_OK
     finally:
         if conn is not None:
-            await conn.close()
+            await conn.dispose()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,7 +1,8 @@
-"""Storage: the SQLite connection, migrations, and the records the bot keeps.
+"""Storage: SQLite or PostgreSQL (`DATABASE_URL`), migrations, and the records the bot keeps.
 
-`Store` is the bot's database: the shared connection (`connection.Database`) with the
-queries of every aggregate. One module per aggregate holds its SQL:
+`Store` is the bot's database: the engine and its turns (`connection.Database`, SQLAlchemy
+Core over `aiosqlite` or `asyncpg`) with the queries of every aggregate, in SQL both run.
+One module per aggregate holds its SQL:
 
 - `people`: users, registration and roles
 - `jobs`: jobs, their answers, flags and photos, and the idle jobs reminders look for
@@ -10,15 +11,15 @@ queries of every aggregate. One module per aggregate holds its SQL:
 - `audit`: the audit trail
 - `inbox`: updates from Telegram, kept until processed
 - `retention`: secret answers masked once no longer needed
-- `stats`: the schema's version, job counts and the outbox's backlog, for operations
+- `stats`: job counts and the outbox's backlog, for operations
 
-`records` holds the dataclasses they return; `migrations` the schema's runner.
+`records` holds the dataclasses they return; `migrations` runs the schema's Alembic revisions
+(`revisions/versions/`).
 """
 
 from bot.store.handoffs import Handoffs
 from bot.store.inbox import Inbox, Received
 from bot.store.jobs import Jobs
-from bot.store.migrations import MIGRATIONS_DIR
 from bot.store.outbox import Outbox
 from bot.store.people import People
 from bot.store.records import (
@@ -43,11 +44,11 @@ from bot.store.stats import Stats
 
 
 class Store(People, Jobs, Handoffs, Outbox, Inbox, Retention, Stats):
-    """The bot's database, every aggregate on one connection: `await Store.open(path)`."""
+    """The bot's database, every aggregate on one engine: `await Store.open(url_or_path)`."""
 
 
 __all__ = [
-    "CANCELLED", "MIGRATIONS_DIR", "OPEN", "REJECTED", "ROLES", "STOPPED", "SUBMITTED",
+    "CANCELLED", "OPEN", "REJECTED", "ROLES", "STOPPED", "SUBMITTED",
     "VERIFIED", "Answer", "Delivery", "Flag", "Handoff", "Inbox", "Job", "Photo", "Received",
     "Store", "User", "utc_now",
 ]

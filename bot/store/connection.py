@@ -1,14 +1,21 @@
-"""The connection every aggregate shares: opening (WAL, pragmas, migrations), turns,
+"""The connection every aggregate shares: opening (SQLite or PostgreSQL, migrations), turns,
 transactions and the small statement helpers.
 
-Every write is committed before the call returns, so an answer is on disk before the bot
-asks the next question. Writes that belong together run in one `transaction()`.
+One query layer over both stores: SQLAlchemy Core (async; `aiosqlite`, `asyncpg`) running
+portable SQL. Every write is committed before the call returns, so an answer is on disk
+before the bot asks the next question. Writes that belong together run in one
+`transaction()`.
 
-The database holds activation passwords and personal data: its file is created readable by
-its owner only (mode 600), and SQLite gives its `-wal` and `-shm` files the database file's
-mode; files made by an older version are narrowed to 600 when opened (`private_file`).
-Deleted and overwritten content is zeroed (`secure_delete`), and `checkpoint()` empties the
-WAL file, so a masked secret does not linger in free pages or old WAL frames.
+SQLite: one shared connection (WAL, foreign keys, a busy timeout), one task at a time on it;
+a transaction is `BEGIN IMMEDIATE`. PostgreSQL: a pool; a transaction holds one pooled
+connection for its task, other statements take one each.
+
+The database holds activation passwords and personal data. A SQLite file is created readable
+by its owner only (mode 600), and SQLite gives its `-wal` and `-shm` files the database
+file's mode; files made by an older version are narrowed to 600 when opened
+(`private_file`). Deleted and overwritten content is zeroed (`secure_delete`), and
+`checkpoint()` empties the WAL file, so a masked secret does not linger in free pages or old
+WAL frames. (A PostgreSQL server's files are its own, kept by its operator.)
 """
 
 from __future__ import annotations
@@ -17,29 +24,33 @@ import asyncio
 import contextlib
 import logging
 import os
+import re
 import stat
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, NamedTuple, Self
 
-import aiosqlite
+from sqlalchemy import event, text
+from sqlalchemy.engine import URL, CursorResult, RowMapping, make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from bot.store.migrations import MIGRATIONS_DIR, migrate
+from bot.store import migrations
 from bot.store.records import utc_now
-
-
-def parse_time(value: str | None) -> datetime | None:
-    """A stored time (ISO 8601) read back, or None."""
-    return datetime.fromisoformat(value) if value else None
-
 
 log = logging.getLogger(__name__)
 
 PRIVATE_MODE = 0o600
 SIDE_FILES = ("-wal", "-shm", "-journal")
+DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg",
+           "postgres": "postgresql+asyncpg"}
+_QMARK = re.compile(r"\?")
+
+
+def parse_time(value: str | None) -> datetime | None:
+    """A stored time (ISO 8601) read back, or None."""
+    return datetime.fromisoformat(value) if value else None
 
 
 def private_file(path: Path | str) -> None:
@@ -61,121 +72,207 @@ def private_file(path: Path | str) -> None:
             log.warning("cannot make %s readable by its owner only (not ours)", file)
 
 
-async def connect(path: Path | str) -> aiosqlite.Connection:
-    """A connection to the database file (created private, see `private_file`), with
-    autocommit (transactions are explicit) and a busy timeout."""
-    private_file(path)
-    db = await aiosqlite.connect(str(path), isolation_level=None)
-    await db.execute("PRAGMA busy_timeout=5000")
-    return db
+def async_url(database: str | Path) -> URL:
+    """The SQLAlchemy URL (async driver) of `sqlite:///...` or `postgresql://...`; a bare
+    path is a SQLite file."""
+    if isinstance(database, Path) or "://" not in database:
+        database = f"sqlite:///{database}"
+    url = make_url(database)
+    backend = url.drivername.split("+")[0]
+    if backend not in DRIVERS:
+        raise ValueError(f"unsupported database {url.drivername!r}: use sqlite or postgresql")
+    return url.set(drivername=DRIVERS[backend])
+
+
+def _sqlite_pragmas(engine: AsyncEngine) -> None:
+    """Every SQLite connection: WAL, foreign keys, a busy timeout, deleted content zeroed;
+    transactions begun by us (`BEGIN`, or `BEGIN IMMEDIATE` for a writer's transaction)
+    rather than by the driver."""
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        for pragma in ("journal_mode=WAL", "foreign_keys=ON", "busy_timeout=5000",
+                       "secure_delete=ON"):
+            cursor.execute(f"PRAGMA {pragma}")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.info.get("immediate") else "BEGIN")
+
+
+def create_engine(database: str | Path) -> AsyncEngine:
+    """An async engine on the database (SQLite: its file created private, pragmas set)."""
+    url = async_url(database)
+    if url.get_backend_name() == "sqlite":
+        if url.database:
+            private_file(url.database)
+        engine = create_async_engine(url)
+        _sqlite_pragmas(engine)
+        return engine
+    return create_async_engine(url, pool_pre_ping=True)
+
+
+def _bind(sql: str, params: Iterable[Any] | Mapping[str, Any]) -> tuple[Any, dict[str, Any]]:
+    """A statement and its parameters: `?` marks become named binds (`:p0`, `:p1`, ...)."""
+    if isinstance(params, Mapping):
+        return text(sql), dict(params)
+    values = tuple(params)
+    marks = iter(range(len(values)))
+    named = _QMARK.sub(lambda _m: f":p{next(marks)}", sql)
+    return text(named), {f"p{i}": v for i, v in enumerate(values)}
+
+
+class Written(NamedTuple):
+    """What a write changed: its row count, and the id it returned (0: none)."""
+
+    rowcount: int
+    id: int
+
+
+def _taken(result: CursorResult[Any], rows: bool) -> Any:
+    """A result read before its connection moves on: its rows, or what a write changed."""
+    if rows:
+        return result.mappings().all()
+    returned = result.scalar() if result.returns_rows else None
+    return Written(result.rowcount, int(returned or 0))
 
 
 class Database:
-    """One SQLite connection (aiosqlite, WAL): open with `await Database.open(path)`.
+    """The store's engine and its turns: open with `await Database.open(url_or_path)`.
 
-    The aggregates (people, jobs, hand-offs, outbox, audit) extend it with their queries.
+    The aggregates (people, jobs, hand-offs, outbox, audit, inbox) extend it with their
+    queries.
     """
 
-    def __init__(self, db: aiosqlite.Connection, clock: Callable[[], datetime]) -> None:
-        self.db = db
+    def __init__(self, engine: AsyncEngine, clock: Callable[[], datetime],
+                 shared: AsyncConnection | None) -> None:
+        self.engine = engine
         self.clock = clock
+        self.dialect = engine.dialect.name  # "sqlite" or "postgresql"
+        self._shared = shared  # SQLite: the one connection every statement takes turns on
         self._lock = asyncio.Lock()
-        self._owner: asyncio.Task[Any] | None = None
+        self._transactions: dict[asyncio.Task[Any], AsyncConnection] = {}
 
     @classmethod
-    async def open(
-        cls,
-        path: Path | str,
-        clock: Callable[[], datetime] = utc_now,
-        migrations_dir: Traversable = MIGRATIONS_DIR,
-    ) -> Self:
-        """Connect (WAL, foreign keys on), run pending migrations, return the database."""
-        db = await connect(path)
-        db.row_factory = aiosqlite.Row
-        await db.execute("PRAGMA journal_mode=WAL")
-        await db.execute("PRAGMA foreign_keys=ON")
-        await db.execute("PRAGMA secure_delete=ON")
-        database = cls(db, clock)
-        await database.migrate(migrations_dir)
-        return database
+    async def open(cls, database: str | Path, clock: Callable[[], datetime] = utc_now) -> Self:
+        """Connect to `sqlite:///path`, `postgresql://...` or a SQLite file's path, apply
+        pending migrations, return the database."""
+        engine = create_engine(database)
+        try:
+            await migrations.upgrade(engine)
+            shared = await engine.connect() if engine.dialect.name == "sqlite" else None
+        except BaseException:
+            await engine.dispose()
+            raise
+        return cls(engine, clock, shared)
 
     async def close(self) -> None:
-        """Close the connection."""
-        await self.db.close()
+        """Close the connections."""
+        if self._shared is not None:
+            await self._shared.close()
+        await self.engine.dispose()
 
-    async def migrate(self, migrations_dir: Traversable = MIGRATIONS_DIR) -> int:
-        """Apply every migration newer than `PRAGMA user_version`; return the new version."""
-        return await migrate(self.db, migrations_dir)
+    async def schema_version(self) -> str | None:
+        """The migration the database is at (None: none applied); a query, so it also proves
+        the store answers."""
+        return await migrations.current(self.engine)
+
+    async def schema_current(self) -> bool:
+        """Whether every migration is applied (for health checks)."""
+        return await self.schema_version() == migrations.latest()
 
     async def checkpoint(self) -> None:
-        """Copy the WAL into the database file and truncate it (old page versions go)."""
-        async with self._turn():
-            await self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        """SQLite: copy the WAL into the database file and truncate it (old page versions
+        go). Nothing to do on PostgreSQL."""
+        if self._shared is None:
+            return
+        async with self._lock:
+            raw = await self._shared.get_raw_connection()
+            await raw.driver_connection.execute(  # type: ignore[union-attr]
+                "PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def json_text(self, column: str) -> str:
+        """SQL for the value of a JSON text column as text (a JSON string without quotes)."""
+        if self.dialect == "postgresql":
+            return f"(CAST({column} AS jsonb) #>> '{{}}')"
+        return f"json_extract({column}, '$')"
 
     def now(self) -> str:
         """The clock's time as stored: ISO 8601 UTC."""
         return self.clock().astimezone(UTC).isoformat()
 
     @asynccontextmanager
+    async def _connection(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for this task's statements: SQLite's shared one in its turn (others
+        wait), or one from PostgreSQL's pool."""
+        if self._shared is None:
+            async with self.engine.connect() as conn:
+                yield conn
+        else:
+            async with self._lock:
+                yield self._shared
+
+    @asynccontextmanager
     async def transaction(self) -> AsyncIterator[None]:
-        """Run the writes inside as one transaction (others wait for it)."""
-        if self._owner is asyncio.current_task():
+        """Run the writes inside as one transaction (on SQLite others wait for it)."""
+        task = asyncio.current_task()
+        assert task is not None
+        if task in self._transactions:
             yield  # already inside this task's transaction
             return
-        async with self._lock:
-            self._owner = asyncio.current_task()
-            await self.db.execute("BEGIN IMMEDIATE")
+        async with self._connection() as conn:
+            conn.info["immediate"] = True
             try:
-                yield
-            except BaseException:
-                await self.db.execute("ROLLBACK")
-                raise
-            else:
-                await self._before_commit()
-                await self.db.execute("COMMIT")
+                async with conn.begin():
+                    self._transactions[task] = conn
+                    try:
+                        yield
+                        await self._before_commit()
+                    finally:
+                        del self._transactions[task]
             finally:
-                self._owner = None
+                conn.info.pop("immediate", None)
 
     async def _before_commit(self) -> None:
         """Writes that belong to every transaction (an aggregate may add some)."""
 
-    @asynccontextmanager
-    async def _turn(self) -> AsyncIterator[None]:
-        """This task's turn on the shared connection (at once inside its own transaction).
+    async def _run(self, sql: str, params: Iterable[Any] | Mapping[str, Any],
+                   rows: bool) -> Any:
+        """One statement: inside this task's transaction, or on its own, committed at once.
+        Its rows, or (a write) what it changed.
 
-        Every statement takes a turn, reads included: a read's cursor stays open across
-        awaits, and another task's write slipping in meanwhile would meet SQLite's "database
-        is locked" (its snapshot is older than another connection's commit), or slip into
-        another task's open transaction.
+        On SQLite every statement takes a turn, reads included: another task's write
+        slipping in meanwhile would slip into another task's open transaction.
         """
-        if self._owner is asyncio.current_task():
-            yield
-        else:
-            async with self._lock:
-                yield
+        statement, binds = _bind(sql, params)
+        conn = self._transactions.get(asyncio.current_task())  # type: ignore[arg-type]
+        if conn is not None:
+            return _taken(await conn.execute(statement, binds), rows)
+        async with self._connection() as conn, conn.begin():
+            return _taken(await conn.execute(statement, binds), rows)
 
-    async def _exec(self, sql: str, params: Iterable[Any] = ()) -> aiosqlite.Cursor:
-        """Run one write: inside this task's transaction, or on its own, committed at once."""
-        async with self._turn():
-            return await self.db.execute(sql, tuple(params))
+    async def _exec(self, sql: str, params: Iterable[Any] = ()) -> Written:
+        """Run one write (`?` marks its parameters); how many rows it changed."""
+        return await self._run(sql, params, rows=False)
 
     async def _write(self, sql: str, params: Iterable[Any] = ()) -> int:
-        """One write statement; the new row id."""
-        cur = await self._exec(sql, params)
-        return cur.lastrowid or 0
+        """One write statement; the id it returns (`... RETURNING id`), else 0."""
+        return (await self._exec(sql, params)).id
 
-    async def fetch_one(self, sql: str, params: Iterable[Any] = ()) -> aiosqlite.Row | None:
+    async def fetch_one(self, sql: str, params: Iterable[Any] | Mapping[str, Any] = ()
+                        ) -> RowMapping | None:
         """The first row of a query, or None."""
-        async with self._turn(), self.db.execute(sql, tuple(params)) as cur:
-            return await cur.fetchone()
+        found = await self._run(sql, params, rows=True)
+        return found[0] if found else None
 
-    async def fetch_all(self, sql: str, params: Iterable[Any] | dict[str, Any] = ()
-                        ) -> list[aiosqlite.Row]:
-        """Every row of a query (positional or named parameters).
+    async def fetch_all(self, sql: str, params: Iterable[Any] | Mapping[str, Any] = ()
+                        ) -> list[RowMapping]:
+        """Every row of a query (`?` marks, or named `:parameters` from a dict).
 
         Reads are public (the managers' reports run their own); writes go through the
         aggregates' methods.
         """
-        args = params if isinstance(params, dict) else tuple(params)
-        async with self._turn(), self.db.execute(sql, args) as cur:
-            return list(await cur.fetchall())
+        return list(await self._run(sql, params, rows=True))

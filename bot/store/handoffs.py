@@ -6,13 +6,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import aiosqlite
+from sqlalchemy.engine import RowMapping
 
 from bot.store.connection import Database, parse_time
 from bot.store.records import Handoff
 
 
-def _handoff(row: aiosqlite.Row) -> Handoff:
+def _handoff(row: RowMapping) -> Handoff:
     return Handoff(
         id=row["id"], job_id=row["job_id"], previous_id=row["previous_id"],
         chat_id=row["chat_id"], message_id=row["message_id"],
@@ -37,7 +37,7 @@ class Handoffs(Database):
         now = self.now()
         handoff_id = await self._write(
             """INSERT INTO handoffs (job_id, previous_id, chat_id, created_at, posted_at)
-               VALUES (?,?,?,?,?)""",
+               VALUES (?,?,?,?,?) RETURNING id""",
             (job_id, previous.id if previous else None, chat_id, now,
              None if chat_id is not None else now),
         )

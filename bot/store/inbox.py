@@ -30,8 +30,8 @@ class Inbox(Database):
     async def receive(self, update_id: int, sender: int, payload: str) -> bool:
         """Keep an update; False when it was received before (a redelivery)."""
         cur = await self._exec(
-            "INSERT OR IGNORE INTO inbox (update_id, sender, payload, received_at) "
-            "VALUES (?, ?, ?, ?)", (update_id, sender, payload, self.now()))
+            "INSERT INTO inbox (update_id, sender, payload, received_at) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING", (update_id, sender, payload, self.now()))
         return cur.rowcount > 0
 
     async def done(self, update_id: int) -> None:
@@ -44,7 +44,7 @@ class Inbox(Database):
         await super()._before_commit()
         update_id = processing.get()
         if update_id is not None:
-            await self.db.execute(
+            await self._exec(
                 "UPDATE inbox SET done_at = ? WHERE update_id = ? AND done_at IS NULL",
                 (self.now(), update_id))
 

@@ -7,14 +7,14 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-import aiosqlite
+from sqlalchemy.engine import RowMapping
 
 from bot.store.audit import AuditTrail
 from bot.store.connection import parse_time
 from bot.store.records import Answer, Flag, Job, Photo
 
 
-def _job(row: aiosqlite.Row) -> Job:
+def _job(row: RowMapping) -> Job:
     return Job(
         id=row["id"], visit_id=row["visit_id"], installer_id=row["installer_id"],
         chat_id=row["chat_id"], status=row["status"], cursor=row["cursor"],
@@ -36,12 +36,12 @@ class Jobs(AuditTrail):
         async with self.transaction():
             if visit_id is None:
                 visit_id = await self._write(
-                    "INSERT INTO visits (installer_id, started_at) VALUES (?, ?)",
+                    "INSERT INTO visits (installer_id, started_at) VALUES (?, ?) RETURNING id",
                     (installer_id, now),
                 )
             job_id = await self._write(
                 """INSERT INTO jobs (visit_id, installer_id, chat_id, created_at, updated_at)
-                   VALUES (?, ?, ?, ?, ?)""",
+                   VALUES (?, ?, ?, ?, ?) RETURNING id""",
                 (visit_id, installer_id, chat_id, now, now),
             )
             await self.audit(installer_id, job_id, "job_created", {"visit": visit_id})
@@ -154,7 +154,7 @@ class Jobs(AuditTrail):
             """INSERT INTO photos (job_id, step, file_id, file_unique_id, sha256, width,
                    height, bytes, format, as_file, exif_lat, exif_lon, exif_taken_at,
                    created_at)
-               VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
+               VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING id""",
             (job_id, step, meta["file_id"], meta["file_unique_id"], meta["sha256"],
              meta["width"], meta["height"], meta["bytes"], meta["format"],
              int(meta.get("as_file", False)), meta.get("exif_lat"), meta.get("exif_lon"),
@@ -181,7 +181,8 @@ class Jobs(AuditTrail):
     ) -> None:
         """Record a flag on the job (one per kind and step)."""
         await self._write(
-            "DELETE FROM flags WHERE job_id = ? AND kind = ? AND step IS ?", (job_id, kind, step)
+            "DELETE FROM flags WHERE job_id = ? AND kind = ? AND step IS NOT DISTINCT FROM ?",
+            (job_id, kind, step),
         )
         await self._write(
             "INSERT INTO flags (job_id, kind, step, detail, at) VALUES (?, ?, ?, ?, ?)",

@@ -1,47 +1,72 @@
-"""The migration runner: numbered SQL scripts (`001_name.sql`, ...) applied in order.
+"""The schema's migrations: Alembic revisions in `revisions/versions/`, one set for SQLite
+and PostgreSQL, applied at start by `Store.open`.
 
-`PRAGMA user_version` holds the number of the last script applied; each script runs in
-its own transaction together with the version bump.
+A SQLite database migrated by the earlier runner (numbered SQL scripts, `PRAGMA
+user_version` = N) is adopted: stamped at revision N (`"005"`), then upgraded.
 """
 
 from __future__ import annotations
 
-import re
-from importlib.resources.abc import Traversable
+from pathlib import Path
 
-import aiosqlite
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.config import DATA_DIR
-
-MIGRATIONS_DIR = DATA_DIR / "migrations"
+REVISIONS_DIR = Path(__file__).parent / "revisions"
 
 
-def scripts(directory: Traversable) -> list[tuple[int, Traversable]]:
-    """The numbered `.sql` scripts of a directory, by number."""
-    found = []
-    for path in directory.iterdir():
-        match = re.match(r"(\d+)_.*\.sql$", path.name)
-        if match:
-            found.append((int(match.group(1)), path))
-    found.sort(key=lambda item: item[0])
+def alembic_config(connection: Connection | None = None) -> Config:
+    """Alembic's configuration: the revisions shipped in the package, on `connection`."""
+    config = Config()
+    config.set_main_option("script_location", str(REVISIONS_DIR))
+    config.attributes["connection"] = connection
+    return config
+
+
+def latest() -> str:
+    """The newest revision: the one a current database is at."""
+    found = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert found is not None
     return found
 
 
-def latest(directory: Traversable = MIGRATIONS_DIR) -> int:
-    """The number of the newest script: the version a current database has."""
-    found = scripts(directory)
-    return found[-1][0] if found else 0
+def _alembic_revision(connection: Connection) -> str | None:
+    return MigrationContext.configure(connection).get_current_revision()
 
 
-async def migrate(db: aiosqlite.Connection, directory: Traversable = MIGRATIONS_DIR) -> int:
-    """Apply every script newer than `PRAGMA user_version`; return the new version."""
-    async with db.execute("PRAGMA user_version") as cur:
-        row = await cur.fetchone()
-    version = int(row[0]) if row else 0
-    for number, path in scripts(directory):
-        if number <= version:
-            continue
-        script = path.read_text(encoding="utf-8")
-        await db.executescript(f"BEGIN;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;")
-        version = number
-    return version
+def _legacy_revision(connection: Connection) -> str | None:
+    """A SQLite database of the numbered-scripts runner: its `user_version` as a revision."""
+    if connection.dialect.name != "sqlite":
+        return None
+    legacy = connection.exec_driver_sql("PRAGMA user_version").scalar()
+    return f"{legacy:03d}" if legacy else None
+
+
+def _current(connection: Connection) -> str | None:
+    return _alembic_revision(connection) or _legacy_revision(connection)
+
+
+def _upgrade(connection: Connection, target: str) -> str | None:
+    config = alembic_config(connection)
+    if _alembic_revision(connection) is None and (legacy := _legacy_revision(connection)):
+        command.stamp(config, legacy)  # migrated by the numbered-scripts runner: adopt it
+    command.upgrade(config, target)
+    return _current(connection)
+
+
+async def upgrade(engine: AsyncEngine, target: str = "head") -> str | None:
+    """Apply the pending migrations (up to `target`) in one transaction; the revision now
+    current."""
+    async with engine.begin() as conn:
+        return await conn.run_sync(_upgrade, target)
+
+
+async def current(engine: AsyncEngine) -> str | None:
+    """The revision the database is at (None: not migrated; a database of the numbered
+    scripts: its number, e.g. `"005"`)."""
+    async with engine.connect() as conn:
+        return await conn.run_sync(_current)

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-import aiosqlite
+from sqlalchemy.engine import RowMapping
 
 from bot.store.connection import Database, parse_time
 from bot.store.records import Delivery
@@ -31,7 +31,7 @@ def target_origin(url: str) -> str:
     return f"{parts.scheme}://{parts.hostname or ''}{port}"
 
 
-def _delivery(row: aiosqlite.Row) -> Delivery:
+def _delivery(row: RowMapping) -> Delivery:
     return Delivery(row["id"], row["kind"], row["target"], json.loads(row["payload"]),
                     row["dedup_key"], row["attempts"], parse_time(row["delivered_at"]),
                     row["last_error"])
@@ -45,8 +45,8 @@ class Outbox(Database):
         """Queue a delivery; False when one with this key is already queued or done."""
         now = self.now()
         cur = await self._exec(
-            """INSERT OR IGNORE INTO outbox (kind, target, payload, dedup_key, created_at,
-                   next_attempt_at) VALUES (?, ?, ?, ?, ?, ?)""",
+            """INSERT INTO outbox (kind, target, payload, dedup_key, created_at, next_attempt_at)
+               VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING""",
             (kind, target, json.dumps(payload), dedup_key, now, now),
         )
         return cur.rowcount > 0

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import aiosqlite
+from sqlalchemy.engine import RowMapping
 
 from bot.store.connection import Database
 from bot.store.records import ROLES, User
 
 
-def _user(row: aiosqlite.Row) -> User:
+def _user(row: RowMapping) -> User:
     return User(row["id"], row["first_name"], row["last_name"], row["username"],
                 row["installer_id"], row["status"])
 
@@ -50,8 +50,8 @@ class People(Database):
         pressing at once decide once); returns whether it happened.
         """
         cur = await self._exec(
-            """UPDATE users SET status = ?, installer_id = COALESCE(?, installer_id),
-               updated_at = ? WHERE id = ? AND (? IS NULL OR status = ?)""",
+            """UPDATE users SET status = ?, installer_id = COALESCE(CAST(? AS TEXT), installer_id),
+               updated_at = ? WHERE id = ? AND (CAST(? AS TEXT) IS NULL OR status = ?)""",
             (status, installer_id, self.now(), user_id, only_from, only_from),
         )
         return cur.rowcount > 0
@@ -80,7 +80,8 @@ class People(Database):
         if role not in ROLES:
             raise ValueError(f"unknown role {role!r}")
         cur = await self._exec(
-            "INSERT OR IGNORE INTO roles (user_id, role, granted_by, granted_at) VALUES (?,?,?,?)",
+            "INSERT INTO roles (user_id, role, granted_by, granted_at) VALUES (?,?,?,?) "
+            "ON CONFLICT DO NOTHING",
             (user_id, role, by, self.now()),
         )
         return cur.rowcount > 0

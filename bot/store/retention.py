@@ -34,7 +34,7 @@ class Retention(AuditTrail):
             f"""SELECT a.job_id, a.value, a.answered_at < :before AS expired FROM answers a
                 JOIN jobs j ON j.id = a.job_id
                 WHERE a.step = :step
-                AND substr(json_extract(a.value, '$'), 1, 1) != '{MASK_CHAR}'
+                AND substr({self.json_text('a.value')}, 1, 1) != '{MASK_CHAR}'
                 AND (a.answered_at < :before OR (j.status = '{VERIFIED}' AND EXISTS (
                      SELECT 1 FROM outbox o WHERE o.kind = 'record'
                      AND o.dedup_key = 'record:' || a.job_id AND o.delivered_at IS NOT NULL)))

@@ -1,5 +1,5 @@
-"""What operations read from the database: its schema version, job counts, the outbox's
-backlog (for `/healthz`, `/metrics` and `pinpoint check`)."""
+"""What operations read from the database: job counts, the outbox's backlog (for `/metrics`;
+the schema's version is `Database.schema_version`)."""
 
 from __future__ import annotations
 
@@ -10,12 +10,6 @@ from bot.store.connection import Database, parse_time
 
 class Stats(Database):
     """Cheap read-only queries for health checks and metrics."""
-
-    async def schema_version(self) -> int:
-        """The number of the last migration applied (a query: it also proves the store
-        answers)."""
-        row = await self.fetch_one("PRAGMA user_version")
-        return int(row[0]) if row else 0
 
     async def jobs_by_state(self) -> dict[str, int]:
         """How many jobs are in each state."""
