@@ -19,6 +19,7 @@ from bot.store.handoffs import Handoffs
 from bot.store.inbox import Inbox, Received
 from bot.store.jobs import Jobs
 from bot.store.migrations import MIGRATIONS_DIR
+from bot.store.notices import Notices
 from bot.store.outbox import Outbox
 from bot.store.people import People
 from bot.store.records import (
@@ -42,7 +43,7 @@ from bot.store.retention import Retention
 from bot.store.stats import Stats
 
 
-class Store(People, Jobs, Handoffs, Outbox, Inbox, Retention, Stats):
+class Store(People, Jobs, Handoffs, Outbox, Inbox, Notices, Retention, Stats):
     """The bot's database, every aggregate on one connection: `await Store.open(path)`."""
 
 
