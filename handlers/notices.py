@@ -40,16 +40,22 @@ MAX_ATTEMPTS = 20  # about 14 hours of transient failures, then given up (and lo
 
 
 async def deliver(context: PinpointContext, *, starting: bool = False) -> int:
-    """Send every due notice, oldest first; return how many were sent. At start no send
-    can be in flight, so the leases a stopped process left are dropped first."""
+    """Send every due notice, oldest first, each chat's in order; return how many were sent.
+    At start no send can be in flight, so the leases a stopped process left are dropped."""
     store = context.services.store
     if starting:
         await store.release_notices()
-    sent = 0
+    sent, held = 0, set()  # chats whose earlier notice is elsewhere or failed: keep order
     for notice in await store.due_notices():
+        if notice.chat_id in held:
+            continue
         if not await store.lease_notice(notice.id, _iso(store.clock() + LEASE)):
-            continue  # another task is sending it
-        sent += await _send(context, notice)
+            held.add(notice.chat_id)  # another task is sending it
+            continue
+        if await _send(context, notice):
+            sent += 1
+        else:
+            held.add(notice.chat_id)
     return sent
 
 

@@ -200,3 +200,27 @@ async def test_a_lease_left_by_a_dead_process_is_dropped_at_start(tmp_path: Path
         assert (await store.notices())[0].message_id == 7
     finally:
         await store.close()
+
+
+async def test_a_chats_notices_keep_their_order(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "pinpoint.db")
+    try:
+        for key, chat_id in (("a", 42), ("b", 42), ("c", 43)):
+            await store.queue_notice(chat_id, key, [], f"test:{key}")
+        first = (await store.notices())[0]
+        assert await store.lease_notice(first.id, "9999-01-01T00:00:00+00:00")  # in flight
+        sent: list[str] = []
+
+        class UpBot:
+            async def send_message(self, chat_id: int, text: str,
+                                   **_: object) -> SimpleNamespace:
+                sent.append(text)
+                return SimpleNamespace(message_id=len(sent))
+
+        context = SimpleNamespace(services=SimpleNamespace(store=store), bot=UpBot())
+        await deliver(context)  # type: ignore[arg-type]
+        assert sent == ["c"]  # "b" waits until "a" is out
+        await deliver(context, starting=True)  # type: ignore[arg-type]
+        assert sent == ["c", "a", "b"]
+    finally:
+        await store.close()

@@ -62,13 +62,12 @@ class Notices(Database):
         return cur.rowcount > 0
 
     async def due_notices(self, limit: int = BATCH) -> list[QueuedNotice]:
-        """Unsent notices due now and not being sent, oldest first."""
-        now = self.now()
+        """Unsent notices due now, oldest first (those being sent too: `lease_notice` tells,
+        and a chat's later notices wait for them)."""
         rows = await self.fetch_all(
             """SELECT * FROM notices WHERE sent_at IS NULL AND failed_at IS NULL
-               AND next_attempt_at <= ? AND (leased_until IS NULL OR leased_until <= ?)
-               ORDER BY id LIMIT ?""",
-            (now, now, limit),
+               AND next_attempt_at <= ? ORDER BY id LIMIT ?""",
+            (self.now(), limit),
         )
         return [_notice(r) for r in rows]
 
