@@ -1,6 +1,7 @@
-"""End to end: messages owed to a chat after a committed change are queued with it and sent
-once — after the update, or at the next start when the process died in between; a chat that
-blocked the bot is given up, not retried; a transient failure is retried later."""
+"""End to end: messages owed to a chat after a committed change (registration requests,
+approvals, the submission's confirmation, "still waiting") are queued with it and sent once —
+after the update, or at the next start when the process died in between; a chat that blocked
+the bot is given up, not retried; a transient failure is retried later."""
 
 from __future__ import annotations
 
@@ -127,6 +128,28 @@ async def test_a_submission_confirmation_lost_with_the_process_is_sent_at_start_
     await ana.expect_nothing(0.3)
     await ana.press("➕ Next station, same site", message=choice)
     await ana.wait_for_text("started")
+
+
+async def test_still_waiting_notices_lost_with_the_process_are_sent_at_start_once(
+    emu: BotApiEmulator, bot: RunningBot, ana: Player
+) -> None:
+    bob = emu.user(SUPPORT_ID, "Bob", "Support").in_chat(emu.group(SUPPORT_CHAT_ID, "Support"))
+    await start_job(ana)
+    await walk(ana, bot)
+    handoff = await bob.wait_for_text("Job #1", "submitted")
+    await emu.wait_for_call("sendVenue")  # the hand-off is posted (its message id stored)
+    support = bot.services.support
+    support.settings = support.settings.model_copy(update={"support_wait_minutes": 0})
+    assert await support.sweep_waiting() == 1  # committed; the process dies before sending
+    await ana.expect_nothing(0.3)
+
+    await bot.restart()
+    await ana.expect_text("Support has not decided on job #1 yet")
+    note = await bob.wait_for_text("has waited")
+    assert note.reply_to_message_id == handoff.message_id
+    await bot.restart()
+    await bot.run_job("catch-up")
+    await ana.expect_nothing(0.3)
 
 
 async def test_a_notice_to_a_chat_that_blocked_the_bot_is_given_up(
