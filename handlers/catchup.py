@@ -1,10 +1,10 @@
 """The catch-up: what the bot owes after an interruption, sent once.
 
 At start (after the updates left over from the previous run are processed, before polling
-begins) and then every minute: hand-offs not completely posted are completed, and
-decisions the installer never heard of are told. At start only — no update can be in
-progress then — installers whose answer was stored but whose next question never went
-out get one line saying so and the question.
+begins) and then every minute: queued notices not sent yet are sent (`handlers.notices`),
+hand-offs not completely posted are completed, and decisions the installer never heard of
+are told. At start only — no update can be in progress then — installers whose answer was
+stored but whose next question never went out get one line saying so and the question.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from datetime import timedelta
 
 from telegram.error import BadRequest, TelegramError
 
-from handlers import support
+from handlers import notices, support
 from handlers.context import PinpointContext
 from handlers.render import send_replies
 
@@ -23,8 +23,10 @@ NOTICE_GRACE = timedelta(minutes=2)  # a decision's own notice may still be on i
 
 
 async def catch_up(context: PinpointContext, *, starting: bool = False) -> None:
-    """Complete hand-off posts, tell missed decisions; at start, re-ask owed questions."""
+    """Send owed notices, complete hand-off posts, tell missed decisions; at start, re-ask
+    owed questions."""
     now = context.services.store.clock()
+    await notices.deliver(context, starting=starting)
     await support.post_unposted(context)
     await support.send_owed_notices(context, now if starting else now - NOTICE_GRACE)
     if starting:

@@ -23,6 +23,7 @@ from telegram.error import BadRequest, Forbidden, TelegramError
 
 from bot.engine.interaction import Outcome, Reply
 from handlers.context import PinpointContext
+from handlers.notices import deliver
 
 log = logging.getLogger(__name__)
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
@@ -110,7 +111,8 @@ async def apply(update: Update, context: PinpointContext, outcome: Outcome) -> N
     """Carry out an outcome in answer to this update.
 
     A pressed button is answered last, once its effects are visible: the phone's spinner
-    stops when the new question is there.
+    stops when the new question is there. Notices the change queued (to this chat or
+    others) go out after the replies (`handlers.notices`).
     """
     query = update.callback_query
     if query is None and outcome.alert:
@@ -141,6 +143,7 @@ async def apply(update: Update, context: PinpointContext, outcome: Outcome) -> N
             log.warning("could not notify chat %s: %s", notice.chat_id, exc)
         except TelegramError:
             log.exception("could not notify chat %s", notice.chat_id)
+    await deliver(context)
     if query is not None:
         await answer(query, outcome.alert or None)
 

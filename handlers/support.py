@@ -12,6 +12,7 @@ from telegram.error import BadRequest, Forbidden, TelegramError
 
 from bot.support.posting import GIVEN_UP, HandoffPost
 from handlers.context import PinpointContext
+from handlers.notices import deliver
 from handlers.render import answer, apply, apply_edits, send
 
 log = logging.getLogger(__name__)
@@ -141,10 +142,7 @@ async def reason_reply(update: Update, context: PinpointContext) -> None:
 
 
 async def sweep_waiting(context: PinpointContext) -> None:
-    """A repeating job: re-page support for hand-offs that wait too long."""
-    outcome = await context.services.support.sweep_waiting()
-    for notice in outcome.notices:
-        try:
-            await send(context, notice.chat_id, notice.reply)
-        except TelegramError as exc:
-            log.warning("could not send a waiting notice to %s: %s", notice.chat_id, exc)
+    """A repeating job: re-page support for hand-offs that wait too long (the notices it
+    queues are sent now)."""
+    if await context.services.support.sweep_waiting():
+        await deliver(context)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from bot.engine import buttons
+from bot.engine import buttons, notices
 from bot.engine.buttons import JobAction, Verb
 from bot.engine.caution import SEND_AGAIN, Caution, Pending
 from bot.engine.interaction import Button, Outcome, Reply
@@ -21,7 +21,8 @@ OnSubmit = Callable[[int], Awaitable[None]]
 
 class Recorder:
     """Writes answers, flags and the audit trail; `prompt` asks the next question;
-    `on_submit` records what a submission sets off (the hand-off), inside its transaction."""
+    `on_submit` records what a submission sets off (the hand-off), inside its transaction,
+    which also queues the installer's confirmation (`bot.engine.notices`)."""
 
     def __init__(self, records: Records, prompt: Prompter,
                  on_submit: OnSubmit | None = None) -> None:
@@ -183,6 +184,13 @@ class Recorder:
         if missing:
             await self.store.update_job(job.id, cursor=None)
             return await self.next(job.id, [])
+        rows = [[Button(t("job.next_same_site"),
+                        buttons.encode(JobAction(job.id, Verb.NEXT_STATION)))],
+                [Button(t("job.done_for_now"), buttons.encode(JobAction(job.id, Verb.DONE)))]]
+        settings = self.records.settings
+        notified = settings.support_chat_id is not None or settings.paging_webhooks
+        told = [Reply(t("job.submitted" if notified else "job.submitted_unseen", job=job.id)),
+                Reply(t("job.next_station"), rows)]
         now = self.store.now()
         async with self.store.transaction():
             await self.store.save_answer(job.id, slot.key, True, "button")
@@ -191,12 +199,8 @@ class Recorder:
             await self.store.audit(user_id, job.id, "submitted", {})
             if self.on_submit is not None:  # the hand-off commits with the submission
                 await self.on_submit(job.id)
-        rows = [[Button(t("job.next_same_site"),
-                        buttons.encode(JobAction(job.id, Verb.NEXT_STATION)))],
-                [Button(t("job.done_for_now"), buttons.encode(JobAction(job.id, Verb.DONE)))]]
-        settings = self.records.settings
-        notified = settings.support_chat_id is not None or settings.paging_webhooks
-        replies = [Reply(t("job.submitted" if notified else "job.submitted_unseen", job=job.id)),
-                   Reply(t("job.next_station"), rows)]
-        return Outcome(replies, job_id=job.id, events=[("submitted", job.id)],
+            for index, reply in enumerate(told):  # and so does the installer's confirmation
+                await notices.queue(self.store, job.chat_id, reply,
+                                    f"submitted:{job.id}:{now}:{index}")
+        return Outcome(job_id=job.id, events=[("submitted", job.id)],
                        retire=self.mark(message_id, t(f"step.{slot.step.id}.button")))

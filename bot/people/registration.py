@@ -11,9 +11,9 @@ import re
 from dataclasses import dataclass
 
 from bot.config import Settings
-from bot.engine import buttons
+from bot.engine import buttons, notices
 from bot.engine.buttons import Registration, Verdict
-from bot.engine.interaction import Button, Notice, Outcome, Reply
+from bot.engine.interaction import Button, Outcome, Reply
 from bot.store import Store, User
 from bot.texts import Texts
 
@@ -117,13 +117,7 @@ class People:
                                    {"user": user.id, "installer_id": installer_id,
                                     "by": "config"})
             return Outcome([Reply(self.t("registration.approved", name=user.name))])
-        await self.store.set_user_status(user.id, "pending", installer_id)
-        await self.store.audit(user.id, None, "registration_requested",
-                               {"installer_id": installer_id})
-        admins = await self.store.users_with_role("admin")
         reply = Reply(self.t("registration.pending", installer_id=installer_id))
-        if not admins:
-            return Outcome([reply, Reply(self.t("registration.no_admins"))])
         request = Reply(
             self.t("registration.admin_request", name=user.name, username=user.username or "—",
                    user_id=user.id, installer_id=installer_id),
@@ -132,7 +126,18 @@ class People:
               Button(self.t("registration.refuse"),
                      buttons.encode(Registration(user.id, Verdict.REFUSE)))]],
         )
-        return Outcome([reply], notices=[Notice(admin.id, request) for admin in admins])
+        async with self.store.transaction():  # the admins' requests commit with it
+            await self.store.set_user_status(user.id, "pending", installer_id)
+            await self.store.audit(user.id, None, "registration_requested",
+                                   {"installer_id": installer_id})
+            admins = await self.store.users_with_role("admin")
+            when = self.store.now()
+            for admin in admins:
+                await notices.queue(self.store, admin.id, request,
+                                    f"registration:{user.id}:{when}:admin:{admin.id}")
+        if not admins:
+            return Outcome([reply, Reply(self.t("registration.no_admins"))])
+        return Outcome([reply])
 
     async def decide(self, admin: Person, data: str) -> Outcome:
         """An admin's Approve / Refuse button on a registration request."""
@@ -145,22 +150,26 @@ class People:
             return Outcome(alert=self.t("job.stale_button"))
         approve = action.verdict is Verdict.APPROVE
         status = "approved" if approve else "refused"
-        if not await self.store.set_user_status(applicant.id, status, only_from="pending"):
-            return Outcome(alert=self.t("registration.already_decided"))
         time = self.store.clock().astimezone(self.settings.tz).strftime("%d %b %H:%M")
         base = self.t("registration.admin_request", name=applicant.name,
                       username=applicant.username or "—", user_id=applicant.id,
                       installer_id=applicant.installer_id)
-        if approve:
-            await self.store.grant(applicant.id, "installer", admin.user.id)
-            await self.store.audit(admin.user.id, None, "installer_approved",
-                                   {"user": applicant.id, "installer_id": applicant.installer_id})
-            note = self.t("registration.admin_approved", admin=admin.user.name, time=time)
-            tell = self.t("registration.approved", name=applicant.name)
-        else:
-            await self.store.audit(admin.user.id, None, "installer_refused",
-                                   {"user": applicant.id, "installer_id": applicant.installer_id})
-            note = self.t("registration.admin_refused", admin=admin.user.name, time=time)
-            tell = self.t("registration.refused")
-        return Outcome(edit=Reply(f"{base}\n{note}"),
-                       notices=[Notice(applicant.id, Reply(tell))])
+        async with self.store.transaction():  # the applicant's notice commits with it
+            if not await self.store.set_user_status(applicant.id, status, only_from="pending"):
+                return Outcome(alert=self.t("registration.already_decided"))
+            if approve:
+                await self.store.grant(applicant.id, "installer", admin.user.id)
+                await self.store.audit(admin.user.id, None, "installer_approved",
+                                       {"user": applicant.id,
+                                        "installer_id": applicant.installer_id})
+                note = self.t("registration.admin_approved", admin=admin.user.name, time=time)
+                tell = self.t("registration.approved", name=applicant.name)
+            else:
+                await self.store.audit(admin.user.id, None, "installer_refused",
+                                       {"user": applicant.id,
+                                        "installer_id": applicant.installer_id})
+                note = self.t("registration.admin_refused", admin=admin.user.name, time=time)
+                tell = self.t("registration.refused")
+            await notices.queue(self.store, applicant.id, Reply(tell),
+                                f"registration:{applicant.id}:{self.store.now()}:{status}")
+        return Outcome(edit=Reply(f"{base}\n{note}"))

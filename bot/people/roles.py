@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.config import Settings
-from bot.engine.interaction import Notice, Outcome, Reply
+from bot.engine import notices
+from bot.engine.interaction import Outcome, Reply
 from bot.people.registration import Person
 from bot.store import Store, User
 from bot.texts import Texts
@@ -97,26 +98,29 @@ class Roles:
 
     async def _grant(self, admin: Person, user: User, role: str) -> Outcome:
         values = {"name": user.name, "user_id": user.id, "role": self.t(f"role.{role}")}
-        changed = await self.store.grant(user.id, role, admin.user.id)
-        lines = [self.t("granted" if changed else "already", **values)]
-        approved = False
-        if role == "installer":
-            approved = await self._approve(admin, user)
-            if approved:
-                lines.append(self.t("approved_too", installer_id=user.installer_id))
-            elif not user.installer_id:
-                lines.append(self.t("register_first"))
-        if not changed and not approved:
-            return self._say("\n".join(lines))
-        if changed:
-            await self.store.audit(admin.user.id, None, "role_granted",
-                                   {"user": user.id, "role": role, "by": admin.user.id})
-        if role == "installer" and approved:
-            told = self.texts.get("registration.approved", name=user.name)
-        else:
-            told = self.t("told_granted", role=self.t(f"role.{role}"),
-                          hint=self.texts.get(f"grant.hint_{role}", default=""))
-        return Outcome([Reply("\n".join(lines))], notices=[Notice(user.id, Reply(told))])
+        async with self.store.transaction():  # the person's notice commits with the grant
+            changed = await self.store.grant(user.id, role, admin.user.id)
+            lines = [self.t("granted" if changed else "already", **values)]
+            approved = False
+            if role == "installer":
+                approved = await self._approve(admin, user)
+                if approved:
+                    lines.append(self.t("approved_too", installer_id=user.installer_id))
+                elif not user.installer_id:
+                    lines.append(self.t("register_first"))
+            if not changed and not approved:
+                return self._say("\n".join(lines))
+            if changed:
+                await self.store.audit(admin.user.id, None, "role_granted",
+                                       {"user": user.id, "role": role, "by": admin.user.id})
+            if role == "installer" and approved:
+                told = self.texts.get("registration.approved", name=user.name)
+            else:
+                told = self.t("told_granted", role=self.t(f"role.{role}"),
+                              hint=self.texts.get(f"grant.hint_{role}", default=""))
+            await notices.queue(self.store, user.id, Reply(told),
+                                f"role:{user.id}:{role}:granted:{self.store.now()}")
+        return self._say("\n".join(lines))
 
     async def _approve(self, admin: Person, user: User) -> bool:
         """Approve a registered installer ID that waits (or was refused)."""
@@ -131,15 +135,18 @@ class Roles:
 
     async def _revoke(self, admin: Person, user: User, role: str) -> Outcome:
         values = {"name": user.name, "user_id": user.id, "role": self.t(f"role.{role}")}
-        if not await self.store.revoke(user.id, role):
-            return self._say(self.t("not_held", **values))
-        await self.store.audit(admin.user.id, None, "role_revoked",
-                               {"user": user.id, "role": role, "by": admin.user.id})
+        async with self.store.transaction():  # the person's notice commits with the change
+            if not await self.store.revoke(user.id, role):
+                return self._say(self.t("not_held", **values))
+            await self.store.audit(admin.user.id, None, "role_revoked",
+                                   {"user": user.id, "role": role, "by": admin.user.id})
+            told = self.t("told_revoked", role=self.t(f"role.{role}"))
+            await notices.queue(self.store, user.id, Reply(told),
+                                f"role:{user.id}:{role}:revoked:{self.store.now()}")
         lines = [self.t("revoked", **values)]
         if role in CONFIGURED and user.id in getattr(self.settings, CONFIGURED[role][0]):
             lines.append(self.t("from_config", setting=CONFIGURED[role][1]))
-        told = self.t("told_revoked", role=self.t(f"role.{role}"))
-        return Outcome([Reply("\n".join(lines))], notices=[Notice(user.id, Reply(told))])
+        return self._say("\n".join(lines))
 
     async def listing(self) -> str:
         """Who holds which role now (installers are counted)."""

@@ -10,6 +10,7 @@ One module per aggregate holds its SQL:
 - `outbox`: outgoing HTTP deliveries
 - `audit`: the audit trail
 - `inbox`: updates from Telegram, kept until processed
+- `notices`: Telegram messages owed to a chat, kept until sent
 - `retention`: secret answers masked once no longer needed
 - `stats`: job counts and the outbox's backlog, for operations
 
@@ -20,6 +21,7 @@ One module per aggregate holds its SQL:
 from bot.store.handoffs import Handoffs
 from bot.store.inbox import Inbox, Received
 from bot.store.jobs import Jobs
+from bot.store.notices import Notices
 from bot.store.outbox import Outbox
 from bot.store.people import People
 from bot.store.records import (
@@ -43,7 +45,7 @@ from bot.store.retention import Retention
 from bot.store.stats import Stats
 
 
-class Store(People, Jobs, Handoffs, Outbox, Inbox, Retention, Stats):
+class Store(People, Jobs, Handoffs, Outbox, Inbox, Notices, Retention, Stats):
     """The bot's database, every aggregate on one engine: `await Store.open(url_or_path)`."""
 
 

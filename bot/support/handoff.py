@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.config import Settings
-from bot.engine import buttons
+from bot.engine import buttons, notices
 from bot.engine.buttons import JobAction, Reject, RejectPart, RejectReason, Undo, Verb, Verify
 from bot.engine.interaction import Button, Edit, Notice, Outcome, Reply
 from bot.engine.plan import JobView, shorten
@@ -363,11 +363,13 @@ class Support:
 
     # Waiting --------------------------------------------------------------------------
 
-    async def sweep_waiting(self) -> Outcome:
-        """Re-page support once for hand-offs undecided too long; tell their installers."""
+    async def sweep_waiting(self) -> int:
+        """Re-page support once for hand-offs undecided too long; tell their installers
+        (and note it in the support chat) through notices queued with the re-page. Returns
+        how many hand-offs were re-paged."""
         limit = self.settings.support_wait_minutes
         cutoff = (self.store.clock() - timedelta(minutes=limit)).isoformat()
-        outcome = Outcome()
+        repaged = 0
         for handoff in await self.store.waiting_handoffs(cutoff):
             view = await self._view(handoff.job_id)
             if view.job.status != SUBMITTED:
@@ -382,14 +384,16 @@ class Support:
                                              f"page:{handoff.id}:waiting:{index}")
                 await self.store.audit(None, handoff.job_id, "repaged",
                                        {"handoff": handoff.id, "minutes": minutes})
-            outcome.notices.append(Notice(view.job.chat_id, Reply(
-                self.t("support.tell_waiting", job=handoff.job_id))))
-            if handoff.chat_id is not None:
-                outcome.notices.append(Notice(handoff.chat_id, Reply(
-                    self.t("support.waiting_note", job=handoff.job_id, minutes=minutes),
-                    reply_to=handoff.message_id)))
+                await notices.queue(self.store, view.job.chat_id, Reply(
+                    self.t("support.tell_waiting", job=handoff.job_id)),
+                    f"waiting:{handoff.id}:installer")
+                if handoff.chat_id is not None:
+                    await notices.queue(self.store, handoff.chat_id, Reply(
+                        self.t("support.waiting_note", job=handoff.job_id, minutes=minutes),
+                        reply_to=handoff.message_id), f"waiting:{handoff.id}:support")
+            repaged += 1
         self.outbox.kick()
-        return outcome
+        return repaged
 
 
 def _address_verified(address: Any) -> bool:
