@@ -165,8 +165,8 @@ def make_dispatcher(app: Application, services: Services) -> Dispatcher:
 
 async def start_polling(app: Application, poll_timeout: int = 10) -> None:
     """Start the bot inside a running event loop: services, the job queue, then the intake
-    (updates left unprocessed by a previous run first, then the catch-up of what the
-    previous run still owed, then long polling)."""
+    (updates left unprocessed by a previous run first, then those sent while it was down,
+    then the catch-up of what the previous run still owed, then long polling)."""
     await app.initialize()
     if app.post_init is not None:
         await app.post_init(app)
@@ -178,6 +178,10 @@ async def start_polling(app: Application, poll_timeout: int = 10) -> None:
     await services.store.forget_done()
     await app.start()
     await poller.resume()
+    try:  # what people sent while the bot was down goes first: it may answer what is owed
+        await poller.poll_once(timeout_s=0)
+    except TelegramError as exc:
+        log.warning("polling error (getUpdates) at start: %s", exc)
     await settle_then_catch_up(app, dispatcher)
     poller.start()
 

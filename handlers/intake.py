@@ -171,9 +171,11 @@ class Poller:
             log.info("resuming %d updates received before the restart", len(unfinished))
         return len(unfinished)
 
-    async def poll_once(self) -> int:
-        """One `getUpdates`: keep each update, then queue it; returns how many arrived."""
-        updates = await self.bot.get_updates(offset=self.offset, timeout=self.timeout_s,
+    async def poll_once(self, timeout_s: int | None = None) -> int:
+        """One `getUpdates` (waiting up to `timeout_s`, by default the poller's): keep each
+        update, then queue it; returns how many arrived."""
+        wait = self.timeout_s if timeout_s is None else timeout_s
+        updates = await self.bot.get_updates(offset=self.offset, timeout=wait,
                                              allowed_updates=self.allowed_updates)
         for update in updates:
             fresh = await self.inbox.receive(update.update_id, sender_of(update),
