@@ -265,8 +265,7 @@ class Engine:
         if special is Special.SKIP and step.optional:
             return await recorder.accept(view, slot, None, "skip", user_id, message_id)
         if special is Special.SKIP_REST and step.optional:
-            async with self.store.transaction():
-                for other in self.records.rest_of_group(view, slot):
-                    await self.store.save_answer(job.id, other.key, None, "skip")
-            return await recorder.accept(view, slot, None, "skip", user_id, message_id)
+            rest = {other.key: (None, "skip") for other in self.records.rest_of_group(view, slot)}
+            return await recorder.accept(view, slot, None, "skip", user_id, message_id,
+                                         extra=rest)
         return await self.kind(slot).press(self.desk, view, slot, action, user_id, message_id)

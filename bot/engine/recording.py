@@ -3,7 +3,7 @@ caution, settle the caution, refuse one, flag, submit; then ask the next questio
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from bot.engine import buttons, notices
@@ -110,34 +110,38 @@ class Recorder:
         pending = Pending.from_json(view.job.pending or {})
         caution, t = pending.caution, self.records.t
         if not accepted:
-            await self.store.update_job(view.job.id, pending=None)
-            await self.store.audit(user_id, view.job.id, "warning_declined", {"step": slot.key})
             acks: list[Reply] = []
-            if caution.redo:
-                shown = await self.save(view, slot, pending.value, pending.source, user_id,
-                                        keep_flags=False)
-                acks = self.acks(slot, shown)
-                await self.clear(view.job, [caution.redo])
+            async with self.store.transaction():  # one update, one commit
+                await self.store.update_job(view.job.id, pending=None)
+                await self.store.audit(user_id, view.job.id, "warning_declined",
+                                       {"step": slot.key})
+                if caution.redo:
+                    shown = await self.save(view, slot, pending.value, pending.source, user_id,
+                                            keep_flags=False)
+                    acks = self.acks(slot, shown)
+                    await self.clear(view.job, [caution.redo])
             outcome = await self.next(view.job.id, acks)
             outcome.retire = self.mark(message_id, t(SEND_AGAIN))
             return outcome
-        if caution.flag:
-            await self.store.add_flag(view.job.id, caution.flag, caution.redo or slot.key,
-                                      caution.values)
-            await self.store.audit(user_id, view.job.id, "warning_accepted",
-                                   {"step": slot.key, "flag": caution.flag})
-        shown = await self.save(view, slot, pending.value, pending.source, user_id,
-                                keep_flags=True)
-        for step, value in caution.extra.items():
-            await self.store.save_answer(view.job.id, step, value, pending.source)
+        async with self.store.transaction():  # the flag, the answer and its extras at once
+            if caution.flag:
+                await self.store.add_flag(view.job.id, caution.flag, caution.redo or slot.key,
+                                          caution.values)
+                await self.store.audit(user_id, view.job.id, "warning_accepted",
+                                       {"step": slot.key, "flag": caution.flag})
+            extra = {step: (value, pending.source) for step, value in caution.extra.items()}
+            shown = await self.save(view, slot, pending.value, pending.source, user_id,
+                                    keep_flags=True, extra=extra)
         outcome = await self.next(view.job.id, self.acks(slot, shown))
         outcome.retire = self.mark(message_id, t(caution.yes))
         return outcome
 
     async def accept(self, view: JobView, slot: Slot, value: Any, source: str, user_id: int,
-                     message_id: int | None = None, keep_flags: bool = False) -> Outcome:
-        """Store an answer (clearing what depended on an older one) and ask the next."""
-        shown = await self.save(view, slot, value, source, user_id, keep_flags)
+                     message_id: int | None = None, keep_flags: bool = False,
+                     extra: Mapping[str, tuple[Any, str]] | None = None) -> Outcome:
+        """Store an answer (clearing what depended on an older one) and ask the next;
+        `extra` answers (key: value and source) are stored in the same transaction."""
+        shown = await self.save(view, slot, value, source, user_id, keep_flags, extra)
         outcome = await self.next(view.job.id, self.acks(slot, shown))
         outcome.retire = (
             self.mark(message_id, shown) if message_id is not None
@@ -146,8 +150,9 @@ class Recorder:
         return outcome
 
     async def save(self, view: JobView, slot: Slot, value: Any, source: str, user_id: int,
-                   keep_flags: bool) -> str:
-        """Write the answer, its audit entry, and clear what depended on an older answer."""
+                   keep_flags: bool, extra: Mapping[str, tuple[Any, str]] | None = None) -> str:
+        """Write the answer (and `extra` answers), its audit entry, and clear what depended on
+        an older answer: one transaction."""
         job = view.job
         previous = view.answers.get(slot.key)
         shown = self.records.describe(slot, Answer(slot.key, value, source, job.updated_at))
@@ -159,6 +164,8 @@ class Recorder:
             if not keep_flags:
                 await self.store.clear_flags(job.id, slot.key)
             await self.store.save_answer(job.id, slot.key, value, source)
+            for key, (other, how) in (extra or {}).items():
+                await self.store.save_answer(job.id, key, other, how)
             action = "safety_confirmed" if slot.step.safety else "answer"
             await self.store.audit(user_id, job.id, action,
                                    {"step": slot.key, "value": shown, "source": source})
