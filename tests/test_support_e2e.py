@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.config import Settings
 from bot.logs import quiet_libraries
@@ -292,3 +293,22 @@ async def test_secrets_never_reach_the_logs(
     for secret in (PASSWORD, ROUTING_KEY, RECORD_TOKEN, bot.settings.telegram_token
                    .get_secret_value()):
         assert secret not in text
+
+
+async def test_a_press_on_a_copy_of_a_decided_hand_off_shows_the_decision(
+    bot: RunningBot, ana: Player, bob: Player, carol: Player
+) -> None:
+    """A hand-off posted twice (an interruption between its send and its note) or one whose
+    edit was lost keeps its buttons; pressing them shows the decision and takes them away."""
+    handoff = await submit_job(ana, bot, bob)
+    data = handoff.button_data("✅ Verify")
+    await bob.press_data(handoff, data)
+    await ana.wait_for_text("verified")
+    markup = InlineKeyboardMarkup([[InlineKeyboardButton("✅ Verify", callback_data=data)]])
+    await bot.app.bot.send_message(SUPPORT_CHAT_ID, "Job copy", reply_markup=markup)
+    copy = await carol.wait_for_text("Job copy")
+    answer = await carol.press_data(copy, data)
+    assert answer is not None and answer.text.startswith("Already decided by Bob")
+    assert copy.buttons == [] and "Verified by Bob" in copy.text
+    trail = await bot.services.store.audit_trail(1)
+    assert sum(1 for e in trail if e["action"] == "verified") == 1

@@ -248,8 +248,15 @@ class Support:
         return job is not None and job.installer_id == person.user.id
 
     async def _already(self, handoff: Handoff) -> Outcome:
-        decider = await self.store.user(handoff.decided_by) if handoff.decided_by else None
-        return Outcome(alert=self.t("support.already", name=decider.name if decider else "?"))
+        """A press on a hand-off decided before: say by whom, and show the decision on the
+        pressed message (a copy posted twice, or one whose edit an interruption lost)."""
+        decided = await self.store.handoff(handoff.id) or handoff
+        decider = await self.store.user(decided.decided_by) if decided.decided_by else None
+        outcome = Outcome(alert=self.t("support.already", name=decider.name if decider else "?"))
+        if decided.decision:
+            view = await self._view(decided.job_id)
+            outcome.edit = await self._decided(decided, decider, view)
+        return outcome
 
     async def decide(self, handoff: Handoff, person: Person, decision: str,
                      reason: str | None = None, part: str | None = None) -> Outcome:
@@ -291,19 +298,15 @@ class Support:
         the hand-off notified once sent)."""
         handoff = await self.store.handoff(handoff_id)
         assert handoff is not None
-        when, name = self._time(handoff.decided_at), decider.name if decider else "?"
 
         async def notified(_message_id: int) -> None:
             await self.notified(handoff_id)
 
         if handoff.decision == VERIFIED:
-            line = self.t("support.verified_line", name=name, time=when)
             tell = Reply(self.t("support.tell_verified", job=view.job.id), remember=notified)
         else:
             part_name = self.t(f"part.{handoff.redo_part}")
             reason = self._reason_text(handoff.reason)
-            line = self.t("support.rejected_line", name=name, time=when,
-                          reason=reason, part=part_name)
             tell = Reply(self.t("support.tell_rejected", job=view.job.id, reason=reason,
                                 part=part_name),
                          [[Button(self.t("support.fix_now", job=view.job.id),
@@ -311,10 +314,21 @@ class Support:
                          remember=notified)
         outcome = Outcome(notices=[Notice(view.job.chat_id, tell)])
         if handoff.chat_id is not None and handoff.message_id is not None:
-            chunks = split_lines(await self.text(view, handoff))
             outcome.edits.append(Edit(handoff.chat_id, handoff.message_id,
-                                      Reply(f"{chunks[-1]}\n\n{line}")))
+                                      await self._decided(handoff, decider, view)))
         return outcome
+
+    async def _decided(self, handoff: Handoff, decider: User | None, view: JobView) -> Reply:
+        """The hand-off message as it reads once decided: its last part and who decided."""
+        when, name = self._time(handoff.decided_at), decider.name if decider else "?"
+        if handoff.decision == VERIFIED:
+            line = self.t("support.verified_line", name=name, time=when)
+        else:
+            line = self.t("support.rejected_line", name=name, time=when,
+                          reason=self._reason_text(handoff.reason),
+                          part=self.t(f"part.{handoff.redo_part}"))
+        chunks = split_lines(await self.text(view, handoff))
+        return Reply(f"{chunks[-1]}\n\n{line}")
 
     async def notified(self, handoff_id: int) -> None:
         """The installer has been told the decision (or cannot be: they blocked the bot)."""
