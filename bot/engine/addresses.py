@@ -154,9 +154,10 @@ class AddressSteps:
         if isinstance(action, PickAddress):
             if action.index >= len(candidates):
                 return Outcome(alert=self.t("job.stale_button"))
-            await self.store.update_job(view.job.id, offers=None)
-            return await recorder.accept(view, slot, candidates[action.index], "button",
-                                         user_id, message_id)
+            async with self.store.transaction():  # one update, one commit
+                await self.store.update_job(view.job.id, offers=None)
+                return await recorder.accept(view, slot, candidates[action.index], "button",
+                                             user_id, message_id)
         if action.special is Special.RETRY:
             await self.store.update_job(view.job.id, offers={**offers, "gps": None}
                                         if not offers.get("query") else None)
@@ -166,8 +167,9 @@ class AddressSteps:
         if action.special is Special.TYPED and offers.get("query"):
             gps = view.of_role("gps") or {"lat": 0.0, "lon": 0.0}
             typed = Candidate.unverified(offers["query"], gps["lat"], gps["lon"])
-            await recorder.flag(view.job.id, "address_unverified", slot.key, {}, user_id)
-            await self.store.update_job(view.job.id, offers=None)
-            return await recorder.accept(view, slot, json.loads(typed.to_json()), "typed",
-                                         user_id, message_id, keep_flags=True)
+            async with self.store.transaction():  # one update, one commit
+                await recorder.flag(view.job.id, "address_unverified", slot.key, {}, user_id)
+                await self.store.update_job(view.job.id, offers=None)
+                return await recorder.accept(view, slot, json.loads(typed.to_json()), "typed",
+                                             user_id, message_id, keep_flags=True)
         return Outcome(alert=self.t("job.stale_button"))

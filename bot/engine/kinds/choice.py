@@ -48,20 +48,22 @@ class ChoiceKind(Kind):
         option = step.option(action.option) if isinstance(action, Choose) else None
         if option is None:
             return Outcome(alert=desk.records.t("job.stale_button"))
-        if option.flag:
-            await recorder.flag(job.id, option.flag, slot.key, {}, user_id)
-        if option.block:
-            return recorder.blocked(job, f"step.{step.id}.blocked", option.flag or step.id, {})
-        if option.goto:
-            await desk.records.store.audit(user_id, job.id, "answer",
-                                           {"step": slot.key, "value": option.id})
-            await recorder.clear(job, [option.goto])
-            outcome = await recorder.next(job.id, [])
-            outcome.retire = recorder.mark(message_id,
-                                           desk.records.option_label(step, option.id))
-            return outcome
-        return await recorder.accept(view, slot, option.id, "button", user_id, message_id,
-                                     keep_flags=bool(option.flag))
+        async with desk.records.store.transaction():  # one update, one commit
+            if option.flag:
+                await recorder.flag(job.id, option.flag, slot.key, {}, user_id)
+            if option.block:
+                return recorder.blocked(job, f"step.{step.id}.blocked", option.flag or step.id,
+                                        {})
+            if option.goto:
+                await desk.records.store.audit(user_id, job.id, "answer",
+                                               {"step": slot.key, "value": option.id})
+                await recorder.clear(job, [option.goto])
+                outcome = await recorder.next(job.id, [])
+                outcome.retire = recorder.mark(message_id,
+                                               desk.records.option_label(step, option.id))
+                return outcome
+            return await recorder.accept(view, slot, option.id, "button", user_id, message_id,
+                                         keep_flags=bool(option.flag))
 
     def expects(self, step: Step, received: str) -> str:
         """Buttons."""
@@ -95,13 +97,14 @@ class ChecklistKind(Kind):
         if answer == "yes":
             return await recorder.accept(view, slot, answer, "button", user_id, message_id)
         item = t(f"checklist.{slot.item.id}")
-        await recorder.flag(job.id, "checklist_failed", slot.key, {"item": slot.item.id},
-                            user_id)
-        if slot.item.critical:
-            return recorder.blocked(job, f"step.{slot.step.id}.blocked", "checklist_failed",
-                                    {"item": item})
-        outcome = await recorder.accept(view, slot, answer, "button", user_id, message_id,
-                                        keep_flags=True)
+        async with desk.records.store.transaction():  # one update, one commit
+            await recorder.flag(job.id, "checklist_failed", slot.key, {"item": slot.item.id},
+                                user_id)
+            if slot.item.critical:
+                return recorder.blocked(job, f"step.{slot.step.id}.blocked", "checklist_failed",
+                                        {"item": item})
+            outcome = await recorder.accept(view, slot, answer, "button", user_id, message_id,
+                                            keep_flags=True)
         outcome.replies.insert(0, Reply(t(f"step.{slot.step.id}.flagged", item=item)))
         return outcome
 
