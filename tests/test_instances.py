@@ -203,3 +203,25 @@ async def test_a_summary_missed_while_every_instance_was_down_is_sent_once_at_st
     finally:
         for bot in bots:
             await bot.stop()
+
+
+async def test_an_update_a_dead_instance_left_is_adopted_once(
+        two_stores: tuple[Store, Store]) -> None:
+    seen: list[int] = []
+
+    async def process(update: Update) -> None:
+        seen.append(update.update_id)
+
+    def decode(kept: Received) -> Update | None:
+        return Update.de_json(json.loads(kept.payload), None)  # type: ignore[arg-type]
+
+    dead, alive = two_stores
+    await dead.receive(5, 8, text_update(5, 8).to_json())  # received, then the instance died
+    dispatcher = Dispatcher(process, alive, turns=alive, decode=decode)
+    assert dispatcher.adopt(await alive.unfinished(received_before="2000-01-01")) == 0
+    orphans = await alive.unfinished(received_before="9999-01-01")
+    assert dispatcher.adopt(orphans) == 1
+    assert dispatcher.adopt(orphans) == 0  # queued here already
+    await dispatcher.idle()
+    assert dispatcher.adopt(await alive.unfinished()) == 0
+    assert seen == [5]
