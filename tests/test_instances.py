@@ -13,18 +13,23 @@ from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import aiohttp
 import pytest
+from aiohttp import web
 from telegram import Chat, Message, Update, User
+from test_webhook_e2e import SECRET, WebhookBot, free_port
 
 from bot.places.spacing import RequestSpacer, SharedLimiter
-from bot.store import Received, Store
+from bot.store import SUBMITTED, Received, Store
 from bot.store.migrations import latest
 from handlers.intake import Dispatcher
 from handlers.schedule import DAILY_SUMMARY
+from handlers.webhook import SECRET_HEADER
 from testkit.emulator import BotApiEmulator
 from testkit.fakes.geocoder import FakeNominatim
 
-from conftest import MANAGER_ID, RunningBot, make_settings
+from conftest import ANA_ID, MANAGER_ID, RunningBot, make_settings
+from flow import start_job, walk
 from stores import Cluster
 
 
@@ -225,3 +230,71 @@ async def test_an_update_a_dead_instance_left_is_adopted_once(
     await dispatcher.idle()
     assert dispatcher.adopt(await alive.unfinished()) == 0
     assert seen == [5]
+
+
+class RoundRobin:
+    """A load balancer on loopback: each POST goes to the next instance in turn."""
+
+    def __init__(self, backends: list[str]) -> None:
+        self.backends = backends
+        self.turn = itertools.count()
+        self.runner: web.AppRunner | None = None
+        self.port = free_port()
+
+    async def forward(self, request: web.Request) -> web.Response:
+        backend = self.backends[next(self.turn) % len(self.backends)]
+        async with aiohttp.ClientSession() as session, session.post(
+                backend + request.path, data=await request.read(),
+                headers={SECRET_HEADER: request.headers.get(SECRET_HEADER, ""),
+                         "Content-Type": "application/json"}) as answer:
+            return web.Response(status=answer.status, body=await answer.read())
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_post("/{tail:.*}", self.forward)
+        self.runner = web.AppRunner(app)
+        await self.runner.setup()
+        await web.TCPSite(self.runner, "127.0.0.1", self.port).start()
+
+    async def stop(self) -> None:
+        if self.runner is not None:
+            await self.runner.cleanup()
+
+
+async def test_two_webhook_instances_behind_a_balancer_keep_a_persons_order(
+        tmp_path: Path, emu: BotApiEmulator, nominatim: FakeNominatim, pg_url: str) -> None:
+    ports = [free_port(), free_port()]
+    balancer = RoundRobin([f"http://127.0.0.1:{p}" for p in ports])
+    await balancer.start()
+    bots = [WebhookBot(make_settings(
+        tmp_path, emu, nominatim.url, database_url=pg_url, webhook_secret=SECRET,
+        webhook_url=f"http://127.0.0.1:{balancer.port}/telegram/hook", webhook_port=port))
+        for port in ports]
+    try:
+        for bot in bots:
+            await bot.start()
+        ana = emu.user(ANA_ID, "Ana", "Installer", username="ana")
+        await ana.send("/start")
+        await ana.expect_text("installer ID")
+        await ana.send("INS-10234")
+        await ana.expect_text("approved")
+        await start_job(ana)
+        for _ in range(8):  # a burst: consecutive updates reach both instances
+            await ana.send("/status")
+        for _ in range(8):
+            await ana.expect()
+        await walk(ana, bots[0])  # to the end: submitted
+        store = bots[0].services.store
+        [job] = await store.jobs_of(ANA_ID)
+        assert job.status == SUBMITTED
+        rows = await store.fetch_all(
+            "SELECT update_id FROM inbox WHERE sender = ? ORDER BY done_at", (ANA_ID,))
+        processed = [r["update_id"] for r in rows]
+        assert processed == sorted(processed)  # one at a time, in Telegram's order
+        assert await store.unfinished() == []
+        hook = emu.webhook
+        assert hook is not None and len(hook.deliveries) == len(processed)
+    finally:
+        for bot in bots:
+            await bot.stop()
+        await balancer.stop()
