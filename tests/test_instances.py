@@ -1,6 +1,8 @@
 """Several instances on one PostgreSQL database: a delivery or notice claimed by one, a job
 run by one, the daily summary sent once (a missed one too), the geocoder's shared spacing,
-concurrent migrations, and one person's updates in order across two dispatchers."""
+concurrent migrations, one person's updates in order across two dispatchers (and an update
+a dead instance left, adopted once), and two webhook instances behind a round-robin
+balancer."""
 
 from __future__ import annotations
 
