@@ -156,8 +156,9 @@ class AddressSteps:
                 return Outcome(alert=self.t("job.stale_button"))
             async with self.store.transaction():  # one update, one commit
                 await self.store.update_job(view.job.id, offers=None)
-                return await recorder.accept(view, slot, candidates[action.index], "button",
-                                             user_id, message_id)
+                shown = await recorder.save(view, slot, candidates[action.index], "button",
+                                            user_id, keep_flags=False)
+            return await recorder.answered(view, slot, shown, message_id)
         if action.special is Special.RETRY:
             await self.store.update_job(view.job.id, offers={**offers, "gps": None}
                                         if not offers.get("query") else None)
@@ -170,6 +171,7 @@ class AddressSteps:
             async with self.store.transaction():  # one update, one commit
                 await recorder.flag(view.job.id, "address_unverified", slot.key, {}, user_id)
                 await self.store.update_job(view.job.id, offers=None)
-                return await recorder.accept(view, slot, json.loads(typed.to_json()), "typed",
-                                             user_id, message_id, keep_flags=True)
+                shown = await recorder.save(view, slot, json.loads(typed.to_json()), "typed",
+                                            user_id, keep_flags=True)
+            return await recorder.answered(view, slot, shown, message_id)
         return Outcome(alert=self.t("job.stale_button"))

@@ -142,6 +142,12 @@ class Recorder:
         """Store an answer (clearing what depended on an older one) and ask the next;
         `extra` answers (key: value and source) are stored in the same transaction."""
         shown = await self.save(view, slot, value, source, user_id, keep_flags, extra)
+        return await self.answered(view, slot, shown, message_id)
+
+    async def answered(self, view: JobView, slot: Slot, shown: str,
+                       message_id: int | None) -> Outcome:
+        """After an answer is saved (`save`, committed): mark its question, ask the next.
+        Never inside a transaction: the next question may look addresses up."""
         outcome = await self.next(view.job.id, self.acks(slot, shown))
         outcome.retire = (
             self.mark(message_id, shown) if message_id is not None

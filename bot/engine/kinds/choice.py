@@ -58,12 +58,14 @@ class ChoiceKind(Kind):
                 await desk.records.store.audit(user_id, job.id, "answer",
                                                {"step": slot.key, "value": option.id})
                 await recorder.clear(job, [option.goto])
-                outcome = await recorder.next(job.id, [])
-                outcome.retire = recorder.mark(message_id,
-                                               desk.records.option_label(step, option.id))
-                return outcome
-            return await recorder.accept(view, slot, option.id, "button", user_id, message_id,
-                                         keep_flags=bool(option.flag))
+            else:
+                shown = await recorder.save(view, slot, option.id, "button", user_id,
+                                            keep_flags=bool(option.flag))
+        if option.goto:  # the next question is asked once the change is committed
+            outcome = await recorder.next(job.id, [])
+            outcome.retire = recorder.mark(message_id, desk.records.option_label(step, option.id))
+            return outcome
+        return await recorder.answered(view, slot, shown, message_id)
 
     def expects(self, step: Step, received: str) -> str:
         """Buttons."""
@@ -103,8 +105,8 @@ class ChecklistKind(Kind):
             if slot.item.critical:
                 return recorder.blocked(job, f"step.{slot.step.id}.blocked", "checklist_failed",
                                         {"item": item})
-            outcome = await recorder.accept(view, slot, answer, "button", user_id, message_id,
-                                            keep_flags=True)
+            shown = await recorder.save(view, slot, answer, "button", user_id, keep_flags=True)
+        outcome = await recorder.answered(view, slot, shown, message_id)
         outcome.replies.insert(0, Reply(t(f"step.{slot.step.id}.flagged", item=item)))
         return outcome
 
