@@ -6,6 +6,7 @@ This is the one module of `bot/` that knows Telegram; the handlers live in `hand
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import signal
@@ -34,7 +35,7 @@ from bot.config import Settings
 from bot.engine import buttons
 from bot.engine.buttons import JOB_ACTIONS, REGISTRATION_ACTIONS, SUPPORT_ACTIONS
 from bot.services import Services
-from bot.store import utc_now
+from bot.store import Received, utc_now
 from handlers import access, installer, support
 from handlers.catchup import catch_up, catch_up_job
 from handlers.context import PinpointContext
@@ -43,7 +44,7 @@ from handlers.intake import ALLOWED_UPDATES, Dispatcher, Poller
 from handlers.managers import register_manager_handlers
 from handlers.monitoring import Monitoring, start_monitoring, timed
 from handlers.retries import RetryingRequest
-from handlers.schedule import schedule_jobs
+from handlers.schedule import once, schedule_jobs
 from handlers.webhook import WebhookReceiver, WebhookServer
 
 log = logging.getLogger(__name__)
@@ -67,8 +68,9 @@ def build_application(
         services.start()
         schedule_jobs(app)  # the daily summary at SUMMARY_TIME and the reminder sweep
         if app.job_queue is not None:
-            app.job_queue.run_repeating(support.sweep_waiting, interval=SWEEP_INTERVAL_S,
-                                        first=SWEEP_INTERVAL_S, name="support-waiting")
+            app.job_queue.run_repeating(once("support-waiting", 2.5 * SWEEP_INTERVAL_S)(
+                support.sweep_waiting), interval=SWEEP_INTERVAL_S, first=SWEEP_INTERVAL_S,
+                name="support-waiting")
             app.job_queue.run_repeating(catch_up_job, interval=SWEEP_INTERVAL_S,
                                         first=SWEEP_INTERVAL_S, name="catch-up")
         await set_command_menus(app, services)
@@ -160,7 +162,12 @@ def make_dispatcher(app: Application, services: Services) -> Dispatcher:
             await app.bot.send_message(update.effective_chat.id,
                                        services.texts.get("errors.slow_down"))
 
-    return Dispatcher(timed(app.process_update), services.store, on_overflow=slow_down)
+    def decode(kept: Received) -> Update | None:
+        return Update.de_json(json.loads(kept.payload), app.bot)
+
+    store = services.store  # several instances share PostgreSQL: take each person's turn
+    return Dispatcher(timed(app.process_update), store, on_overflow=slow_down,
+                      turns=store if store.shared else None, decode=decode)
 
 
 async def start_polling(app: Application, poll_timeout: int = 10) -> None:

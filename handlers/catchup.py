@@ -5,6 +5,10 @@ begins) and then every minute: queued notices not sent yet are sent (`handlers.n
 hand-offs not completely posted are completed, and decisions the installer never heard of
 are told. At start only — no update can be in progress then — installers whose answer was
 stored but whose next question never went out get one line saying so and the question.
+
+Several instances on one database: one runs the catch-up at a time (the lease `CATCH_UP`);
+owed questions are asked by the instance starting, each under the person's turn and checked
+again under it (another instance may be answering that person right then).
 """
 
 from __future__ import annotations
@@ -14,21 +18,26 @@ from datetime import timedelta
 
 from telegram.error import BadRequest, TelegramError
 
+from bot.engine.interaction import Outcome
 from handlers import notices, support
 from handlers.context import PinpointContext
 from handlers.render import send_replies
 
 log = logging.getLogger(__name__)
 NOTICE_GRACE = timedelta(minutes=2)  # a decision's own notice may still be on its way
+CATCH_UP = "catch-up"
+CATCH_UP_LEASE_S = 150.0  # the job runs every minute: a dead holder's lease soon expires
 
 
 async def catch_up(context: PinpointContext, *, starting: bool = False) -> None:
     """Send owed notices, complete hand-off posts, tell missed decisions; at start, re-ask
     owed questions."""
-    now = context.services.store.clock()
-    await notices.deliver(context, starting=starting)
-    await support.post_unposted(context)
-    await support.send_owed_notices(context, now if starting else now - NOTICE_GRACE)
+    store = context.services.store
+    now = store.clock()
+    if await store.claim_lease(CATCH_UP, CATCH_UP_LEASE_S):
+        await notices.deliver(context, starting=starting)
+        await support.post_unposted(context)
+        await support.send_owed_notices(context, now if starting else now - NOTICE_GRACE)
     if starting:
         await ask_owed_questions(context)
 
@@ -40,14 +49,26 @@ async def catch_up_job(context: PinpointContext) -> None:
 
 async def ask_owed_questions(context: PinpointContext) -> None:
     """Each open job whose current question was never sent: the line and the question."""
-    for chat_id, outcome in await context.services.engine.owed_questions():
-        try:
-            if outcome.retire is not None:  # the old question's buttons answer nothing now
-                try:
-                    await context.bot.edit_message_reply_markup(chat_id, outcome.retire[0],
-                                                                reply_markup=None)
-                except BadRequest as exc:
-                    log.debug("old question not retired: %s", exc)
-            await send_replies(context, chat_id, outcome)
-        except TelegramError as exc:
-            log.warning("could not ask job %s's question again: %s", outcome.job_id, exc)
+    store, engine = context.services.store, context.services.engine
+    for chat_id, outcome in await engine.owed_questions():
+        if store.shared:  # another instance may be answering this person: check under its turn
+            async with store.person_turn(chat_id):
+                for _chat, still in await engine.owed_questions():
+                    if still.job_id == outcome.job_id:
+                        await ask_again(context, chat_id, still)
+        else:
+            await ask_again(context, chat_id, outcome)
+
+
+async def ask_again(context: PinpointContext, chat_id: int, outcome: Outcome) -> None:
+    """Retire the old question's buttons, then the line and the question."""
+    try:
+        if outcome.retire is not None:  # the old question's buttons answer nothing now
+            try:
+                await context.bot.edit_message_reply_markup(chat_id, outcome.retire[0],
+                                                            reply_markup=None)
+            except BadRequest as exc:
+                log.debug("old question not retired: %s", exc)
+        await send_replies(context, chat_id, outcome)
+    except TelegramError as exc:
+        log.warning("could not ask job %s's question again: %s", outcome.job_id, exc)

@@ -11,7 +11,14 @@ before its handlers have run, so a crash loses it. Here:
    people. A person's backlog waits in that person's own queue, so it never occupies the
    shared capacity (`slots`); a person with more than `per_person` updates waiting gets one
    polite "slow down" and the excess is dropped (and logged).
-3. The first transaction that commits an update's effects also marks it done in the inbox
+3. Several instances on one PostgreSQL database (`Turns`): a person's update is processed
+   under that person's lock across instances (`Store.person_turn`), and under it first the
+   person's earlier updates that another instance received but has not finished (those a
+   dead instance left too): a person's updates are processed one at a time, in `update_id`
+   order among those in the inbox when the turn begins; one another instance finished
+   meanwhile is skipped. (Telegram numbers updates as they come; an update still on its way
+   to another instance's inbox cannot be waited for.)
+4. The first transaction that commits an update's effects also marks it done in the inbox
    (`bot.store.inbox.processing`), and so does the end of its processing; at start, updates
    received but not done (the process died first) are processed before new ones. An answer
    is thus never applied twice; a message owed after a committed change is sent again by
@@ -26,6 +33,7 @@ import json
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
+from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
 from telegram import Bot, Update
@@ -56,6 +64,16 @@ class Inbox(Protocol):
         """Updates received but not processed, oldest first."""
 
 
+class Turns(Protocol):
+    """A person's lock across instances, and the inbox as seen under it."""
+
+    def person_turn(self, key: int) -> AbstractAsyncContextManager[None]:
+        """Hold the person's lock while the block runs."""
+
+    async def unfinished_of(self, sender: int, upto: int) -> list[Received]:
+        """The person's updates not processed yet, up to `upto`, oldest first."""
+
+
 def sender_of(update: Update) -> int:
     """Whose order an update keeps: its user's, else its chat's."""
     if update.effective_user is not None:
@@ -70,8 +88,12 @@ class Dispatcher:
 
     def __init__(self, process: Callable[[Update], Awaitable[object]], inbox: Inbox, *,
                  slots: int = SHARED_SLOTS, per_person: int = PER_PERSON_QUEUE,
-                 on_overflow: Callable[[Update], Awaitable[object]] | None = None) -> None:
+                 on_overflow: Callable[[Update], Awaitable[object]] | None = None,
+                 turns: Turns | None = None,
+                 decode: Callable[[Received], Update | None] | None = None) -> None:
         self._process = process
+        self._turns = turns  # several instances: take the person's turn (needs `decode`)
+        self._decode = decode
         self._inbox = inbox
         self._slots = asyncio.Semaphore(slots)
         self._per_person = per_person
@@ -112,18 +134,39 @@ class Dispatcher:
             while queue:
                 update = queue[0]
                 async with self._slots:
-                    processing.set(update.update_id)
-                    try:
-                        await self._process(update)
-                    except Exception:  # the application logs handler errors itself
-                        log.exception("update %s failed", update.update_id)
-                await self._inbox.done(update.update_id)
+                    if self._turns is None:
+                        await self._run(update)
+                    else:
+                        await self._run_in_turn(key, update)
                 queue.popleft()
         finally:
             self._workers.pop(key, None)
             if not queue:
                 self._queues.pop(key, None)
                 self._warned.discard(key)
+
+    async def _run(self, update: Update) -> None:
+        processing.set(update.update_id)
+        try:
+            await self._process(update)
+        except Exception:  # the application logs handler errors itself
+            log.exception("update %s failed", update.update_id)
+        await self._inbox.done(update.update_id)
+
+    async def _run_in_turn(self, key: int, update: Update) -> None:
+        """Under the person's lock: their unfinished updates up to this one, in order."""
+        assert self._turns is not None and self._decode is not None
+        async with self._turns.person_turn(key):
+            for kept in await self._turns.unfinished_of(key, update.update_id):
+                mine = kept.update_id == update.update_id
+                earlier = update if mine else self._decode(kept)
+                if not mine:
+                    log.info("update %s of %s taken over from another instance",
+                             kept.update_id, key)
+                if earlier is None:
+                    await self._inbox.done(kept.update_id)
+                else:
+                    await self._run(earlier)
 
     @property
     def waiting(self) -> int:

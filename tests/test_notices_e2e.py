@@ -201,6 +201,15 @@ async def test_a_transient_failure_is_retried_later_and_given_up_in_the_end(
         await store.close()
 
 
+async def expire_leases_on_postgresql(store: Store) -> None:
+    """On PostgreSQL another instance may be sending: a dead process's lease is not dropped
+    at start but expires (here: at once)."""
+    if store.dialect == "postgresql":
+        assert await store.release_notices() == 0
+        await store._exec("UPDATE notices SET leased_until = created_at "
+                          "WHERE leased_until IS NOT NULL")
+
+
 async def test_a_lease_left_by_a_dead_process_is_dropped_at_start(database_url: str) -> None:
     store = await Store.open(database_url)
     try:
@@ -219,6 +228,7 @@ async def test_a_lease_left_by_a_dead_process_is_dropped_at_start(database_url: 
 
         context = SimpleNamespace(services=SimpleNamespace(store=store), bot=UpBot())
         assert await deliver(context) == 0  # type: ignore[arg-type]
+        await expire_leases_on_postgresql(store)
         assert await deliver(context, starting=True) == 1  # type: ignore[arg-type]
         assert await deliver(context, starting=True) == 0  # type: ignore[arg-type]
         assert sent == [(42, "hello")]
@@ -245,6 +255,7 @@ async def test_a_chats_notices_keep_their_order(database_url: str) -> None:
         context = SimpleNamespace(services=SimpleNamespace(store=store), bot=UpBot())
         await deliver(context)  # type: ignore[arg-type]
         assert sent == ["c"]  # "b" waits until "a" is out
+        await expire_leases_on_postgresql(store)
         await deliver(context, starting=True)  # type: ignore[arg-type]
         assert sent == ["c", "a", "b"]
     finally:

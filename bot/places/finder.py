@@ -71,7 +71,7 @@ from bot.config import Settings
 from bot.places.cache import GeocodeCache
 from bot.places.candidates import Candidate, GeocoderError, candidate_from, classify, cut, rank
 from bot.places.pins import LatLon, check_latlon, distance_m
-from bot.places.spacing import INTERACTIVE, RequestSpacer, spacer_for
+from bot.places.spacing import INTERACTIVE, RequestSpacer, SharedLimiter, spacer_for
 
 log = logging.getLogger(__name__)
 
@@ -178,6 +178,10 @@ class AddressFinder:
             interval = max(interval, 1.0)  # the public server's usage policy
         self.spacer = spacer or spacer_for(f"{self.service}|{endpoint}", interval,
                                            config.quota_per_person)
+        if spacer is None and cache is not None:  # the latest store's database shares it
+            shared = cache.engine.dialect.name == "postgresql"
+            self.spacer.shared = (SharedLimiter(cache.engine, f"{self.service}|{endpoint}")
+                                  if shared else None)
         self.stats = FinderStats()
 
     @classmethod
@@ -373,6 +377,7 @@ class AddressFinder:
             if cached is not None:
                 turn.unused()
                 return cached
+            await turn.cleared(deadline)  # several instances: their shared spacing too
             timeout = max(min(self.config.timeout_s, deadline - time.monotonic()), 0.05)
             self.stats.requests += 1
             try:
@@ -383,8 +388,10 @@ class AddressFinder:
                 error = classify(exc)
                 metrics.GEOCODER_CALLS.labels(error.kind).inc()
                 if error.kind == "rate_limited":
-                    self.spacer.back_off(min(error.retry_after or DEFAULT_BACKOFF_S,
-                                             MAX_BACKOFF_S))
+                    pause = min(error.retry_after or DEFAULT_BACKOFF_S, MAX_BACKOFF_S)
+                    self.spacer.back_off(pause)
+                    if self.spacer.shared is not None:
+                        await self.spacer.shared.back_off(pause)
                 log.info("geocoder %s %s failed: %s", self.service, call.key, error)
                 raise error from exc
         metrics.GEOCODER_CALLS.labels("ok").inc()

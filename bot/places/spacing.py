@@ -16,7 +16,16 @@ start is due, not earlier:
 
 Waiting is bounded by the caller's deadline; a look-up that cannot start in time fails as
 `rate_limited`, at once when that is already known. A 429 pushes the next start back
-(`back_off`). geopy's `AsyncRateLimiter` is not used: its state lives in the instance
+(`back_off`).
+
+Several instances on one PostgreSQL database share the geocoder's rate too: a spacer given a
+`SharedLimiter` (an `AddressFinder` caching in PostgreSQL wires one) also reserves each
+request's start in the database (a row per endpoint holding the next start allowed, moved on
+atomically by one `INSERT ... ON CONFLICT DO UPDATE ... RETURNING`, on the database's clock)
+and waits for it just before the request goes out (`Turn.cleared`); a 429 pushes the shared
+start back too.
+On SQLite (one instance) the spacing is the process's alone. geopy's `AsyncRateLimiter` is
+not used: its state lives in the instance
 wrapping one function (the `reverse` and `geocode` wrappers, or two finders, would each allow
 1/s), it lets requests overlap, and it has no deadline for the time spent waiting.
 """
@@ -31,6 +40,9 @@ from collections import deque
 from collections.abc import AsyncIterator, Hashable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.places.candidates import GeocoderError
 
@@ -58,6 +70,20 @@ class Turn:
     previous_next: float
     used: bool = field(default=True)
 
+    async def cleared(self, deadline: float) -> None:
+        """Across instances (a shared limiter): wait for this request's start reserved in the
+        database; `rate_limited` when it comes too late for `deadline`."""
+        shared = self.spacer.shared
+        if shared is None:
+            return
+        wait = await shared.reserve(self.spacer.min_interval_s + SPACING_MARGIN_S)
+        if time.monotonic() + wait > deadline - MIN_REQUEST_S:
+            raise GeocoderError("rate_limited", "the geocoder's rate limit (shared by every "
+                                "instance) leaves no time for this lookup; try again shortly",
+                                retry_after=max(wait, self.spacer.min_interval_s))
+        if wait > 0:
+            await asyncio.sleep(wait)
+
     def unused(self) -> None:
         """No request was sent: the next start need not wait for this one, nor the quota."""
         if self.used:
@@ -73,9 +99,11 @@ class RequestSpacer:
     `spacer_for`). Deadlines are `time.monotonic()` based.
     """
 
-    def __init__(self, min_interval_s: float, quota: int = 0):
+    def __init__(self, min_interval_s: float, quota: int = 0,
+                 shared: SharedLimiter | None = None):
         self.min_interval_s = min_interval_s
         self.quota = quota
+        self.shared = shared  # several instances: starts reserved in the database too
         self._next_start = 0.0
         self._starts: dict[Hashable, deque[float]] = {}
         self._waiting: list[_Waiter] = []
@@ -189,6 +217,37 @@ class RequestSpacer:
     def back_off(self, seconds: float) -> None:
         """After a 429: no request before `seconds` from now."""
         self._next_start = max(self._next_start, time.monotonic() + seconds)
+
+
+class SharedLimiter:
+    """An endpoint's next start allowed, in the database (`rate_limits`), shared by every
+    instance; times on the database's clock."""
+
+    _NOW = "CAST(extract(epoch FROM clock_timestamp()) AS double precision)"
+
+    def __init__(self, engine: AsyncEngine, endpoint: str) -> None:
+        self.engine = engine
+        self.endpoint = endpoint
+
+    async def reserve(self, interval_s: float) -> float:
+        """Reserve the next start, `interval_s` after the one before; seconds to wait for it."""
+        async with self.engine.begin() as conn:
+            wait = await conn.scalar(text(
+                f"""INSERT INTO rate_limits (endpoint, next_start) VALUES (:e, {self._NOW} + :i)
+                    ON CONFLICT (endpoint) DO UPDATE SET next_start =
+                        GREATEST(rate_limits.next_start, {self._NOW}) + :i
+                    RETURNING next_start - :i - {self._NOW}"""),
+                {"e": self.endpoint, "i": interval_s})
+        return float(wait or 0.0)
+
+    async def back_off(self, seconds: float) -> None:
+        """After a 429: no start, on any instance, before `seconds` from now."""
+        async with self.engine.begin() as conn:
+            await conn.execute(text(
+                f"""INSERT INTO rate_limits (endpoint, next_start) VALUES (:e, {self._NOW} + :s)
+                    ON CONFLICT (endpoint) DO UPDATE SET next_start =
+                        GREATEST(rate_limits.next_start, {self._NOW} + :s)"""),
+                {"e": self.endpoint, "s": seconds})
 
 
 _SPACERS: dict[str, RequestSpacer] = {}

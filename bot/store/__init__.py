@@ -12,12 +12,14 @@ One module per aggregate holds its SQL:
 - `inbox`: updates from Telegram, kept until processed
 - `notices`: Telegram messages owed to a chat, kept until sent
 - `retention`: secret answers masked once no longer needed
+- `coordination`: several instances on one database: a person's turn, leases on jobs
 - `stats`: job counts and the outbox's backlog, for operations
 
 `records` holds the dataclasses they return; `migrations` runs the schema's Alembic revisions
 (`revisions/versions/`).
 """
 
+from bot.store.coordination import Coordination
 from bot.store.handoffs import Handoffs
 from bot.store.inbox import Inbox, Received
 from bot.store.jobs import Jobs
@@ -45,7 +47,7 @@ from bot.store.retention import Retention
 from bot.store.stats import Stats
 
 
-class Store(People, Jobs, Handoffs, Outbox, Inbox, Notices, Retention, Stats):
+class Store(People, Jobs, Handoffs, Outbox, Inbox, Notices, Retention, Stats, Coordination):
     """The bot's database, every aggregate on one engine: `await Store.open(url_or_path)`."""
 
 

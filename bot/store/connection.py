@@ -46,6 +46,10 @@ SIDE_FILES = ("-wal", "-shm", "-journal")
 DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg",
            "postgres": "postgresql+asyncpg"}
 _QMARK = re.compile(r"\?")
+# PostgreSQL connections per instance: up to `coordination.PERSON_TURNS` held by updates in
+# progress (a person's lock), the rest for jobs, the outbox and the geocoder cache
+POOL_SIZE = 10
+POOL_OVERFLOW = 30
 
 
 def parse_time(value: str | None) -> datetime | None:
@@ -112,7 +116,8 @@ def create_engine(database: str | Path) -> AsyncEngine:
         engine = create_async_engine(url)
         _sqlite_pragmas(engine)
         return engine
-    return create_async_engine(url, pool_pre_ping=True)
+    return create_async_engine(url, pool_pre_ping=True, pool_size=POOL_SIZE,
+                               max_overflow=POOL_OVERFLOW)
 
 
 def _bind(sql: str, params: Iterable[Any] | Mapping[str, Any]) -> tuple[Any, dict[str, Any]]:
@@ -155,6 +160,8 @@ class Database:
         self._shared = shared  # SQLite: the one connection every statement takes turns on
         self._lock = asyncio.Lock()
         self._transactions: dict[asyncio.Task[Any], AsyncConnection] = {}
+        # PostgreSQL: a task holding a person's lock runs its statements on that connection
+        self._pinned: dict[asyncio.Task[Any], AsyncConnection] = {}
 
     @classmethod
     async def open(cls, database: str | Path, clock: Callable[[], datetime] = utc_now) -> Self:
@@ -209,6 +216,10 @@ class Database:
         """A connection for this task's statements: SQLite's shared one in its turn (others
         wait), or one from PostgreSQL's pool."""
         if self._shared is None:
+            pinned = self._pinned.get(asyncio.current_task())  # type: ignore[arg-type]
+            if pinned is not None:
+                yield pinned
+                return
             async with self.engine.connect() as conn:
                 yield conn
         else:

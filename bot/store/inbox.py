@@ -55,6 +55,14 @@ class Inbox(Database):
             "ORDER BY update_id")
         return [Received(r["update_id"], r["sender"], r["payload"]) for r in rows]
 
+    async def unfinished_of(self, sender: int, upto: int) -> list[Received]:
+        """A person's updates received but not processed, up to `upto`, oldest first (under
+        the person's turn: those another instance received and has not finished)."""
+        rows = await self.fetch_all(
+            "SELECT update_id, sender, payload FROM inbox WHERE done_at IS NULL "
+            "AND sender = ? AND update_id <= ? ORDER BY update_id", (sender, upto))
+        return [Received(r["update_id"], r["sender"], r["payload"]) for r in rows]
+
     async def forget_done(self) -> int:
         """Drop processed updates older than Telegram could redeliver them."""
         cutoff = (self.clock() - KEEP_DONE).astimezone(UTC).isoformat()

@@ -3,6 +3,10 @@ and PostgreSQL, applied at start by `Store.open`.
 
 A SQLite database migrated by the earlier runner (numbered SQL scripts, `PRAGMA
 user_version` = N) is adopted: stamped at revision N (`"005"`), then upgraded.
+
+Several instances may start at once on one PostgreSQL database: the upgrade runs under a
+transaction-level advisory lock (`UPGRADE_LOCK`), so one applies the revisions and the
+others, waiting, then find nothing left to do.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 REVISIONS_DIR = Path(__file__).parent / "revisions"
+UPGRADE_LOCK = 0x50494E504F494E54  # "PINPOINT": an advisory lock key no person id can be
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
@@ -51,6 +56,8 @@ def _current(connection: Connection) -> str | None:
 
 
 def _upgrade(connection: Connection, target: str) -> str | None:
+    if connection.dialect.name == "postgresql":  # released at the transaction's end
+        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({UPGRADE_LOCK})")
     config = alembic_config(connection)
     if _alembic_revision(connection) is None and (legacy := _legacy_revision(connection)):
         command.stamp(config, legacy)  # migrated by the numbered-scripts runner: adopt it

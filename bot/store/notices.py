@@ -72,17 +72,22 @@ class Notices(Database):
         return [_notice(r) for r in rows]
 
     async def lease_notice(self, notice_id: int, until: str) -> bool:
-        """Claim a notice for sending until `until`; False when it is leased, sent or failed."""
+        """Claim a notice for sending until `until`; False when it is leased, sent or failed
+        (on PostgreSQL also while another instance is claiming it: `FOR UPDATE SKIP LOCKED`)."""
         now = self.now()
-        cur = await self._exec(
-            """UPDATE notices SET leased_until = ? WHERE id = ? AND sent_at IS NULL
-               AND failed_at IS NULL AND (leased_until IS NULL OR leased_until <= ?)""",
-            (until, notice_id, now),
-        )
+        claimable = """id = ? AND sent_at IS NULL AND failed_at IS NULL
+               AND (leased_until IS NULL OR leased_until <= ?)"""
+        if self.dialect == "postgresql":  # another instance claiming it now: skip, not wait
+            claimable = f"id = (SELECT id FROM notices WHERE {claimable} FOR UPDATE SKIP LOCKED)"
+        cur = await self._exec(f"UPDATE notices SET leased_until = ? WHERE {claimable}",
+                               (until, notice_id, now))
         return cur.rowcount > 0
 
     async def release_notices(self) -> int:
-        """Drop every lease (at start: no send is in flight); how many were held."""
+        """Drop every lease (at start: no send is in flight); how many were held. Not on
+        PostgreSQL, where another instance may be sending: its leases expire instead."""
+        if self.dialect == "postgresql":
+            return 0
         cur = await self._exec(
             "UPDATE notices SET leased_until = NULL WHERE leased_until IS NOT NULL "
             "AND sent_at IS NULL")

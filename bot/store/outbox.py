@@ -75,13 +75,15 @@ class Outbox(Database):
         return [_delivery(r) for r in await self.fetch_all("SELECT * FROM outbox ORDER BY id")]
 
     async def lease(self, delivery_id: int, until: str) -> bool:
-        """Claim a delivery for sending until `until`; False when it is leased or done."""
+        """Claim a delivery for sending until `until`; False when it is leased or done (on
+        PostgreSQL also while another instance is claiming it: `FOR UPDATE SKIP LOCKED`)."""
         now = self.now()
-        cur = await self._exec(
-            """UPDATE outbox SET leased_until = ? WHERE id = ? AND delivered_at IS NULL
-               AND (leased_until IS NULL OR leased_until <= ?)""",
-            (until, delivery_id, now),
-        )
+        claimable = """id = ? AND delivered_at IS NULL
+               AND (leased_until IS NULL OR leased_until <= ?)"""
+        if self.dialect == "postgresql":  # another instance claiming it now: skip, not wait
+            claimable = f"id = (SELECT id FROM outbox WHERE {claimable} FOR UPDATE SKIP LOCKED)"
+        cur = await self._exec(f"UPDATE outbox SET leased_until = ? WHERE {claimable}",
+                               (until, delivery_id, now))
         return cur.rowcount > 0
 
     async def delivered(self, delivery_id: int) -> None:
