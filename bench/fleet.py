@@ -18,6 +18,7 @@ import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -170,8 +171,15 @@ async def fleet_world(workdir: Path, installers: int, instances: int, database_u
                       extra_env: dict[str, str] | None = None,
                       use_nginx: bool = True) -> AsyncIterator[World]:
     """Like `harness.world`, with `instances` bots in webhook mode behind a proxy; `w.bot` is
-    the `Fleet`, `w.db_path` the DATABASE_URL."""
+    the `Fleet`, `w.db_path` the PostgreSQL URL or the SQLite file."""
     emu = BotApiEmulator()
+    arrivals: dict[tuple[int, int], float] = {}
+
+    def arrived(event: str, payload: Any) -> None:
+        if event == "message" and payload.from_bot:
+            arrivals[(payload.chat_id, payload.message_id)] = time.monotonic()
+
+    emu.add_listener(arrived)
     await emu.start()
     geocoder = FakeNominatim()
     await geocoder.start()
@@ -182,7 +190,10 @@ async def fleet_world(workdir: Path, installers: int, instances: int, database_u
     fleet = Fleet(emu, env, workdir, instances, database_url, use_nginx)
     sam = emu.user(SUPPORT_ID, "Sam")
     support = emu.group(SUPPORT_CHAT_ID, "ChargeNet support", members=[sam])
-    w = World(emu, geocoder, webhook, fleet, database_url, support)  # type: ignore[arg-type]
+    db = database_url if database_url.startswith("postgresql") else Path(
+        database_url.removeprefix("sqlite:///"))
+    w = World(emu, geocoder, webhook, fleet, db, support,  # type: ignore[arg-type]
+              arrivals=arrivals)
     try:
         await fleet.start()
         for i, uid in enumerate(ids):

@@ -116,8 +116,9 @@ class BotProcess:
     """`python -m bot run` as a child, started, SIGKILLed and restarted on one database."""
 
     def __init__(self, emu: BotApiEmulator, env: dict[str, str], workdir: Path,
-                 log_name: str = "bot.log") -> None:
+                 log_name: str = "bot.log", command: list[str] | None = None) -> None:
         self.emu = emu
+        self.command = command or [sys.executable, "-m", "bot", "run"]
         self.env = env
         self.workdir = workdir
         self.proc: asyncio.subprocess.Process | None = None
@@ -132,7 +133,7 @@ class BotProcess:
         since = len(self.emu.calls)
         began = time.monotonic()
         self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", "run", cwd=self.workdir, env=self.env,
+            *self.command, cwd=self.workdir, env=self.env,
             stdout=self.log, stderr=self.log, stdin=asyncio.subprocess.DEVNULL)
         self.starts += 1
         self.up_since = None
