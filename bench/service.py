@@ -167,7 +167,7 @@ async def run(args: argparse.Namespace) -> None:
         if bindir is None:
             sys.exit("no PostgreSQL binaries (Debian's `postgresql` package)")
         cluster = Cluster(bindir)
-        cluster.start()
+        await asyncio.to_thread(cluster.start)  # it migrates with asyncio.run
     results = {}
     try:
         for name in chosen:
