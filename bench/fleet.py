@@ -104,10 +104,6 @@ class Fleet:
         self.proxy: RoundRobin | None = None
         self.kills: list[float] = []
 
-    @property
-    def proxy_kind(self) -> str:
-        return "nginx" if self.nginx_command else "python"
-
     async def start(self) -> None:
         """The proxy, then every instance (one at a time: each sets the webhook)."""
         if self.nginx_command:
