@@ -14,7 +14,7 @@ again under it (another instance may be answering that person right then).
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 from telegram.error import BadRequest, TelegramError
 
@@ -25,6 +25,7 @@ from handlers.render import send_replies
 
 log = logging.getLogger(__name__)
 NOTICE_GRACE = timedelta(minutes=2)  # a decision's own notice may still be on its way
+ORPHAN_AGE = timedelta(minutes=1)  # an update this old and not processed: its instance died
 CATCH_UP = "catch-up"
 CATCH_UP_LEASE_S = 150.0  # the job runs every minute: a dead holder's lease soon expires
 
@@ -43,8 +44,25 @@ async def catch_up(context: PinpointContext, *, starting: bool = False) -> None:
 
 
 async def catch_up_job(context: PinpointContext) -> None:
-    """The repeating job: the catch-up while the bot runs."""
+    """The repeating job: the catch-up while the bot runs (and, with several instances,
+    updates a dead instance left unfinished in the inbox)."""
+    await adopt_orphans(context)
     await catch_up(context)
+
+
+async def adopt_orphans(context: PinpointContext) -> int:
+    """Several instances: queue here the updates received over `ORPHAN_AGE` ago and still
+    not processed (the instance that received them died); each is processed under its
+    person's turn, so one its instance is still working on is not processed twice."""
+    store = context.services.store
+    intake = context.application.bot_data.get("intake")
+    if not store.shared or intake is None:
+        return 0
+    before = (store.clock() - ORPHAN_AGE).astimezone(UTC).isoformat()
+    adopted = intake[1].adopt(await store.unfinished(received_before=before))
+    if adopted:
+        log.info("adopted %d updates another instance left unfinished", adopted)
+    return adopted
 
 
 async def ask_owed_questions(context: PinpointContext) -> None:

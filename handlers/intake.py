@@ -159,7 +159,7 @@ class Dispatcher:
         async with self._turns.person_turn(key):
             for kept in await self._turns.unfinished_of(key, update.update_id):
                 mine = kept.update_id == update.update_id
-                earlier = update if mine else self._decode(kept)
+                earlier = update if mine else self._decode_kept(kept)
                 if not mine:
                     log.info("update %s of %s taken over from another instance",
                              kept.update_id, key)
@@ -167,6 +167,24 @@ class Dispatcher:
                     await self._inbox.done(kept.update_id)
                 else:
                     await self._run(earlier)
+
+    def adopt(self, kept: Iterable[Received]) -> int:
+        """Queue updates another instance received but left unfinished (it died), unless
+        queued here already; how many were queued. Their person's turn sorts out the rest."""
+        queued = {u.update_id for q in self._queues.values() for u in q}
+        adopted = 0
+        for item in kept:
+            update = None if item.update_id in queued else self._decode_kept(item)
+            if update is not None and self.submit(update):
+                adopted += 1
+        return adopted
+
+    def _decode_kept(self, item: Received) -> Update | None:
+        try:
+            return self._decode(item) if self._decode is not None else None
+        except Exception:  # a payload that is no update: dropped (marked done), logged
+            log.exception("update %s in the inbox cannot be read", item.update_id)
+            return None
 
     @property
     def waiting(self) -> int:

@@ -4,9 +4,11 @@ The core queues a notice in the same transaction as the change that owes it
 (`bot.engine.notices`); `deliver` sends what is due right after an update's own replies
 (`render.apply`), after the support sweep, and from the catch-up (at start and every minute),
 so a notice the process did not get to send goes out later, once. Each notice is leased
-while it is sent (no other task starts it) and marked sent with its message id as soon as
-Telegram accepts it. The one window left: a crash after Telegram accepted a notice and
-before the mark is written sends it again at the next start.
+while it is sent (no other task or instance starts it; on PostgreSQL claimed with `FOR
+UPDATE SKIP LOCKED`) and marked sent with its message id as soon as Telegram accepts it.
+The one window left: a crash after Telegram accepted a notice and before the mark is written
+sends it again at the next start (on PostgreSQL, where another instance may be sending,
+once its lease expired).
 
 A chat that refuses it for good (403: the person blocked the bot; 400: no such chat) marks
 the notice failed, logged, never retried; a transient failure (the transport already

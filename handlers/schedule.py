@@ -40,6 +40,7 @@ PURGE = "secrets-purge"
 PURGE_SWEEP_S = 300.0
 SUMMARY_CHECK = "summary-check"
 SUMMARY_CHECK_S = 60.0
+SUMMARY_CHECK_FIRST_S = 1.0  # soon after start (PTB reads `first=0` as "no first")
 SUMMARY_LEASE_S = 300.0  # longer than one summary's sending
 Job = Callable[[PinpointContext], Awaitable[None]]
 
@@ -78,7 +79,8 @@ def schedule_jobs(app: Application, settings: Settings | None = None,
         for job in queue.get_jobs_by_name(name):
             job.schedule_removal()
     queue.run_daily(daily_summary, time=summary_time(settings), name=DAILY_SUMMARY)
-    queue.run_repeating(missed_summary, interval=SUMMARY_CHECK_S, first=0, name=SUMMARY_CHECK)
+    queue.run_repeating(missed_summary, interval=SUMMARY_CHECK_S, first=SUMMARY_CHECK_FIRST_S,
+                        name=SUMMARY_CHECK)
     if settings.reminder_after_minutes > 0:
         queue.run_repeating(once(REMINDERS, 2.5 * reminder_sweep_s)(remind_idle_jobs),
                             interval=reminder_sweep_s, first=reminder_sweep_s, name=REMINDERS)

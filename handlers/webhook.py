@@ -8,6 +8,11 @@ inbox the update goes to the same `Dispatcher` (in order per person, fairly acro
 one received but not processed when the process died is processed at the next start, and
 an update seen before (a redelivery) is answered 200 and skipped.
 
+Several instances behind a load balancer (PostgreSQL): a person's consecutive updates may
+reach different instances; the dispatcher's person turn (handlers/intake.py) processes them
+one at a time in `update_id` order, and an update the receiving instance never finished (it
+died) is processed by another (`handlers.catchup.adopt_orphans`, or the next start).
+
 Requests must carry WEBHOOK_SECRET in `X-Telegram-Bot-Api-Secret-Token` (compared in
 constant time): anything else gets 403. Bodies over `MAX_BODY_BYTES` get 413, bodies that
 are not an update 400. The same server answers `/healthz` and `/metrics`.

@@ -48,11 +48,13 @@ class Inbox(Database):
                 "UPDATE inbox SET done_at = ? WHERE update_id = ? AND done_at IS NULL",
                 (self.now(), update_id))
 
-    async def unfinished(self) -> list[Received]:
-        """Updates received but not processed, oldest first."""
+    async def unfinished(self, received_before: str | None = None) -> list[Received]:
+        """Updates received (before `received_before`, if given) but not processed, oldest
+        first."""
+        since = "" if received_before is None else "AND received_at < ? "
         rows = await self.fetch_all(
-            "SELECT update_id, sender, payload FROM inbox WHERE done_at IS NULL "
-            "ORDER BY update_id")
+            f"SELECT update_id, sender, payload FROM inbox WHERE done_at IS NULL {since}"
+            "ORDER BY update_id", () if received_before is None else (received_before,))
         return [Received(r["update_id"], r["sender"], r["payload"]) for r in rows]
 
     async def unfinished_of(self, sender: int, upto: int) -> list[Received]:

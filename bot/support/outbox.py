@@ -6,9 +6,11 @@ httpx: a 2xx marks it delivered (it is never sent again); a timeout, 5xx or 429 
 retry with exponential back-off (429 honours Retry-After, capped); other 4xx answers are
 permanent and kept for the operator. Rows not delivered before a restart are delivered after
 it. A delivery being sent is leased for longer than the HTTP timeout, so no other attempt
-starts it again meanwhile; deliveries go out side by side, so one slow endpoint holds up no
-other. Generic webhooks and the record carry an `Idempotency-Key` header (generic ones also
-an `event_id` in the body), so a receiver can drop a page it already has.
+starts it again meanwhile (on PostgreSQL the lease is claimed with `FOR UPDATE SKIP LOCKED`,
+so of several instances one delivers it); deliveries go out side by side, so one slow
+endpoint holds up no other. Generic webhooks and the record carry an `Idempotency-Key`
+header (generic ones also an `event_id` in the body), so a receiver can drop a page it
+already has.
 Credentials (the record endpoint's bearer token, the PagerDuty routing key) come from the
 settings at send time and are never stored with the payload or logged; neither are URLs,
 which for Slack hooks are secrets themselves. Once delivered, a row keeps neither its payload
