@@ -115,27 +115,31 @@ class Sent:
 class BotProcess:
     """`python -m bot run` as a child, started, SIGKILLed and restarted on one database."""
 
-    def __init__(self, emu: BotApiEmulator, env: dict[str, str], workdir: Path) -> None:
+    def __init__(self, emu: BotApiEmulator, env: dict[str, str], workdir: Path,
+                 log_name: str = "bot.log", command: list[str] | None = None) -> None:
         self.emu = emu
+        self.command = command or [sys.executable, "-m", "bot", "run"]
         self.env = env
         self.workdir = workdir
         self.proc: asyncio.subprocess.Process | None = None
         self.starts = 0
         self.kills = 0
         self.up_since: float | None = None  # when the running bot first polled
-        self.log = open(workdir / "bot.log", "ab")  # noqa: SIM115 (closed in close())
+        self.log = open(workdir / log_name, "ab")  # noqa: SIM115 (closed in close())
 
     async def start(self, ready_timeout: float = 60.0) -> float:
-        """Start the bot and wait until it polls; returns the seconds that took."""
+        """Start the bot and wait until it polls (or sets its webhook); returns the seconds
+        that took."""
         since = len(self.emu.calls)
         began = time.monotonic()
         self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", "run", cwd=self.workdir, env=self.env,
+            *self.command, cwd=self.workdir, env=self.env,
             stdout=self.log, stderr=self.log, stdin=asyncio.subprocess.DEVNULL)
         self.starts += 1
         self.up_since = None
         polling = await self.emu.signal.wait_for(lambda: any(
-            c.method == "getUpdates" for c in self.emu.calls[since:]), ready_timeout)
+            c.method in ("getUpdates", "setWebhook") for c in self.emu.calls[since:]),
+            ready_timeout)
         if not polling:
             raise RuntimeError(f"the bot did not poll within {ready_timeout} s: see bot.log")
         self.up_since = time.monotonic()
@@ -249,8 +253,14 @@ async def world(workdir: Path, installers: int, extra_env: dict[str, str] | None
 # -- the database, read-only ---------------------------------------------------------------
 
 
-def query(db: Path, sql: str, *args: Any) -> list[tuple]:
-    """Rows of one SELECT on a read-only connection (retried while the file is busy)."""
+def query(db: Path | str, sql: str, *args: Any) -> list[tuple]:
+    """Rows of one SELECT on a read-only connection (retried while the file is busy); `db`
+    is a SQLite file or a PostgreSQL URL."""
+    if str(db).startswith("postgresql"):
+        import psycopg  # the test extra's driver
+
+        with psycopg.connect(str(db), autocommit=True) as conn:
+            return conn.execute(sql.replace("?", "%s"), args).fetchall()  # type: ignore[arg-type]
     for _ in range(50):
         try:
             with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True,
@@ -261,7 +271,7 @@ def query(db: Path, sql: str, *args: Any) -> list[tuple]:
     raise RuntimeError(f"database stayed busy: {sql}")
 
 
-def open_job(db: Path, installer: int) -> tuple[int, str] | None:
+def open_job(db: Path | str, installer: int) -> tuple[int, str] | None:
     """The installer's newest job and its status."""
     rows = query(db, "SELECT id, status FROM jobs WHERE installer_id = ? ORDER BY id DESC "
                      "LIMIT 1", installer)

@@ -63,7 +63,7 @@ def run(args: list[str] | None = None) -> int:
     from bot.logs import configure_logging
     from handlers.app import build_application, serve
 
-    configure_logging(settings.log_level, settings.secrets())
+    configure_logging(settings.log_level, settings.secrets(), settings.log_format)
     app = build_application(settings)
     asyncio.run(serve(app, settings))
     return 0

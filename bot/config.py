@@ -10,7 +10,7 @@ import re
 from datetime import time
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -131,6 +131,7 @@ class Settings(BaseSettings):
 
     # Logging
     log_level: str = "INFO"
+    log_format: Literal["text", "json"] = "text"  # json: one object a line, for collectors
 
     # Running as a service: webhook mode, health and metrics
     webhook_url: str | None = None  # set: webhook mode (else long polling)

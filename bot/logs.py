@@ -9,9 +9,11 @@ message with its arguments, its exception text and stack, before any handler see
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, quote_plus
 
@@ -73,6 +75,24 @@ class RedactingFactory:
         return record
 
 
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time (ISO 8601, UTC), level, logger, message and, when
+    there is one, exception (the records are redacted already, when made)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {"time": datetime.fromtimestamp(record.created, UTC).isoformat(
+                     timespec="milliseconds"),
+                 "level": record.levelname, "logger": record.name,
+                 "message": record.getMessage()}
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            entry["exception"] = record.exc_text
+        if record.stack_info:
+            entry["stack"] = record.stack_info
+        return json.dumps(entry, ensure_ascii=False)
+
+
 def install_redaction(secrets: Iterable[str]) -> RedactingFilter:
     """Redact every log record from now on (replaces an earlier installation)."""
     current = logging.getLogRecordFactory()
@@ -82,11 +102,14 @@ def install_redaction(secrets: Iterable[str]) -> RedactingFilter:
     return redactor
 
 
-def configure_logging(level: str = "INFO", secrets: Iterable[str] = ()) -> RedactingFilter:
-    """Log to stderr, every record redacted (`secrets`: e.g. `Settings.secrets()`); cap the
-    libraries whose debug output carries secrets."""
+def configure_logging(level: str = "INFO", secrets: Iterable[str] = (),
+                      fmt: str = "text") -> RedactingFilter:
+    """Log to stderr, every record redacted (`secrets`: e.g. `Settings.secrets()`), as text
+    lines or (`fmt="json"`) one JSON object a line; cap the libraries whose debug output
+    carries secrets."""
     handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(
+        "%(asctime)s %(levelname)s %(name)s: %(message)s"))
     redactor = install_redaction(secrets)
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -1,0 +1,218 @@
+"""Service benchmark: answers per second and p95 latency of the bot run as a service.
+
+In one run, the same installers (answering each question the moment it arrives, photos
+included) walk jobs for `--seconds` through the webhook and a round-robin proxy (nginx when
+installed) in front of:
+
+    echo        a bare echo bot (aiohttp, one sendMessage an update): the floor
+    sqlite x1   one instance on SQLite
+    pg x1       one instance on PostgreSQL
+    pg x3       three instances on one PostgreSQL database
+
+The bots are child processes (`python -m bot run`, webhook mode); the emulator, fakes and
+PostgreSQL (a throwaway cluster from Debian's binaries, as in the tests) run beside them.
+Latency: from an answer to the bot's next message in that chat.
+
+    python bench/service.py [--installers 6] [--seconds 20] [--only pg-3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import aiohttp
+from aiohttp import web
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from fleet import Fleet, fleet_world, have_nginx
+from harness import ROOT, BotApiEmulator, World, bot_env
+
+sys.path.insert(0, str(ROOT / "tests"))
+from stores import Cluster, pg_bindir
+
+CONFIGS = {"echo": ("echo", 1), "sqlite-1": ("sqlite", 1), "pg-1": ("postgresql", 1),
+           "pg-3": ("postgresql", 3)}
+
+
+def latencies(w: World) -> list[float]:
+    """Seconds from each answer to the bot's next message in that chat."""
+    by_chat: dict[int, list[float]] = {}
+    for (chat, _), at in w.arrivals.items():
+        by_chat.setdefault(chat, []).append(at)
+    found = []
+    for person in w.installers:
+        arrivals = sorted(by_chat.get(person.uid, []))
+        for sent in person.sent:
+            later = next((a for a in arrivals if a > sent.at), None)
+            if later is not None:
+                found.append(later - sent.at)
+    return found
+
+
+async def walk_for(w: World, seconds: float) -> tuple[int, float]:
+    """Let the installers walk jobs for `seconds` (then finish their job); (answers, wall)."""
+    keep_going = asyncio.Event()
+    keep_going.set()
+    began = time.monotonic()
+    walkers = [asyncio.create_task(p.walk(keep_going, began + seconds + 120, []))
+               for p in w.installers]
+    await asyncio.sleep(seconds)
+    keep_going.clear()
+    await asyncio.gather(*walkers)
+    return sum(len(p.sent) for p in w.installers), time.monotonic() - began
+
+
+async def bot_run(workdir: Path, installers: int, instances: int, url: str,
+                  seconds: float) -> dict[str, float]:
+    async with fleet_world(workdir, installers, instances, url, use_nginx=have_nginx()) as w:
+        answers, wall = await walk_for(w, seconds)
+        lat = latencies(w)
+    return figures(answers, wall, lat)
+
+
+def figures(answers: int, wall: float, lat: list[float]) -> dict[str, float]:
+    ms = sorted(1000 * x for x in lat)
+    return {"answers": answers, "per_s": answers / wall,
+            "median_ms": statistics.median(ms) if ms else 0.0,
+            "p95_ms": ms[int(0.95 * (len(ms) - 1))] if ms else 0.0}
+
+
+# -- the floor: a bare echo bot -----------------------------------------------------------------
+
+
+async def serve_echo() -> None:
+    """The echo bot (a child process): setWebhook, then one sendMessage an update."""
+    api = f"{os.environ['TELEGRAM_API_URL'].rstrip('/')}/bot{os.environ['TELEGRAM_TOKEN']}"
+    session = aiohttp.ClientSession()
+
+    async def hook(request: web.Request) -> web.Response:
+        update = await request.json()
+        message = update.get("message") or {}
+        if "text" in message:
+            async with session.post(f"{api}/sendMessage", json={
+                    "chat_id": message["chat"]["id"], "text": message["text"]}) as answer:
+                await answer.read()
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_post(os.environ.get("WEBHOOK_PATH", "/telegram/hook"), hook)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", int(os.environ["WEBHOOK_PORT"])).start()
+    async with session.post(f"{api}/setWebhook", json={
+            "url": os.environ["WEBHOOK_URL"], "secret_token": os.environ["WEBHOOK_SECRET"]}):
+        pass
+    await asyncio.Event().wait()
+
+
+class EchoFleet(Fleet):
+    """The fleet's proxy in front of one echo bot instead of Pinpoint."""
+
+    def __init__(self, emu: BotApiEmulator, env: dict[str, str], workdir: Path) -> None:
+        super().__init__(emu, env, workdir, 1, "", have_nginx())
+        self.instances[0].command = [sys.executable, str(Path(__file__).resolve()),
+                                     "--serve-echo"]
+
+
+async def echo_run(workdir: Path, installers: int, seconds: float) -> dict[str, float]:
+    emu = BotApiEmulator()
+    await emu.start()
+    env = bot_env(emu, workdir / "unused.db", "http://127.0.0.1:9", _NoWebhook(), [])
+    fleet = EchoFleet(emu, env, workdir)
+    try:
+        await fleet.start()
+        players = [emu.user(9000 + i, f"P{i}") for i in range(installers)]
+        lat: list[float] = []
+        began = time.monotonic()
+
+        async def ping(player) -> None:  # type: ignore[no-untyped-def]
+            n = 0
+            while time.monotonic() - began < seconds:
+                n += 1
+                start = time.monotonic()
+                await player.send(f"ping {n}")
+                await player.wait_for_text(f"ping {n}", timeout=30)
+                lat.append(time.monotonic() - start)
+
+        await asyncio.gather(*(ping(p) for p in players))
+        wall = time.monotonic() - began
+    finally:
+        await fleet.stop()
+        await emu.stop()
+    return figures(len(lat), wall, lat)
+
+
+class _NoWebhook:
+    def url(self, path: str = "/hook") -> str:
+        return f"http://127.0.0.1:9{path}"
+
+
+# -- the run ------------------------------------------------------------------------------------
+
+
+async def run(args: argparse.Namespace) -> None:
+    chosen = args.only or list(CONFIGS)
+    cluster = None
+    if any(CONFIGS[name][0] == "postgresql" for name in chosen):
+        bindir = pg_bindir()
+        if bindir is None:
+            sys.exit("no PostgreSQL binaries (Debian's `postgresql` package)")
+        cluster = Cluster(bindir)
+        await asyncio.to_thread(cluster.start)  # it migrates with asyncio.run
+    results = {}
+    try:
+        for name in chosen:
+            store, instances = CONFIGS[name]
+            with tempfile.TemporaryDirectory(prefix=f"pinpoint-service-{name}-") as tmp:
+                workdir = Path(tmp)
+                if store == "echo":
+                    results[name] = await echo_run(workdir, args.installers, args.seconds)
+                elif store == "sqlite":
+                    results[name] = await bot_run(workdir, args.installers, instances,
+                                                  f"sqlite:///{workdir / 'pinpoint.db'}",
+                                                  args.seconds)
+                else:
+                    assert cluster is not None
+                    with cluster.database() as url:
+                        results[name] = await bot_run(workdir, args.installers, instances,
+                                                      url, args.seconds)
+            print(f"  {name:<9} {json.dumps(results[name])}", file=sys.stderr, flush=True)
+    finally:
+        if cluster is not None:
+            cluster.stop()
+    print(f"{args.installers} installers, {args.seconds:.0f} s a configuration, proxy: "
+          f"{'nginx' if have_nginx() else 'python round-robin'}, {os.cpu_count()} cores")
+    print(f"  {'config':<10} {'answers':>8} {'answers/s':>10} {'median ms':>10} {'p95 ms':>8}"
+          f" {'vs pg x1':>9}")
+    base = results.get("pg-1", {}).get("per_s")
+    for name, r in results.items():
+        ratio = f"{r['per_s'] / base:.2f}" if base else "-"
+        print(f"  {name:<10} {r['answers']:>8.0f} {r['per_s']:>10.1f} {r['median_ms']:>10.0f} "
+              f"{r['p95_ms']:>8.0f} {ratio:>9}")
+
+
+def main() -> None:
+    """Parse the options and run the benchmark (or serve the echo bot)."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--installers", type=int, default=6)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--only", action="append", choices=list(CONFIGS))
+    parser.add_argument("--serve-echo", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve_echo:
+        asyncio.run(serve_echo())
+        return
+    asyncio.run(run(args))
+
+
+if __name__ == "__main__":
+    main()

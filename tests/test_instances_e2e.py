@@ -1,0 +1,88 @@
+"""End-to-end: two instances of the real bot (`python -m bot run`, webhook mode) on one
+PostgreSQL database behind a round-robin proxy (nginx when installed); installers walk jobs,
+support verifies, one instance is SIGKILLed mid-run and restarted. Nothing is lost, nothing
+is done twice, each page is delivered once and the daily summary is sent once."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+import warnings
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from stores import Cluster
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+
+from fleet import NO_NGINX, fleet_world, have_nginx  # noqa: E402
+from harness import SUPPORT_CHAT_ID, Support, World, query  # noqa: E402
+from tally import TARGETS, count  # noqa: E402
+
+pytestmark = pytest.mark.timeout(150)
+MANAGER_CHAT = 8101
+INSTALLERS = 3
+
+
+def summary_minute(lead_s: float = 20.0) -> datetime:
+    """The first whole minute at least `lead_s` from now (UTC): the daily summary's time."""
+    soon = datetime.now(UTC) + timedelta(seconds=lead_s)
+    return soon.replace(second=0, microsecond=0) + timedelta(minutes=1)
+
+
+async def settle(w: World, support: Support, limit_s: float = 30.0) -> None:
+    """Until every submitted job is decided and every page delivered (bounded)."""
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        waiting = query(w.db_path, "SELECT COUNT(*) FROM jobs WHERE status = 'submitted'")
+        undelivered = query(w.db_path, "SELECT COUNT(*) FROM outbox WHERE delivered_at IS NULL")
+        if waiting[0][0] == 0 and undelivered[0][0] == 0 and not support.pending():
+            return
+        await asyncio.sleep(0.3)
+
+
+async def test_two_instances_lose_nothing_and_do_nothing_twice(
+        pg_cluster: Cluster, tmp_path: Path) -> None:
+    nginx = have_nginx()
+    if not nginx:
+        warnings.warn(NO_NGINX, stacklevel=1)
+    at = summary_minute()
+    env = {"SUMMARY_TIME": at.strftime("%H:%M"), "MANAGER_CHAT_IDS": str(MANAGER_CHAT),
+           "REMINDER_AFTER_MINUTES": "0"}
+    with pg_cluster.database() as url:
+        async with fleet_world(tmp_path, INSTALLERS, 2, url, env, use_nginx=nginx) as w:
+            fleet = w.bot
+            w.emu.user(MANAGER_CHAT, "Mia")
+            assert w.emu.webhook is not None and w.emu.webhook.url == fleet.url
+            done = asyncio.Event()  # cleared: each installer walks one job
+            support, stop_support = Support(w), asyncio.Event()
+            walkers = [asyncio.create_task(p.walk(done, time.monotonic() + 90, fleet.kills))
+                       for p in w.installers]
+            staff = asyncio.create_task(support.run(stop_support))
+            await asyncio.sleep(3.0)  # mid-job
+            await fleet.kill(0)
+            await fleet.instances[0].start()
+            await asyncio.gather(*walkers)
+            await settle(w, support)
+            while datetime.now(UTC) < at + timedelta(seconds=4):  # the summary, and no other
+                await asyncio.sleep(0.5)
+            stop_support.set()
+            await staff
+            result = count(w, support, fleet.kills)
+            summaries = query(url, "SELECT COUNT(*) FROM audit WHERE action = 'summary_sent'")
+            manager_texts = [m for m in w.emu.chats[MANAGER_CHAT].bot_messages if "text" in m.data]
+            handoffs = Counter(job for job, in query(
+                url, "SELECT job_id FROM handoffs WHERE message_id IS NOT NULL"))
+            cards = [m for m in w.emu.chats[SUPPORT_CHAT_ID].bot_messages
+                     if "reply_to_message" not in m.data and "text" in m.data]
+    assert result["jobs submitted"] == INSTALLERS
+    assert {name: result.get(name, 0) for name in TARGETS} == dict.fromkeys(TARGETS, 0), result
+    assert result["pages delivered"] >= 2 * INSTALLERS  # submitted and verified, each once
+    assert sorted(handoffs.values()) == [1] * INSTALLERS
+    assert len(cards) == INSTALLERS, [m.data["text"][:60] for m in cards]
+    assert summaries == [(1,)] and len(manager_texts) == 1
