@@ -35,13 +35,17 @@ def summary_minute(lead_s: float = 20.0) -> datetime:
     return soon.replace(second=0, microsecond=0) + timedelta(minutes=1)
 
 
-async def settle(w: World, support: Support, limit_s: float = 30.0) -> None:
-    """Until every submitted job is decided and every page delivered (bounded)."""
+async def settle(w: World, support: Support, limit_s: float = 75.0) -> None:
+    """Until every submitted job is decided, every hand-off fully posted (a post the kill
+    interrupted is completed by the catch-up, at the latest a minute later) and every page
+    delivered (bounded)."""
     deadline = time.monotonic() + limit_s
     while time.monotonic() < deadline:
         waiting = query(w.db_path, "SELECT COUNT(*) FROM jobs WHERE status = 'submitted'")
         undelivered = query(w.db_path, "SELECT COUNT(*) FROM outbox WHERE delivered_at IS NULL")
-        if waiting[0][0] == 0 and undelivered[0][0] == 0 and not support.pending():
+        unposted = query(w.db_path, "SELECT COUNT(*) FROM handoffs WHERE posted_at IS NULL")
+        if (waiting[0][0] == 0 and undelivered[0][0] == 0 and unposted[0][0] == 0
+                and not support.pending()):
             return
         await asyncio.sleep(0.3)
 
@@ -75,13 +79,22 @@ async def test_two_instances_lose_nothing_and_do_nothing_twice(
             await staff
             result = count(w, support, fleet.kills)
             summaries = query(url, "SELECT COUNT(*) FROM audit WHERE action = 'summary_sent'")
+            statuses = query(url, "SELECT status FROM jobs WHERE submitted_at IS NOT NULL")
+            decisions = query(url, "SELECT COUNT(*) FROM audit WHERE action = 'verified' "
+                                   "GROUP BY job_id")
             manager_texts = [m for m in w.emu.chats[MANAGER_CHAT].bot_messages if "text" in m.data]
             handoffs = Counter(job for job, in query(
                 url, "SELECT job_id FROM handoffs WHERE message_id IS NOT NULL"))
             cards = [m for m in w.emu.chats[SUPPORT_CHAT_ID].bot_messages
                      if "reply_to_message" not in m.data and "text" in m.data]
     assert result["jobs submitted"] == INSTALLERS
-    assert {name: result.get(name, 0) for name in TARGETS} == dict.fromkeys(TARGETS, 0), result
+    # A press support had to repeat (the first one reached the killed instance and waited for
+    # its restart) is counted by the benchmarks as a decision lost; here what matters is that
+    # every job is decided, once.
+    strict = [name for name in TARGETS if name != "support decisions lost"]
+    assert {name: result.get(name, 0) for name in strict} == dict.fromkeys(strict, 0), result
+    assert statuses == [("verified",)] * INSTALLERS, statuses
+    assert decisions == [(1,)] * INSTALLERS, decisions
     assert result["pages delivered"] >= 2 * INSTALLERS  # submitted and verified, each once
     assert sorted(handoffs.values()) == [1] * INSTALLERS
     assert len(cards) == INSTALLERS, [m.data["text"][:60] for m in cards]
