@@ -223,14 +223,7 @@ class Poller:
 
     async def resume(self) -> int:
         """Queue the updates received before a restart but never processed."""
-        unfinished = await self.inbox.unfinished()
-        for kept in unfinished:
-            update = Update.de_json(json.loads(kept.payload), self.bot)
-            if update is not None:
-                self.dispatcher.submit(update)
-        if unfinished:
-            log.info("resuming %d updates received before the restart", len(unfinished))
-        return len(unfinished)
+        return await resume(self.bot, self.inbox, self.dispatcher)
 
     async def poll_once(self, timeout_s: int | None = None) -> int:
         """One `getUpdates` (waiting up to `timeout_s`, by default the poller's): keep each
@@ -275,3 +268,14 @@ class Poller:
                 await self._task
             self._task = None
 
+
+async def resume(bot: Bot, inbox: Inbox, dispatcher: Dispatcher) -> int:
+    """Queue the updates received before a restart but never processed (polling or webhook)."""
+    unfinished = await inbox.unfinished()
+    for kept in unfinished:
+        update = Update.de_json(json.loads(kept.payload), bot)
+        if update is not None:
+            dispatcher.submit(update)
+    if unfinished:
+        log.info("resuming %d updates received before the restart", len(unfinished))
+    return len(unfinished)

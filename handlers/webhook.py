@@ -28,7 +28,7 @@ from aiohttp import web
 from telegram import Bot, Update
 
 from bot import metrics
-from handlers.intake import Dispatcher, Inbox, sender_of
+from handlers.intake import Dispatcher, Inbox, resume, sender_of
 from handlers.monitoring import Monitoring, serve_http
 
 log = logging.getLogger(__name__)
@@ -48,14 +48,7 @@ class WebhookReceiver:
 
     async def resume(self) -> int:
         """Queue the updates received before a restart but never processed."""
-        unfinished = await self.inbox.unfinished()
-        for kept in unfinished:
-            update = Update.de_json(json.loads(kept.payload), self.bot)
-            if update is not None:
-                self.dispatcher.submit(update)
-        if unfinished:
-            log.info("resuming %d updates received before the restart", len(unfinished))
-        return len(unfinished)
+        return await resume(self.bot, self.inbox, self.dispatcher)
 
     async def handle(self, request: web.Request) -> web.Response:
         """One POSTed update: 200 once the inbox holds it (or held it before)."""
