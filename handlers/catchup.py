@@ -25,6 +25,7 @@ from handlers.render import send_replies
 
 log = logging.getLogger(__name__)
 NOTICE_GRACE = timedelta(minutes=2)  # a decision's own notice may still be on its way
+POST_GRACE = timedelta(minutes=1)  # a hand-off's own update may still be posting it
 ORPHAN_AGE = timedelta(minutes=1)  # an update this old and not processed: its instance died
 CATCH_UP = "catch-up"
 CATCH_UP_LEASE_S = 150.0  # the job runs every minute: a dead holder's lease soon expires
@@ -37,7 +38,9 @@ async def catch_up(context: PinpointContext, *, starting: bool = False) -> None:
     now = store.clock()
     if await store.claim_lease(CATCH_UP, CATCH_UP_LEASE_S):
         await notices.deliver(context, starting=starting)
-        await support.post_unposted(context)
+        # While the bot runs, a hand-off made moments ago is being posted by its own update
+        # (here or on another instance); at start, whatever is unposted was interrupted.
+        await support.post_unposted(context, now if starting else now - POST_GRACE)
         await support.send_owed_notices(context, now if starting else now - NOTICE_GRACE)
     if starting:
         await ask_owed_questions(context)

@@ -94,9 +94,10 @@ async def post_pin(context: PinpointContext, post: HandoffPost,
         return GIVEN_UP
 
 
-async def post_unposted(context: PinpointContext) -> None:
-    """Post every hand-off not (completely) posted yet; a failure is retried next time."""
-    for handoff_id in await context.services.support.posts.unposted():
+async def post_unposted(context: PinpointContext, created_before: datetime) -> None:
+    """Post every hand-off created before that time and not (completely) posted yet; a
+    failure is retried next time."""
+    for handoff_id in await context.services.support.posts.unposted(created_before):
         try:
             await post_handoff(context, handoff_id)
         except TelegramError as exc:

@@ -104,11 +104,12 @@ class Handoffs(Database):
         )
         return [_handoff(r) for r in rows]
 
-    async def unposted_handoffs(self) -> list[Handoff]:
-        """Hand-offs for a support chat not (completely) posted yet, oldest first."""
+    async def unposted_handoffs(self, created_before: str) -> list[Handoff]:
+        """Hand-offs for a support chat not (completely) posted yet and created before this
+        time (younger ones are being posted by the update that made them), oldest first."""
         rows = await self.fetch_all(
             """SELECT * FROM handoffs WHERE posted_at IS NULL AND chat_id IS NOT NULL
-               ORDER BY id""")
+               AND created_at < ? ORDER BY id""", (created_before,))
         return [_handoff(r) for r in rows]
 
     async def unnotified_decisions(self, decided_before: str) -> list[Handoff]:

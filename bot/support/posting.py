@@ -13,6 +13,7 @@ import asyncio
 import html
 import re
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from bot.engine.interaction import Reply
@@ -109,9 +110,11 @@ class HandoffPoster:
         """Held while a hand-off is being posted: a second post waits, then finds it done."""
         return self._locks.setdefault(handoff_id, asyncio.Lock())
 
-    async def unposted(self) -> list[int]:
-        """Hand-offs for the support chat not (completely) posted yet, oldest first."""
-        return [h.id for h in await self.store.unposted_handoffs()]
+    async def unposted(self, created_before: datetime) -> list[int]:
+        """Hand-offs for the support chat not (completely) posted yet, created before this
+        time, oldest first."""
+        when = created_before.astimezone(UTC).isoformat()
+        return [h.id for h in await self.store.unposted_handoffs(when)]
 
     async def post_of(self, handoff_id: int) -> HandoffPost | None:
         """The hand-off's messages and what is posted already; None when all of it is (or
