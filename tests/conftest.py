@@ -20,6 +20,7 @@ from handlers.app import build_application, start_polling, stop_polling
 from sandbox.launcher import Sandbox
 from testkit.emulator import BotApiEmulator, Player
 from testkit.fakes.geocoder import FakeNominatim
+from testkit.fakes.webhook import FakeWebhook
 
 from stores import NO_POSTGRESQL, Cluster, pg_bindir
 
@@ -150,6 +151,17 @@ async def emu() -> AsyncIterator[BotApiEmulator]:
         yield emulator
     finally:
         await emulator.stop()
+
+
+@pytest.fixture
+async def hooks() -> AsyncIterator[FakeWebhook]:
+    """A fake webhook receiver (generic, Slack, PagerDuty, the record) on a free port."""
+    fake = FakeWebhook()
+    await fake.start()
+    try:
+        yield fake
+    finally:
+        await fake.stop()
 
 
 @pytest.fixture

@@ -185,16 +185,6 @@ class KeyedNominatim(FakeNominatim):
 
 
 @pytest.fixture
-async def hooks() -> AsyncIterator[FakeWebhook]:
-    fake = FakeWebhook()
-    await fake.start()
-    try:
-        yield fake
-    finally:
-        await fake.stop()
-
-
-@pytest.fixture
 async def keyed() -> AsyncIterator[KeyedNominatim]:
     fake = KeyedNominatim()
     await fake.start()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -26,16 +25,6 @@ ROUTING_KEY = "R0UTING-KEY-0123456789abcdef"
 RECORD_TOKEN = "record-bearer-token-9876543210"
 CAROL_ID = 9101  # a second supporter
 SAM_ID = 7777  # in the support group, but not support staff
-
-
-@pytest.fixture
-async def hooks() -> AsyncIterator[FakeWebhook]:
-    fake = FakeWebhook()
-    await fake.start()
-    try:
-        yield fake
-    finally:
-        await fake.stop()
 
 
 @pytest.fixture

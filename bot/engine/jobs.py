@@ -184,9 +184,10 @@ class JobActions:
         view = await self.records.view(job)
         redo = [s.key for s in view.slots if s.step.part == job.reopened_part]
         submit = self.records.procedure.key("submit")
-        await self.recorder.clear(job, [*redo, *([submit] if submit else [])])
-        await self.store.update_job(job.id, status=OPEN)
-        await self.store.audit(user_id, job.id, "reopened", {"part": job.reopened_part})
+        async with self.store.transaction():  # one update, one commit
+            await self.recorder.clear(job, [*redo, *([submit] if submit else [])])
+            await self.store.update_job(job.id, status=OPEN)
+            await self.store.audit(user_id, job.id, "reopened", {"part": job.reopened_part})
         part = self.t(f"part.{job.reopened_part}")
         outcome = await self.recorder.next(job.id, [Reply(self.t("support.fix_started",
                                                                  job=job.id, part=part))])
