@@ -20,8 +20,10 @@ from harness import (
 )
 
 
-def count(w: World, support: Support, kills: list[float]) -> dict[str, int]:
-    """Everything lost or doubled, from the emulator's record and the database."""
+def count(w: World, support: Support, kills: list[float],
+          details: list[str] | None = None) -> dict[str, int]:
+    """Everything lost or doubled, from the emulator's record and the database (with a line
+    per lost or doubled answer in `details`, if given)."""
     db = w.db_path
     audit: Counter[tuple[int, str]] = Counter()
     for job, detail in query(db, "SELECT job_id, detail FROM audit WHERE action IN "
@@ -46,6 +48,11 @@ def count(w: World, support: Support, kills: list[float]) -> dict[str, int]:
             applied = audit.get((job, step), 0)
             result["answers lost"] += max(0, n - applied)  # given, never stored
             result["answers applied twice"] += max(0, applied - n)
+            if details is not None and n != applied:
+                updates = [(s.update_id, round(s.at, 2)) for s in person.sent
+                           if (s.job, s.step) == (job, step)]
+                details.append(f"installer {person.uid} job {job} step {step}: sent {n} "
+                               f"(update, time: {updates}), stored {applied}")
         result["answers applied to another step"] += misapplied(person, stored)
         result["questions never re-asked (after a kill)"] += sum(k for _, _, k in person.nudges)
         result["questions never re-asked (no kill)"] += sum(not k for _, _, k in person.nudges)

@@ -37,7 +37,7 @@ from bot.engine.buttons import JOB_ACTIONS, REGISTRATION_ACTIONS, SUPPORT_ACTION
 from bot.services import Services
 from bot.store import Received, utc_now
 from handlers import access, installer, support
-from handlers.catchup import catch_up, catch_up_job
+from handlers.catchup import ORPHAN_CHECK_S, catch_up, catch_up_job, take_over_job
 from handlers.context import PinpointContext
 from handlers.errors import on_error
 from handlers.intake import ALLOWED_UPDATES, Dispatcher, Poller
@@ -73,6 +73,10 @@ def build_application(
                 name="support-waiting")
             app.job_queue.run_repeating(catch_up_job, interval=SWEEP_INTERVAL_S,
                                         first=SWEEP_INTERVAL_S, name="catch-up")
+            if services.store.shared:  # several instances: take over from a dead one at once
+                await services.store.announce()
+                app.job_queue.run_repeating(take_over_job, interval=ORPHAN_CHECK_S,
+                                            first=ORPHAN_CHECK_S, name="take-over")
         await set_command_menus(app, services)
 
     async def post_shutdown(app: Application) -> None:

@@ -26,7 +26,9 @@ from handlers.render import send_replies
 log = logging.getLogger(__name__)
 NOTICE_GRACE = timedelta(minutes=2)  # a decision's own notice may still be on its way
 POST_GRACE = timedelta(minutes=1)  # a hand-off's own update may still be posting it
-ORPHAN_AGE = timedelta(minutes=1)  # an update this old and not processed: its instance died
+ORPHAN_AGE = timedelta(minutes=1)  # this old and not processed: its instance is lost
+ORPHAN_CHECK_S = 2.0  # several instances: how often to look for a dead one's updates
+UNTIL_NOW = 2**62  # every update_id
 CATCH_UP = "catch-up"
 CATCH_UP_LEASE_S = 150.0  # the job runs every minute: a dead holder's lease soon expires
 
@@ -47,24 +49,32 @@ async def catch_up(context: PinpointContext, *, starting: bool = False) -> None:
 
 
 async def catch_up_job(context: PinpointContext) -> None:
-    """The repeating job: the catch-up while the bot runs (and, with several instances,
-    updates a dead instance left unfinished in the inbox)."""
-    await adopt_orphans(context)
+    """The repeating job: the catch-up while the bot runs."""
     await catch_up(context)
 
 
+async def take_over_job(context: PinpointContext) -> None:
+    """The repeating job of several instances: what a dead instance left."""
+    await adopt_orphans(context)
+
+
 async def adopt_orphans(context: PinpointContext) -> int:
-    """Several instances: queue here the updates received over `ORPHAN_AGE` ago and still
-    not processed (the instance that received them died); each is processed under its
-    person's turn, so one its instance is still working on is not processed twice."""
+    """Several instances: queue here the updates an instance that has died received and did
+    not process (or any not processed for `ORPHAN_AGE`), and ask the questions it owed.
+    Each update is processed under its person's turn, so one its instance is still working
+    on is not processed twice."""
     store = context.services.store
     intake = context.application.bot_data.get("intake")
     if not store.shared or intake is None:
         return 0
+    dead = await store.gone(r for r in await store.unfinished_receivers() if r is not None)
     before = (store.clock() - ORPHAN_AGE).astimezone(UTC).isoformat()
-    adopted = intake[1].adopt(await store.unfinished(received_before=before))
+    adopted = intake[1].adopt(await store.orphans(dead, before))
     if adopted:
         log.info("adopted %d updates another instance left unfinished", adopted)
+    if await store.departed():
+        log.info("an instance has died: asking the questions it owed")
+        await ask_owed_questions(context)
     return adopted
 
 
@@ -74,6 +84,8 @@ async def ask_owed_questions(context: PinpointContext) -> None:
     for chat_id, outcome in await engine.owed_questions():
         if store.shared:  # another instance may be answering this person: check under its turn
             async with store.person_turn(chat_id):
+                if await store.unfinished_of(chat_id, UNTIL_NOW):
+                    continue  # an update of theirs is on its way: it asks the next question
                 for _chat, still in await engine.owed_questions():
                     if still.job_id == outcome.job_id:
                         await ask_again(context, chat_id, still)

@@ -234,6 +234,28 @@ async def test_an_update_a_dead_instance_left_is_adopted_once(
     assert seen == [5]
 
 
+async def test_a_dead_instance_is_known_at_once_and_its_updates_taken_over(
+        two_stores: tuple[Store, Store]) -> None:
+    dead, alive = two_stores
+    await dead.announce()
+    await alive.announce()
+    await dead.receive(7, 9, text_update(7, 9).to_json())
+    await alive.receive(8, 9, text_update(8, 9).to_json())
+    receivers = await alive.unfinished_receivers()
+    assert receivers == {dead.holder, alive.holder}
+    assert await alive.gone(receivers - {None}) == set()  # both alive
+    assert await alive.departed() == set()
+    assert await alive.orphans(set(), "2000-01-01") == []
+    assert dead._alive is not None
+    await dead._alive.invalidate()  # the process dies: PostgreSQL ends its session, lock too
+    dead._alive = None
+    gone = await alive.gone(receivers - {None})
+    assert gone == {dead.holder}
+    assert [r.update_id for r in await alive.orphans(gone, "2000-01-01")] == [7]
+    assert await alive.departed() == {dead.holder}  # told once, to one instance
+    assert await alive.departed() == set()
+
+
 class RoundRobin:
     """A load balancer on loopback: each POST goes to the next instance in turn."""
 

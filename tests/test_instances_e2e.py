@@ -6,7 +6,6 @@ is done twice, each page is delivered once and the daily summary is sent once.""
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 import time
 import warnings
@@ -25,15 +24,12 @@ from fleet import NO_NGINX, fleet_world, have_nginx  # noqa: E402
 from harness import SUPPORT_CHAT_ID, Support, World, query  # noqa: E402
 from tally import TARGETS, count  # noqa: E402
 
-# Quarantined from the default run: in one CI run of five on a loaded machine a submitted job
-# was counted without its hand-off (cause not found yet; see the closing note of issue 12).
-pytestmark = [
-    pytest.mark.timeout(150),
-    pytest.mark.skipif(os.environ.get("PINPOINT_FLEET_TEST") != "1",
-                       reason="multi-instance test: set PINPOINT_FLEET_TEST=1 to run it"),
-]
+pytestmark = pytest.mark.timeout(180)
 MANAGER_CHAT = 8101
 INSTALLERS = 3
+# An installer who hears nothing for this long sends /start (the benchmarks wait 4 s; on a
+# loaded test machine a restarted instance may take longer to answer, which is no loss).
+PATIENCE_S = 10.0
 
 
 def summary_minute(lead_s: float = 20.0) -> datetime:
@@ -70,6 +66,8 @@ async def test_two_instances_lose_nothing_and_do_nothing_twice(
             fleet = w.bot
             w.emu.user(MANAGER_CHAT, "Mia")
             assert w.emu.webhook is not None and w.emu.webhook.url == fleet.url
+            for person in w.installers:
+                person.patience_s = PATIENCE_S
             done = asyncio.Event()  # cleared: each installer walks one job
             support, stop_support = Support(w), asyncio.Event()
             walkers = [asyncio.create_task(p.walk(done, time.monotonic() + 90, fleet.kills))
@@ -80,11 +78,14 @@ async def test_two_instances_lose_nothing_and_do_nothing_twice(
             await fleet.instances[0].start()
             await asyncio.gather(*walkers)
             await settle(w, support)
-            while datetime.now(UTC) < at + timedelta(seconds=4):  # the summary, and no other
-                await asyncio.sleep(0.5)
+            while datetime.now(UTC) < at + timedelta(seconds=40) and not query(
+                    url, "SELECT 1 FROM audit WHERE action = 'summary_sent'"):
+                await asyncio.sleep(0.5)  # the summary (late when the machine is busy) ...
+            await asyncio.sleep(3)  # ... and no other
             stop_support.set()
             await staff
-            result = count(w, support, fleet.kills)
+            details: list[str] = []
+            result = count(w, support, fleet.kills, details)
             summaries = query(url, "SELECT COUNT(*) FROM audit WHERE action = 'summary_sent'")
             statuses = query(url, "SELECT status FROM jobs WHERE submitted_at IS NOT NULL")
             decisions = query(url, "SELECT COUNT(*) FROM audit WHERE action = 'verified' "
@@ -99,7 +100,8 @@ async def test_two_instances_lose_nothing_and_do_nothing_twice(
     # its restart) is counted by the benchmarks as a decision lost; here what matters is that
     # every job is decided, once.
     strict = [name for name in TARGETS if name != "support decisions lost"]
-    assert {name: result.get(name, 0) for name in strict} == dict.fromkeys(strict, 0), result
+    assert {name: result.get(name, 0) for name in strict} == dict.fromkeys(strict, 0), (
+        result, details, fleet.kills)
     assert statuses == [("verified",)] * INSTALLERS, statuses
     assert decisions == [(1,)] * INSTALLERS, decisions
     assert result["pages delivered"] >= 2 * INSTALLERS  # submitted and verified, each once

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, timedelta
@@ -27,11 +28,14 @@ class Received:
 class Inbox(Database):
     """Updates received and processed."""
 
+    holder: str  # this instance's name (`bot.store.coordination`)
+
     async def receive(self, update_id: int, sender: int, payload: str) -> bool:
         """Keep an update; False when it was received before (a redelivery)."""
         cur = await self._exec(
-            "INSERT INTO inbox (update_id, sender, payload, received_at) "
-            "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING", (update_id, sender, payload, self.now()))
+            "INSERT INTO inbox (update_id, sender, payload, received_at, received_by) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            (update_id, sender, payload, self.now(), self.holder))
         return cur.rowcount > 0
 
     async def done(self, update_id: int) -> None:
@@ -55,6 +59,23 @@ class Inbox(Database):
         rows = await self.fetch_all(
             f"SELECT update_id, sender, payload FROM inbox WHERE done_at IS NULL {since}"
             "ORDER BY update_id", () if received_before is None else (received_before,))
+        return [Received(r["update_id"], r["sender"], r["payload"]) for r in rows]
+
+    async def unfinished_receivers(self) -> set[str | None]:
+        """The instances holding updates received but not processed (None: unrecorded)."""
+        rows = await self.fetch_all(
+            "SELECT DISTINCT received_by FROM inbox WHERE done_at IS NULL")
+        return {r["received_by"] for r in rows}
+
+    async def orphans(self, receivers: Iterable[str | None], received_before: str
+                      ) -> list[Received]:
+        """Updates not processed that one of `receivers` received (their instances died), or
+        any received before `received_before`; oldest first."""
+        named = [r for r in receivers if r is not None]
+        among = f"received_by IN ({', '.join('?' * len(named))}) OR " if named else ""
+        rows = await self.fetch_all(
+            "SELECT update_id, sender, payload FROM inbox WHERE done_at IS NULL "
+            f"AND ({among}received_at < ?) ORDER BY update_id", (*named, received_before))
         return [Received(r["update_id"], r["sender"], r["payload"]) for r in rows]
 
     async def unfinished_of(self, sender: int, upto: int) -> list[Received]:
