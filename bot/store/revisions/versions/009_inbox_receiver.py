@@ -1,14 +1,14 @@
 """Which instance received each update (`received_by`): an unfinished update whose instance
 has died is taken over by another at once instead of after a minute.
 
-Revision ID: 016
+Revision ID: 009
 Revises: 008
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "016"
+revision = "009"
 down_revision = "008"
 branch_labels = None
 depends_on = None
