@@ -50,7 +50,7 @@ from handlers.webhook import WebhookReceiver, WebhookServer
 log = logging.getLogger(__name__)
 COMMANDS = ("start", "new", "back", "status", "jobs", "cancel", "help")
 MANAGER_COMMANDS = ("summary", "export")
-ADMIN_COMMANDS = ("summary", "export", "grant", "revoke")
+ADMIN_COMMANDS = ("pending", "reset", "summary", "export", "grant", "revoke")
 SWEEP_INTERVAL_S = 60
 CONNECTIONS = 64  # HTTP connections to the Bot API, shared by all people
 
