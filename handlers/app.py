@@ -145,6 +145,9 @@ def register_handlers(app: Application) -> None:
     # 0: a live location moving on: its latest point counts
     app.add_handler(MessageHandler(private & filters.UpdateType.EDITED_MESSAGE
                                    & filters.LOCATION, installer.live_location))
+    # 0: any other edit: edits never change answers (the installer is told how to)
+    app.add_handler(MessageHandler(private & filters.UpdateType.EDITED_MESSAGE
+                                   & ~filters.LOCATION, installer.edited))
     # 0: in groups, a supporter's typed rejection reason (a reply to the bot's question)
     app.add_handler(MessageHandler(filters.ChatType.GROUPS & filters.REPLY & filters.TEXT
                                    & ~filters.COMMAND, support.reason_reply))

@@ -17,6 +17,7 @@ from bot.config import Settings
 from bot.engine import buttons, notices
 from bot.engine.buttons import Registration, Verdict
 from bot.engine.interaction import Button, Outcome, Reply
+from bot.engine.records import visible
 from bot.store import Store, User
 from bot.texts import Texts
 
@@ -73,7 +74,10 @@ class People:
         self, user_id: int, first_name: str, last_name: str | None, username: str | None,
         language: str | None,
     ) -> Person:
-        """Record (or refresh) the user behind an update and load their roles."""
+        """Record (or refresh) the user behind an update and load their roles (names as
+        others will read them: without invisible format characters)."""
+        first_name = visible(first_name)
+        last_name = visible(last_name) if last_name else last_name
         known = await self.store.user(user_id)
         if known is None or (known.first_name, known.last_name, known.username) != (
             first_name, last_name, username
