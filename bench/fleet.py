@@ -196,7 +196,7 @@ async def fleet_world(workdir: Path, installers: int, instances: int, database_u
             player = emu.user(uid, f"Installer{i}")
             await player.send("/start")
             await player.wait_for_text("installer ID", timeout=30)
-            await player.send(f"INS-{uid}")
+            await player.send(f"INS-{uid:05d}")
             await player.wait_for_text("approved", timeout=30)
             w.installers.append(Installer(w, player, i))
         yield w

@@ -73,7 +73,7 @@ async def run(installers: int, rounds: int) -> None:
             player = emu.user(user_id, f"Installer{i}")
             await player.send("/start")
             await player.wait_for_text("installer ID")
-            await player.send(f"INS-{user_id}")
+            await player.send(f"INS-{user_id:05d}")
             await player.wait_for_text("approved")
             players.append(player)
         latencies: list[float] = []

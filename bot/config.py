@@ -81,6 +81,10 @@ class Settings(BaseSettings):
     manager_ids: IdList = Field(default_factory=list)
     support_chat_id: int | None = None
     manager_chat_ids: IdList = Field(default_factory=list)
+    # An installer ID as typed (in capitals, spaces removed) must match this in full
+    installer_id_pattern: re.Pattern[str] = re.compile(r"^INS-\d{5}$")
+    installer_id_example: str = "INS-12345"  # shown to people who type one
+    reapply_after_days: float = Field(default=7.0, ge=0)  # a refused person may apply again
 
     # Photos
     photo_min_side_px: int = 640
@@ -202,6 +206,12 @@ class Settings(BaseSettings):
     def _webhook_needs_secret(self) -> Settings:
         if self.webhook_url and self.webhook_secret is None:
             raise ValueError("WEBHOOK_SECRET is required with WEBHOOK_URL")
+        return self
+
+    @model_validator(mode="after")
+    def _example_fits_the_pattern(self) -> Settings:
+        if not self.installer_id_pattern.fullmatch(self.installer_id_example):
+            raise ValueError("INSTALLER_ID_EXAMPLE does not match INSTALLER_ID_PATTERN")
         return self
 
     @property

@@ -1,13 +1,16 @@
-"""Admin-facing handlers: `/grant <role> <who>` and `/revoke <role> <who>`.
+"""Admin-facing handlers: `/grant <role> <who>`, `/revoke <role> <who>`, `/pending` and
+`/reset <who>`.
 
 `<who>` is an @username, a numeric id, or the person of the message the command replies to
-(a message forwarded from them, or theirs in a group). `bot.people.roles` decides and audits.
+(a message forwarded from them, or theirs in a group). `bot.people.roles` and
+`bot.people.review` decide and audit.
 """
 
 from __future__ import annotations
 
 from telegram import Message, MessageOriginHiddenUser, MessageOriginUser, Update
 
+from bot.people.review import Review
 from bot.people.roles import Roles, Target
 from handlers.context import PinpointContext
 from handlers.render import apply
@@ -50,3 +53,20 @@ async def grant_command(update: Update, context: PinpointContext) -> None:
 async def revoke_command(update: Update, context: PinpointContext) -> None:
     """`/revoke manager @mia`: take a role away (admins only)."""
     await _change(update, context, "revoke")
+
+
+async def pending_command(update: Update, context: PinpointContext) -> None:
+    """`/pending`: who waits for approval, each with Approve / Refuse (admins only)."""
+    if context.person is None:
+        return
+    await apply(update, context, await Review(context.services.people).pending(context.person))
+
+
+async def reset_command(update: Update, context: PinpointContext) -> None:
+    """`/reset @ben`: forget a person's registration so that they may register again."""
+    if context.person is None:
+        return
+    review = Review(context.services.people)
+    outcome = await review.reset(context.person, list(context.args or []),
+                                 replied_target(update.effective_message))
+    await apply(update, context, outcome)

@@ -50,7 +50,7 @@ from handlers.webhook import WebhookReceiver, WebhookServer
 log = logging.getLogger(__name__)
 COMMANDS = ("start", "new", "back", "status", "jobs", "cancel", "help")
 MANAGER_COMMANDS = ("summary", "export")
-ADMIN_COMMANDS = ("summary", "export", "grant", "revoke")
+ADMIN_COMMANDS = ("pending", "reset", "summary", "export", "grant", "revoke")
 SWEEP_INTERVAL_S = 60
 CONNECTIONS = 64  # HTTP connections to the Bot API, shared by all people
 
@@ -149,6 +149,9 @@ def register_handlers(app: Application) -> None:
     # 0: a live location moving on: its latest point counts
     app.add_handler(MessageHandler(private & filters.UpdateType.EDITED_MESSAGE
                                    & filters.LOCATION, installer.live_location))
+    # 0: any other edit: edits never change answers (the installer is told how to)
+    app.add_handler(MessageHandler(private & filters.UpdateType.EDITED_MESSAGE
+                                   & ~filters.LOCATION, installer.edited))
     # 0: in groups, a supporter's typed rejection reason (a reply to the bot's question)
     app.add_handler(MessageHandler(filters.ChatType.GROUPS & filters.REPLY & filters.TEXT
                                    & ~filters.COMMAND, support.reason_reply))

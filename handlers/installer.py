@@ -1,7 +1,9 @@
 """Installer-facing handlers: commands, answers and buttons of the guided job flow.
 
 Each handler translates the update into an engine call and hands the outcome to `render`.
-People who are not approved installers are routed to registration instead.
+People who are not approved installers are routed to registration instead. Typed text loses
+its invisible format characters on the way in (`visible`), so that what support and managers
+read is what was typed; an edited message is answered with how to change an answer.
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ from collections.abc import Awaitable, Callable
 
 from telegram import Message, Update
 
-from bot.engine.interaction import Input, LocationInput, Outcome, PhotoInput
+from bot.engine.interaction import Input, LocationInput, Outcome, PhotoInput, Reply
+from bot.engine.records import visible
 from handlers.context import PinpointContext
 from handlers.render import apply
 from handlers.support import on_events
@@ -40,7 +43,8 @@ def installers_only(handler: Handler) -> Callable[[Update, PinpointContext], Awa
             if is_start or update.callback_query is not None:
                 outcome = await people.start(person)
             else:
-                outcome = await people.message(person, message.text if message else None)
+                text = message.text if message else None
+                outcome = await people.message(person, visible(text) if text else text)
         await apply(update, context, outcome)
         if outcome.events:
             await on_events(context, outcome.events)
@@ -117,10 +121,25 @@ async def live_location(update: Update, context: PinpointContext) -> Outcome:
     )
 
 
+async def edited(update: Update, context: PinpointContext) -> None:
+    """An edited message (not a live location): an edit never changes a kept answer, so say
+    how to change one; someone registering has their corrected installer ID read."""
+    person, message = context.person, update.effective_message
+    if person is None or message is None:
+        return
+    if person.installer:
+        outcome = Outcome([Reply(context.services.texts.get("odd_input.edited"))])
+    elif person.user.status in ("awaiting_id", "pending") and message.text:
+        outcome = await context.services.people.message(person, visible(message.text))
+    else:
+        return
+    await apply(update, context, outcome)
+
+
 def to_input(msg: Message, context: PinpointContext) -> Input:
     """Translate a Telegram message into the engine's `Input`."""
     if msg.text is not None:
-        return Input(text=msg.text)
+        return Input(text=visible(msg.text))
     if msg.photo:
         size = msg.photo[-1]
         return Input(photo=PhotoInput(size.file_id, size.file_unique_id, size.file_size, False,

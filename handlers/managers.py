@@ -105,6 +105,8 @@ HANDLERS: dict[str, Handler] = {
     "export": export_command,
     "grant": admin.grant_command,
     "revoke": admin.revoke_command,
+    "pending": admin.pending_command,
+    "reset": admin.reset_command,
 }
 
 
@@ -113,8 +115,9 @@ def _ours(handler: BaseHandler) -> bool:
 
 
 def register_manager_handlers(app: Application, group: int = 0) -> None:
-    """Add `/summary`, `/export`, `/grant` and `/revoke` (in any chat). Call it before the
-    catch-all handler of private messages of the same group. Registering twice is a no-op."""
+    """Add `/summary`, `/export`, `/grant`, `/revoke`, `/pending` and `/reset` (in any chat).
+    Call it before the catch-all handler of private messages of the same group. Registering
+    twice is a no-op."""
     if any(_ours(h) for h in app.handlers.get(group, [])):
         return
     for name, callback in HANDLERS.items():

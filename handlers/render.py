@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from contextvars import ContextVar
+from dataclasses import replace
 
 from telegram import (
     CallbackQuery,
@@ -22,6 +23,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, TelegramError
 
 from bot.engine.interaction import Outcome, Reply
+from bot.support.posting import MESSAGE_LIMIT, split_lines, visible_length
 from handlers.context import PinpointContext
 from handlers.notices import deliver
 
@@ -71,7 +73,14 @@ def _reply_keyboard(
 
 async def send(context: PinpointContext, chat_id: int, reply: Reply) -> Message:
     """Send one reply. A message carries one kind of keyboard, so a reply with both a
-    reply keyboard and inline buttons goes out as two messages (the second is returned)."""
+    reply keyboard and inline buttons goes out as two messages (the second is returned).
+    A text longer than Telegram takes goes out in parts, cut at line ends (keyboards last)."""
+    if visible_length(reply.text) > MESSAGE_LIMIT:
+        *first, last = split_lines(reply.text)
+        for part in first:
+            await context.bot.send_message(chat_id, part, parse_mode=ParseMode.HTML,
+                                           link_preview_options=NO_PREVIEW)
+        reply = replace(reply, text=last)
     keyboard = _reply_keyboard(reply)
     inline = inline_markup(reply)
     bot = context.bot

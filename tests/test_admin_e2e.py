@@ -137,3 +137,56 @@ async def test_usage_listing_and_refusals(bot: RunningBot, admin: Player, ana: P
     await manager.expect_text("Only admins")
     assert "installer" in await bot.services.store.roles(ANA_ID)
     assert await role_changes(bot) == []
+
+
+async def test_pending_lists_the_waiting_requests_with_their_buttons(
+    bot: RunningBot, emu: BotApiEmulator, admin: Player,
+) -> None:
+    await admin.send("/pending")
+    await admin.expect_text("Nobody is waiting")
+    for user_id, name, installer_id in ((BEN_ID, "Ben", "INS-20001"),
+                                        (1003, "Carl", "INS-30003")):
+        person = emu.user(user_id, name)
+        await person.send("/start")
+        await person.expect_text("installer ID")
+        await person.send(installer_id)
+        await person.expect_text("waiting for approval")
+        await admin.wait_for_text("Installer registration", installer_id)
+
+    await admin.send("/pending")
+    await admin.expect_text("Waiting for approval: 2")
+    first = await admin.expect_text("Ben", "INS-20001")
+    second = await admin.expect_text("Carl", "INS-30003")
+    assert first.buttons == second.buttons == [["✅ Approve", "❌ Refuse"]]
+    await admin.press("Approve", second)
+    assert "Approved by Alex Admin" in admin.messages[-1].text
+    assert "installer" in await bot.services.store.roles(1003)
+
+    await admin.send("/pending")
+    await admin.expect_text("Waiting for approval: 1")
+    await admin.expect_text("Ben", "INS-20001")
+
+    manager = emu.user(MANAGER_ID, "Mona", "Manager")
+    await manager.send("/pending")
+    await manager.expect_text("Only admins")
+    await manager.send(f"/reset {BEN_ID}")
+    await manager.expect_text("Only admins")
+    assert (await bot.services.store.user(BEN_ID)).status == "pending"  # type: ignore[union-attr]
+
+
+async def test_reset_forgets_a_registration(bot: RunningBot, admin: Player, ana: Player) -> None:
+    await admin.send("/reset")
+    await admin.expect_text("/reset @username")
+    await admin.send("/reset @ana")
+    await admin.expect_text("Ana Installer (id 1001) is reset", "INS-10234")
+    await ana.expect_text("reset your registration")
+    store = bot.services.store
+    user = await store.user(ANA_ID)
+    assert user is not None and (user.status, user.installer_id) == ("new", None)
+    assert "installer" not in await store.roles(ANA_ID)
+    await admin.send("/reset @ana")
+    await admin.expect_text("has no registration to reset")
+    await ana.send("/new")
+    await ana.expect_text("Send your installer ID")
+    await ana.send("INS-10234")  # pre-approved by the configuration: in at once
+    await ana.expect_text("You're approved")

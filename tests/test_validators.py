@@ -115,7 +115,7 @@ def test_text_and_reference() -> None:
         check_text("   ")
     with pytest.raises(Invalid) as long:
         check_text("x" * 121, 120)
-    assert long.value.values == {"max": 120}
+    assert long.value.values == {"max": 120, "count": 121, "over": 1, "cut": "x" * 24}
     assert check_reference("ORD-2024/1187") == "ORD-2024/1187"
     with pytest.raises(Invalid):
         check_reference("<script>")

@@ -6,6 +6,7 @@ and renders answers safely (secrets masked), without walking the procedure.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Mapping
 from typing import Any, Protocol
 
@@ -15,6 +16,13 @@ from bot.engine.plan import JobView, Slot, chosen_model, plan, progress_bar, sho
 from bot.engine.procedure import Procedure, Step
 from bot.store import Answer, Job, Store
 from bot.texts import Texts
+
+
+def visible(text: str) -> str:
+    """The text without format characters (bidirectional overrides and isolates, zero-width
+    spaces and joiners, byte-order marks: Unicode's category Cf), which could reorder or
+    hide what support and managers read. Typed answers and people's names are kept so."""
+    return "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
 
 
 class KindView(Protocol):

@@ -149,8 +149,10 @@ def check_text(raw: str, max_len: int = 500) -> str:
     text = raw.strip()
     if not text:
         raise Invalid("invalid.empty")
-    if len(text) > max_len:
-        raise Invalid("invalid.too_long", {"max": max_len})
+    if len(text) > max_len:  # say exactly how much, and from where, to cut
+        raise Invalid("invalid.too_long", {"max": max_len, "count": len(text),
+                                           "over": len(text) - max_len,
+                                           "cut": text[max(0, max_len - 24):max_len]})
     return text
 
 

@@ -62,15 +62,15 @@ class Roles:
         assert role is not None
         rest = list(words)
         rest.remove(role_words[0])
-        user, problem = await self._resolve(rest, replied)
+        user, problem = await self.resolve(rest, replied)
         if user is None:
             return self._say(problem or self.t("no_target"))
         if verb == "grant":
             return await self._grant(admin, user, role)
         return await self._revoke(admin, user, role)
 
-    async def _resolve(self, words: list[str], replied: Target | None) -> tuple[User | None,
-                                                                               str | None]:
+    async def resolve(self, words: list[str], replied: Target | None) -> tuple[User | None,
+                                                                              str | None]:
         """The user a command means: a typed @username or id first, else the replied one."""
         for word in words:
             if word.startswith("@") and len(word) > 1:
@@ -103,6 +103,11 @@ class Roles:
             lines = [self.t("granted" if changed else "already", **values)]
             approved = False
             if role == "installer":
+                holder = await self._holder(user)
+                if holder is not None:
+                    return self._say(self.texts.get(
+                        "registration.id_held", installer_id=holder.installer_id,
+                        name=holder.name, user_id=holder.id))
                 approved = await self._approve(admin, user)
                 if approved:
                     lines.append(self.t("approved_too", installer_id=user.installer_id))
@@ -121,6 +126,13 @@ class Roles:
             await notices.queue(self.store, user.id, Reply(told),
                                 f"role:{user.id}:{role}:granted:{self.store.now()}")
         return self._say("\n".join(lines))
+
+    async def _holder(self, user: User) -> User | None:
+        """Another person approved with this person's installer ID (approving would clash)."""
+        if not user.installer_id or user.status == "approved":
+            return None
+        holder = await self.store.user_by_installer_id(user.installer_id)
+        return holder if holder is not None and holder.id != user.id else None
 
     async def _approve(self, admin: Person, user: User) -> bool:
         """Approve a registered installer ID that waits (or was refused)."""
@@ -144,6 +156,8 @@ class Roles:
             await notices.queue(self.store, user.id, Reply(told),
                                 f"role:{user.id}:{role}:revoked:{self.store.now()}")
         lines = [self.t("revoked", **values)]
+        if role == "installer":
+            lines.append(self.t("stays_revoked"))
         if role in CONFIGURED and user.id in getattr(self.settings, CONFIGURED[role][0]):
             lines.append(self.t("from_config", setting=CONFIGURED[role][1]))
         return self._say("\n".join(lines))

@@ -1,16 +1,20 @@
-"""People: the Telegram users the bot knows, their registration and their roles."""
+"""People: the Telegram users the bot knows, their registration and their roles.
+
+Every change of a person's roles or registration status goes through `grant`, `revoke`,
+`set_user_status` or `reset_user` (the one place to hook a cache of people's roles).
+"""
 
 from __future__ import annotations
 
 from sqlalchemy.engine import RowMapping
 
-from bot.store.connection import Database
+from bot.store.connection import Database, parse_time
 from bot.store.records import ROLES, User
 
 
 def _user(row: RowMapping) -> User:
     return User(row["id"], row["first_name"], row["last_name"], row["username"],
-                row["installer_id"], row["status"])
+                row["installer_id"], row["status"], parse_time(row["status_at"]))
 
 
 class People(Database):
@@ -49,19 +53,41 @@ class People(Database):
         With `only_from`, the change happens only from that status (so that two admins
         pressing at once decide once); returns whether it happened.
         """
+        now = self.now()
         cur = await self._exec(
             """UPDATE users SET status = ?, installer_id = COALESCE(CAST(? AS TEXT), installer_id),
-               updated_at = ? WHERE id = ? AND (CAST(? AS TEXT) IS NULL OR status = ?)""",
-            (status, installer_id, self.now(), user_id, only_from, only_from),
+               updated_at = ?, status_at = ? WHERE id = ?
+               AND (CAST(? AS TEXT) IS NULL OR status = ?)""",
+            (status, installer_id, now, now, user_id, only_from, only_from),
         )
         return cur.rowcount > 0
 
+    async def reset_user(self, user_id: int) -> bool:
+        """Forget a person's registration (status `new`, no installer ID, no installer role):
+        they may register afresh. True when there was something to forget."""
+        now = self.now()
+        async with self.transaction():
+            cur = await self._exec(
+                """UPDATE users SET status = 'new', installer_id = NULL, updated_at = ?,
+                   status_at = ? WHERE id = ? AND (status <> 'new' OR installer_id IS NOT NULL)""",
+                (now, now, user_id),
+            )
+            revoked = await self.revoke(user_id, "installer")
+        return cur.rowcount > 0 or revoked
+
     async def user_by_installer_id(self, installer_id: str) -> User | None:
-        """The user linked to this installer account, or None."""
+        """The approved holder of this installer ID (only approval reserves one), or None."""
         row = await self.fetch_one(
-            "SELECT * FROM users WHERE installer_id = ?", (installer_id,)
+            "SELECT * FROM users WHERE installer_id = ? AND status = 'approved'", (installer_id,)
         )
         return _user(row) if row else None
+
+    async def users_with_status(self, status: str) -> list[User]:
+        """Everyone in this registration status, longest waiting first."""
+        rows = await self.fetch_all(
+            "SELECT * FROM users WHERE status = ? ORDER BY status_at, id", (status,)
+        )
+        return [_user(r) for r in rows]
 
     async def users_by_username(self, username: str) -> User | None:
         """The user with this @username (case-insensitive), or None."""

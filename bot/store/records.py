@@ -27,6 +27,7 @@ class User:
     username: str | None
     installer_id: str | None
     status: str
+    status_at: datetime | None = None  # when the status last changed
 
     @property
     def name(self) -> str:

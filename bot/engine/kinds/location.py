@@ -43,7 +43,11 @@ class LocationKind(Kind):
         caution = None
         gps = slot.step.source == "gps"
         limit = desk.records.settings.gps_max_accuracy_m
-        if gps:
+        if loc.lat == 0 and loc.lon == 0:  # "null island": no fix at all
+            caution = Caution("odd_input.null_island", flag="location_null_island")
+        elif gps and loc.accuracy is None:  # a desktop client, or a point picked on the map
+            caution = Caution("odd_input.no_accuracy", flag="gps_no_accuracy")
+        elif gps:
             if loc.accuracy is not None and loc.accuracy > limit:
                 caution = Caution(f"step.{slot.step.id}.poor_accuracy",
                                   {"accuracy": round(loc.accuracy)}, flag="gps_poor_accuracy")
