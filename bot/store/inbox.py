@@ -28,7 +28,7 @@ class Received:
 class Inbox(Database):
     """Updates received and processed."""
 
-    holder: str  # this instance's name (`bot.store.coordination`)
+    holder: str | None = None  # this instance's name (set by `bot.store.coordination`)
 
     async def receive(self, update_id: int, sender: int, payload: str) -> bool:
         """Keep an update; False when it was received before (a redelivery)."""

@@ -2,8 +2,8 @@
 may apply again after REAPPLY_AFTER_DAYS), and an installer ID reserved only by its approved
 holder (pending requests with the same ID no longer block one another).
 
-Revision ID: 011
-Revises: 008
+Revision ID: 010
+Revises: 009
 """
 
 import sqlalchemy as sa
@@ -11,8 +11,8 @@ from alembic import op
 
 from bot.store.revisions import TIME
 
-revision = "011"
-down_revision = "008"
+revision = "010"
+down_revision = "009"
 branch_labels = None
 depends_on = None
 
