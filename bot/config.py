@@ -81,6 +81,8 @@ class Settings(BaseSettings):
     manager_ids: IdList = Field(default_factory=list)
     support_chat_id: int | None = None
     manager_chat_ids: IdList = Field(default_factory=list)
+    support_language: str | None = None  # None: `language`
+    manager_language: str | None = None  # managers' chats without their own; None: `language`
 
     # Photos
     photo_min_side_px: int = 640

@@ -150,7 +150,7 @@ class People:
             return Outcome(alert=self.t("job.stale_button"))
         approve = action.verdict is Verdict.APPROVE
         status = "approved" if approve else "refused"
-        time = self.store.clock().astimezone(self.settings.tz).strftime("%d %b %H:%M")
+        time = self.texts.when(self.store.clock().astimezone(self.settings.tz))
         base = self.t("registration.admin_request", name=applicant.name,
                       username=applicant.username or "—", user_id=applicant.id,
                       installer_id=applicant.installer_id)

@@ -27,6 +27,7 @@ class User:
     username: str | None
     installer_id: str | None
     status: str
+    language: str | None = None  # Telegram's language_code at first contact, or /language's
 
     @property
     def name(self) -> str:
