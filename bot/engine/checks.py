@@ -72,8 +72,15 @@ class Checks:
         if taken is not None:
             age = view.job.created_at - taken
             if age > timedelta(hours=self.settings.exif_max_age_hours):
-                return Caution("photo.exif_old", {"age": _age_text(age)}, flag="photo_old")
+                return Caution("photo.exif_old", {"age": self._age_text(age)},
+                               flag="photo_old")
         return None
+
+    def _age_text(self, age: timedelta) -> str:
+        hours = age.total_seconds() / 3600
+        if hours < 48:
+            return self.records.t("photo.age_hours", count=round(hours))
+        return self.records.t("photo.age_days", count=round(hours / 24))
 
     async def photos_far_from(self, view: JobView, where: tuple[float, float]) -> Caution | None:
         """A caution (redoing the photo) for a kept photo taken far from a new GPS fix."""
@@ -85,10 +92,3 @@ class Checks:
             if caution:
                 return Caution(caution.text, caution.values, caution.flag, redo=photo.step)
         return None
-
-
-def _age_text(age: timedelta) -> str:
-    hours = age.total_seconds() / 3600
-    if hours < 48:
-        return f"{round(hours)} h"
-    return f"{round(hours / 24)} days"

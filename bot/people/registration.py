@@ -118,14 +118,18 @@ class People:
                                     "by": "config"})
             return Outcome([Reply(self.t("registration.approved", name=user.name))])
         reply = Reply(self.t("registration.pending", installer_id=installer_id))
-        request = Reply(
-            self.t("registration.admin_request", name=user.name, username=user.username or "—",
-                   user_id=user.id, installer_id=installer_id),
-            [[Button(self.t("registration.approve"),
-                     buttons.encode(Registration(user.id, Verdict.APPROVE))),
-              Button(self.t("registration.refuse"),
-                     buttons.encode(Registration(user.id, Verdict.REFUSE)))]],
-        )
+
+        def request(admin: User) -> Reply:
+            with self.texts.speaking(admin.language):  # the admin's language
+                return Reply(
+                    self.t("registration.admin_request", name=user.name,
+                           username=user.username or "—", user_id=user.id,
+                           installer_id=installer_id),
+                    [[Button(self.t("registration.approve"),
+                             buttons.encode(Registration(user.id, Verdict.APPROVE))),
+                      Button(self.t("registration.refuse"),
+                             buttons.encode(Registration(user.id, Verdict.REFUSE)))]],
+                )
         async with self.store.transaction():  # the admins' requests commit with it
             await self.store.set_user_status(user.id, "pending", installer_id)
             await self.store.audit(user.id, None, "registration_requested",
@@ -133,7 +137,7 @@ class People:
             admins = await self.store.users_with_role("admin")
             when = self.store.now()
             for admin in admins:
-                await notices.queue(self.store, admin.id, request,
+                await notices.queue(self.store, admin.id, request(admin),
                                     f"registration:{user.id}:{when}:admin:{admin.id}")
         if not admins:
             return Outcome([reply, Reply(self.t("registration.no_admins"))])
@@ -163,13 +167,15 @@ class People:
                                        {"user": applicant.id,
                                         "installer_id": applicant.installer_id})
                 note = self.t("registration.admin_approved", admin=admin.user.name, time=time)
-                tell = self.t("registration.approved", name=applicant.name)
+                with self.texts.speaking(applicant.language):
+                    tell = self.t("registration.approved", name=applicant.name)
             else:
                 await self.store.audit(admin.user.id, None, "installer_refused",
                                        {"user": applicant.id,
                                         "installer_id": applicant.installer_id})
                 note = self.t("registration.admin_refused", admin=admin.user.name, time=time)
-                tell = self.t("registration.refused")
+                with self.texts.speaking(applicant.language):
+                    tell = self.t("registration.refused")
             await notices.queue(self.store, applicant.id, Reply(tell),
                                 f"registration:{applicant.id}:{self.store.now()}:{status}")
         return Outcome(edit=Reply(f"{base}\n{note}"))
