@@ -85,6 +85,8 @@ class Settings(BaseSettings):
     installer_id_pattern: re.Pattern[str] = re.compile(r"^INS-\d{5}$")
     installer_id_example: str = "INS-12345"  # shown to people who type one
     reapply_after_days: float = Field(default=7.0, ge=0)  # a refused person may apply again
+    support_language: str | None = None  # None: `language`
+    manager_language: str | None = None  # managers' chats without their own; None: `language`
 
     # Photos
     photo_min_side_px: int = 640

@@ -18,6 +18,7 @@ from bot.engine.procedure import Procedure
 from bot.engine.validators import VALIDATORS
 from bot.managers.reminders import Reminders
 from bot.managers.summary import Summaries
+from bot.people.languages import Languages
 from bot.people.registration import People
 from bot.places.cache import GeocodeCache
 from bot.places.finder import AddressFinder
@@ -31,7 +32,8 @@ log = logging.getLogger(__name__)
 
 
 def load_texts(settings: Settings) -> Texts:
-    """The texts of the configured language; every template may use `{network}`."""
+    """The texts of every shipped language, `LANGUAGE` by default (each update answers in
+    its chat's: `Texts.speak`); every template may use `{network}`."""
     return Texts(TEXTS_DIR, settings.language, shared={"network": settings.network_name})
 
 
@@ -58,6 +60,7 @@ class Services:
     reader: StickerReader
     summaries: Summaries
     reminders: Reminders
+    languages: Languages
 
     @classmethod
     async def create(
@@ -89,7 +92,7 @@ class Services:
         summaries = Summaries(store, engine.records, settings)
         reminders = Reminders(store, engine.records, texts, settings)
         return cls(settings, store, catalog, texts, procedure, engine, people, outbox, support,
-                   finder, reader, summaries, reminders)
+                   finder, reader, summaries, reminders, support.languages)
 
     def start(self) -> None:
         """Start the background work (the outbox's deliveries); the app calls it, command

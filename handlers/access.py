@@ -5,17 +5,19 @@ from __future__ import annotations
 from telegram import Update
 
 from handlers.context import PinpointContext
+from handlers.language import speak_for
 from handlers.render import apply
 
 
 async def identify(update: Update, context: PinpointContext) -> None:
-    """Group -1, for every update: record the sender and load their roles into the context."""
+    """Group -1, for every update: record the sender, load their roles into the context,
+    and answer in the chat's language."""
     user = update.effective_user
-    if user is None or user.is_bot:
-        return
-    context.person = await context.services.people.identify(
-        user.id, user.first_name, user.last_name, user.username, user.language_code
-    )
+    if user is not None and not user.is_bot:
+        context.person = await context.services.people.identify(
+            user.id, user.first_name, user.last_name, user.username, user.language_code
+        )
+    await speak_for(update, context)
 
 
 async def registration_decision(update: Update, context: PinpointContext) -> None:

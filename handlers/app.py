@@ -17,7 +17,7 @@ from datetime import datetime
 # default); set before telegram is imported.
 os.environ.setdefault("PTB_TIMEDELTA", "true")
 
-from telegram import BotCommand, BotCommandScopeChat, Update
+from telegram import Update
 from telegram.error import TelegramError
 from telegram.ext import (
     AIORateLimiter,
@@ -33,7 +33,12 @@ from telegram.ext import (
 
 from bot.config import Settings
 from bot.engine import buttons
-from bot.engine.buttons import JOB_ACTIONS, REGISTRATION_ACTIONS, SUPPORT_ACTIONS
+from bot.engine.buttons import (
+    JOB_ACTIONS,
+    LANGUAGE_ACTIONS,
+    REGISTRATION_ACTIONS,
+    SUPPORT_ACTIONS,
+)
 from bot.services import Services
 from bot.store import Received, utc_now
 from handlers import access, installer, support
@@ -41,6 +46,7 @@ from handlers.catchup import ORPHAN_CHECK_S, catch_up, catch_up_job, take_over_j
 from handlers.context import PinpointContext
 from handlers.errors import on_error
 from handlers.intake import ALLOWED_UPDATES, Dispatcher, Poller
+from handlers.language import language_button, language_command, set_command_menus
 from handlers.managers import register_manager_handlers
 from handlers.monitoring import Monitoring, start_monitoring, timed
 from handlers.retries import RetryingRequest
@@ -48,9 +54,6 @@ from handlers.schedule import once, schedule_jobs
 from handlers.webhook import WebhookReceiver, WebhookServer
 
 log = logging.getLogger(__name__)
-COMMANDS = ("start", "new", "back", "status", "jobs", "cancel", "help")
-MANAGER_COMMANDS = ("summary", "export")
-ADMIN_COMMANDS = ("pending", "reset", "summary", "export", "grant", "revoke")
 SWEEP_INTERVAL_S = 60
 CONNECTIONS = 64  # HTTP connections to the Bot API, shared by all people
 
@@ -104,25 +107,6 @@ def build_application(
     return app
 
 
-async def set_command_menus(app: Application, services: Services) -> None:
-    """The command menu: the installers' for everyone; managers and admins see theirs too."""
-    texts = services.texts
-
-    def menu(names: tuple[str, ...]) -> list[BotCommand]:
-        return [BotCommand(name, texts.get(f"commands.{name}")) for name in names]
-
-    await app.bot.set_my_commands(menu(COMMANDS))
-    staff: dict[int, tuple[str, ...]] = {}
-    for role, extra in (("manager", MANAGER_COMMANDS), ("admin", ADMIN_COMMANDS)):
-        for user in await services.store.users_with_role(role):
-            staff[user.id] = tuple(dict.fromkeys(staff.get(user.id, COMMANDS) + extra))
-    for user_id, names in staff.items():
-        try:
-            await app.bot.set_my_commands(menu(names), scope=BotCommandScopeChat(user_id))
-        except TelegramError as exc:  # the person has not started a chat with the bot yet
-            log.info("no command menu for %s: %s", user_id, exc)
-
-
 def register_handlers(app: Application) -> None:
     """Handlers in the order they are tried; catch-alls come last."""
     private = filters.ChatType.PRIVATE
@@ -134,6 +118,10 @@ def register_handlers(app: Application) -> None:
     app.add_handler(CallbackQueryHandler(installer.button, pattern=buttons.matches(*JOB_ACTIONS)))
     app.add_handler(CallbackQueryHandler(support.button,
                                          pattern=buttons.matches(*SUPPORT_ACTIONS)))
+    app.add_handler(CallbackQueryHandler(language_button,
+                                         pattern=buttons.matches(*LANGUAGE_ACTIONS)))
+    # 0: /language, in any chat (a group's: managers and admins)
+    app.add_handler(CommandHandler("language", language_command))
     # 0: installer commands, in private chats
     commands = {
         "start": installer.start, "new": installer.new_job, "back": installer.back,

@@ -86,7 +86,7 @@ async def export_command(update: Update, context: PinpointContext) -> None:
         await context.bot.send_message(chat_id, texts.get("summary_report.export_usage"),
                                        parse_mode=ParseMode.HTML)
         return
-    text, count = await services.summaries.export_csv(period)
+    text, count = await services.summaries.export_csv(period, texts)
     values = {"first": period.first.isoformat(), "last": period.last.isoformat()}
     if not count:
         await context.bot.send_message(chat_id, texts.get("summary_report.export_none",

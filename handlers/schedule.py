@@ -132,7 +132,8 @@ async def purge(context: PinpointContext) -> None:
 
 
 async def send_daily_summary(context: PinpointContext, day: date) -> None:
-    """`day`'s summary (today's: so far) to every manager chat: one text and one chart each."""
+    """`day`'s summary (today's: so far) to every manager chat: one text and one chart each,
+    in the chat's language (each language drawn once)."""
     services = context.services
     settings = services.settings
     if not settings.manager_chat_ids:
@@ -141,15 +142,21 @@ async def send_daily_summary(context: PinpointContext, day: date) -> None:
     now = services.store.clock()
     period = Period.day(day, settings.tz)
     summary = await services.summaries.compute(period, now)
-    text = render_text(summary, services.texts)
-    png = None if summary.empty else await asyncio.to_thread(chart_png, summary, services.texts)
+    drawn: dict[str, tuple[str, bytes | None]] = {}
     sent = []
     for chat_id in settings.manager_chat_ids:
-        try:
-            await send_summary(context, chat_id, summary, text, png)
-            sent.append(chat_id)
-        except TelegramError as exc:
-            log.warning("could not send the daily summary to chat %s: %s", chat_id, exc)
+        language = await services.languages.of_chat(chat_id)
+        with services.texts.speaking(language):
+            if language not in drawn:
+                png = None if summary.empty else await asyncio.to_thread(
+                    chart_png, summary, services.texts)
+                drawn[language] = (render_text(summary, services.texts), png)
+            text, png = drawn[language]
+            try:
+                await send_summary(context, chat_id, summary, text, png)
+                sent.append(chat_id)
+            except TelegramError as exc:
+                log.warning("could not send the daily summary to chat %s: %s", chat_id, exc)
     await services.store.audit(None, None, "summary_sent",
                                {"date": period.first.isoformat(), "chats": sent})
 

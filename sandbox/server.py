@@ -1,7 +1,10 @@
 """The page's HTTP side: the static chat client, a JSON API, and live updates over SSE.
 
     GET  /                                   the chat page (static/index.html)
-    GET  /api/people                         personas, their chats, preset places, demo values
+    GET  /api/people                         personas (and their language), their chats,
+                                             preset places, demo values, the languages
+    POST /api/people/{user}/language         {"language"}: switch the person's language, as
+                                             their Telegram would say it and with /language
     GET  /api/chats/{chat}/commands?user=ID  the bot's command menu for this person and chat
     GET  /api/chats/{chat}?user=ID           the chat now: messages and reply keyboard
     GET  /api/chats/{chat}/events?user=ID    Server-Sent Events: the chat, then each change
@@ -33,6 +36,10 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.config import TEXTS_DIR
+from bot.engine import buttons
+from bot.engine.buttons import Language
+from bot.texts import Texts
 from bot.vision.images import MAX_PIXELS
 from sandbox import seed
 from sandbox.guard import FILE_CSP, attachment
@@ -55,6 +62,7 @@ INLINE_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")  # shown, 
 
 ERRORS: dict[int, type[web.HTTPException]] = {
     400: web.HTTPBadRequest, 403: web.HTTPForbidden, 404: web.HTTPNotFound,
+    504: web.HTTPGatewayTimeout,
 }
 
 
@@ -74,6 +82,8 @@ class ChatPage:
         self.extras = extras or {}
         self._streams: dict[int, set[asyncio.Queue[dict[str, Any] | None]]] = {}
         self._files: dict[int, set[str]] = {}  # chat id -> ids of the files sent there
+        texts = Texts(TEXTS_DIR)
+        self.languages = {code: texts.name(code) for code in texts.languages}
         emu.add_listener(self._on_event)
 
     def attach(self, app: web.Application) -> None:
@@ -81,6 +91,7 @@ class ChatPage:
         app.router.add_get("/", self.index)
         app.router.add_static("/static/", STATIC_DIR, append_version=False)
         app.router.add_get("/api/people", self.people)
+        app.router.add_post("/api/people/{user}/language", self.set_language)
         app.router.add_get("/api/sticker.png", self.sticker)
         app.router.add_get("/api/deliveries", self.deliveries)
         app.router.add_get("/api/chats/{chat}/files/{file_id}", self.file)
@@ -143,12 +154,40 @@ class ChatPage:
         body = {
             "bot": {"name": self.emu.bot_user["first_name"],
                     "username": self.emu.bot_user["username"]},
-            "people": seed.directory(self.emu),
+            "people": [{**person, "language": self.emu.users[person["id"]].get("language_code")}
+                       for person in seed.directory(self.emu)],
+            "languages": [{"code": code, "name": name} for code, name in self.languages.items()],
             "places": [vars(place) for place in seed.PLACES],
             "commands": commands_for(self.emu.commands, None, None),
             **self.extras,
         }
         return web.json_response(body, headers=NO_CACHE)
+
+    async def set_language(self, request: web.Request) -> web.Response:
+        """Switch a person to a language: their Telegram's language_code, and /language in
+        their chat with the bot (what a person would do), its button pressed."""
+        body = await self._json(request)
+        code = str(body.get("language") or "")
+        if code not in self.languages:
+            raise _error(400, f"not a shipped language: {code!r}")
+        user = request.match_info["user"]
+        player = self._player(int(user) if user.isdigit() else 0, user)
+        self.emu.users[player.user_id]["language_code"] = code
+        data = buttons.encode(Language(code))
+        sent = await player.send("/language")
+
+        def menu() -> StoredMessage | None:
+            return next((m for m in reversed(player.chat.bot_messages)
+                         if m.message_id > sent["message_id"]
+                         and any(b.get("callback_data") == data
+                                 for row in m.inline_keyboard or [] for b in row)), None)
+
+        if not await self.emu.signal.wait_for(lambda: menu() is not None, PRESS_TIMEOUT_S):
+            raise _error(504, "the bot did not offer the languages")
+        found = menu()
+        assert found is not None
+        await player.press_data(found.message_id, data)
+        return web.json_response({"ok": True, "language": code})
 
     async def sticker(self, request: web.Request) -> web.FileResponse:
         headers = {"Content-Disposition": 'attachment; filename="demo-sticker.png"'}

@@ -1,7 +1,7 @@
 """The sandbox's settings: a fixed, safe base; never the production credentials.
 
 The sandbox takes from the environment and `.env` only the harmless settings named in
-`FROM_ENVIRONMENT` (the network's name, time zone, language, catalog and the thresholds of
+`FROM_ENVIRONMENT` (the network's name, time zone, languages, catalog and the thresholds of
 the checks, so practice feels like the real thing). Everything else is fixed here: the fake
 Telegram, a database of its own, the demo people, the offline geocoder, and every delivery
 (pages to Slack and PagerDuty, the network's record) sent to a recorder on this computer with
@@ -21,7 +21,8 @@ from bot.config import Settings
 from sandbox import seed
 
 FROM_ENVIRONMENT = (
-    "network_name", "timezone", "language", "catalog_path", "checklists_path", "log_level",
+    "network_name", "timezone", "language", "support_language", "manager_language",
+    "catalog_path", "checklists_path", "log_level",
     "photo_min_side_px", "photo_max_bytes", "exif_max_distance_m", "exif_max_age_hours",
     "qr_time_budget_s", "qr_workers", "gps_max_accuracy_m", "pin_max_from_gps_m",
     "pin_max_from_address_m", "support_wait_minutes", "summary_time", "stuck_after_minutes",

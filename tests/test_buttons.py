@@ -14,6 +14,7 @@ from bot.engine.buttons import (
     Browse,
     Choose,
     JobAction,
+    Language,
     PickAddress,
     Registration,
     Reject,
@@ -47,7 +48,7 @@ ONE_OF_EACH = [
     *(JobAction(12, verb) for verb in Verb), JobAction(12, Verb.STOP, "unsupported_model"),
     Verify(3), Reject(3), Undo(3), RejectReason(3, "photo_unclear"), RejectReason(3, None),
     RejectPart(3, "sim", "photo_unclear"), RejectPart(3, "sim", None),
-    Registration(5, Verdict.APPROVE), Registration(5, Verdict.REFUSE),
+    Registration(5, Verdict.APPROVE), Registration(5, Verdict.REFUSE), Language("de"),
 ]
 
 

@@ -10,6 +10,7 @@ import pytest
 
 from bot.config import Settings
 from bot.managers import cli as summary_cli
+from bot.managers.export import column_title
 from bot.managers.reports import iso
 from handlers.schedule import DAILY_SUMMARY, REMINDERS
 from testkit.emulator import BotApiEmulator, Group, Player
@@ -146,7 +147,12 @@ async def test_export_sends_a_csv_that_matches_the_database(
     assert record is not None
     text = record.data.decode("utf-8-sig")
     assert PASSWORD not in text
-    [row] = list(csv.DictReader(io.StringIO(text)))
+    [titled] = list(csv.DictReader(io.StringIO(text)))  # headers in the manager's language
+    english = bot.services.texts.of("en")
+    row = {column: titled[column_title(column, english)] for column in (
+        "job", "status", "installer", "created_at", "submitted_at", "mac", "serial", "model",
+        "manufacturer", "offers")}
+    assert column_title("password", english) not in titled and "pending" not in titled
     store = bot.services.store
     job = await store.job(job_id)
     answers = await store.answers(job_id)

@@ -99,7 +99,7 @@ async def test_pre_approved_installer_starts_at_once(ana: Player) -> None:
 async def test_command_menu_is_set(emu: BotApiEmulator, bot: RunningBot) -> None:
     call = await emu.wait_for_call("setMyCommands", timeout=5)
     names = [c["command"] for c in call.params["commands"]]
-    assert names == ["start", "new", "back", "status", "jobs", "cancel", "help"]
+    assert names == ["start", "new", "back", "status", "jobs", "cancel", "help", "language"]
 
 
 async def test_managers_and_admins_see_their_commands_in_the_menu(

@@ -356,3 +356,21 @@ async def test_support_rejects_with_a_typed_reason_as_a_reply(
     told = await bot_reply(sandbox, ANA, 0, "needs a fix")
     assert "The pin is on the wrong space" in told["text"]
     await post(http, f"/api/chats/{GROUP}/messages", {**body, "reply_to": 9999}, 400)
+
+
+async def test_a_person_switches_language_with_the_language_select(
+    sandbox: Sandbox, http: aiohttp.ClientSession,
+) -> None:
+    async with http.get("/api/people") as response:
+        info = await response.json()
+    assert {"code": "de", "name": "Deutsch"} in info["languages"]
+    assert {p["id"]: p["language"] for p in info["people"]}[ANA] in (None, "en")
+    after = max((m.message_id for m in sandbox.emu.chats[ANA].bot_messages), default=0)
+    answer = await post(http, f"/api/people/{ANA}/language", {"language": "de"})
+    assert answer == {"ok": True, "language": "de"}
+    assert sandbox.emu.users[ANA]["language_code"] == "de"
+    await bot_reply(sandbox, ANA, after, "Deutsch")  # the menu, edited to the confirmation
+    await post(http, f"/api/chats/{ANA}/messages", {"user": ANA, "text": "/status"})
+    await bot_reply(sandbox, ANA, after, "Auftrag")
+    await post(http, f"/api/people/{ANA}/language", {"language": "xx"}, status=400)
+    await post(http, "/api/people/1/language", {"language": "de"}, status=403)

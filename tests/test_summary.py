@@ -32,11 +32,13 @@ from managers_fixtures import (
 )
 from PIL import Image
 
+from bot.config import TEXTS_DIR
 from bot.engine.engine import Engine
 from bot.managers.export import jobs_csv
 from bot.managers.periods import Period, parse_period, parse_range
-from bot.managers.render import chart_png, duration_text, render_text, to_plain, utf16_len
+from bot.managers.render import chart_png, render_text, to_plain, utf16_len
 from bot.managers.summary import InstallerLine, Summaries, Summary
+from bot.texts import Texts
 from testkit.emulator import parse_html
 
 pytestmark = pytest.mark.both_stores  # on SQLite and on PostgreSQL
@@ -274,6 +276,7 @@ async def test_the_chart_is_a_png_sized_for_a_phone(seeded: Seeded) -> None:
 
 
 def test_duration_texts() -> None:
+    duration_text = Texts(TEXTS_DIR).duration
     assert [duration_text(timedelta(seconds=s)) for s in (20, 600, 3900, 7200, 200_000)] == [
         "<1 min", "10 min", "1 h 05 min", "2 h", "2 d 7 h"]
     assert duration_text(None) == "—"

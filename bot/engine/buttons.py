@@ -149,6 +149,13 @@ class Registration:
 
 
 @dataclass(frozen=True)
+class Language:
+    """A language picked with /language (for the person, or for the group chat)."""
+
+    code: str
+
+
+@dataclass(frozen=True)
 class Stale:
     """Data that is not (or no longer) a button of this bot."""
 
@@ -156,13 +163,15 @@ class Stale:
 
 
 Action = (Choose | Say | PickAddress | Browse | JobAction | Verify | Reject | Undo
-          | RejectReason | RejectPart | Registration)
+          | RejectReason | RejectPart | Registration | Language)
 JOB_ACTIONS = (Choose, Say, PickAddress, Browse, JobAction)
 SUPPORT_ACTIONS = (Verify, Reject, Undo, RejectReason, RejectPart)
 REGISTRATION_ACTIONS = (Registration,)
+LANGUAGE_ACTIONS = (Language,)
 TAGS: dict[str, type] = {
     "a": Choose, "s": Say, "p": PickAddress, "m": Browse, "j": JobAction, "v": Verify,
     "r": Reject, "b": Undo, "q": RejectReason, "x": RejectPart, "u": Registration,
+    "l": Language,
 }
 _TAG_OF = {cls: tag for tag, cls in TAGS.items()}
 

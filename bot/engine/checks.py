@@ -37,8 +37,8 @@ class Checks:
         limit = self.settings.photo_max_bytes
         if not photo.file_size or photo.file_size <= limit:
             return None
-        return Reply(self.records.t("photo.too_big", size=round(photo.file_size / MB, 1),
-                                    max=limit // MB))
+        size = self.records.texts.number(photo.file_size / MB, 1)
+        return Reply(self.records.t("photo.too_big", size=size, max=limit // MB))
 
     async def mac_reuse(self, view: JobView, slot: Slot, value: Any) -> Caution | None:
         """A caution when the step playing `mac` gets a MAC another job already has."""
@@ -67,13 +67,21 @@ class Checks:
         if lat is not None and lon is not None and where is not None:
             far = distance_m((lat, lon), where)
             if far > self.settings.exif_max_distance_m:
-                return Caution("photo.exif_far", {"distance": round(far / 1000, 1)},
+                km = self.records.texts.number(far / 1000, 1)
+                return Caution("photo.exif_far", {"distance": km},
                                flag="photo_far")
         if taken is not None:
             age = view.job.created_at - taken
             if age > timedelta(hours=self.settings.exif_max_age_hours):
-                return Caution("photo.exif_old", {"age": _age_text(age)}, flag="photo_old")
+                return Caution("photo.exif_old", {"age": self._age_text(age)},
+                               flag="photo_old")
         return None
+
+    def _age_text(self, age: timedelta) -> str:
+        hours = age.total_seconds() / 3600
+        if hours < 48:
+            return self.records.t("photo.age_hours", count=round(hours))
+        return self.records.t("photo.age_days", count=round(hours / 24))
 
     async def photos_far_from(self, view: JobView, where: tuple[float, float]) -> Caution | None:
         """A caution (redoing the photo) for a kept photo taken far from a new GPS fix."""
@@ -85,10 +93,3 @@ class Checks:
             if caution:
                 return Caution(caution.text, caution.values, caution.flag, redo=photo.step)
         return None
-
-
-def _age_text(age: timedelta) -> str:
-    hours = age.total_seconds() / 3600
-    if hours < 48:
-        return f"{round(hours)} h"
-    return f"{round(hours / 24)} days"

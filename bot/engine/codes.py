@@ -54,7 +54,8 @@ class CodeReading:
                 ) else f"sticker.{result.error}"
                 if not self.records.texts.has(key):
                     key = "sticker.internal_error"
-                return Outcome([Reply(t(key, where=result.where or ""))], job_id=job_id)
+                where = t(f"sticker.where.{(result.where or 'centre').replace(' ', '_')}")
+                return Outcome([Reply(t(key, where=where))], job_id=job_id)
             caution = await self.checks.mac_reuse(view, slot, result.mac) or Caution(
                 f"step.{slot.step.id}.read", **CONFIRM)
             password = self.records.procedure.key("password")

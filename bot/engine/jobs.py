@@ -57,13 +57,13 @@ class JobActions:
                 "job.status", job=view.job.id, state=self.t("state.open"), part=part,
                 index=view.index, total=len(view.slots),
                 bar=progress_bar(view.index, len(view.slots)),
-                started=view.job.created_at.astimezone(tz).strftime("%d %b %H:%M"),
+                started=self.records.texts.when(view.job.created_at.astimezone(tz)),
             )))
         recent = [j for j in await self.store.jobs_of(user_id, 10) if j.status != OPEN]
         if recent:
             lines = [self.t("job.status_recent")]
             for job in recent:
-                when = (job.submitted_at or job.updated_at).astimezone(tz).strftime("%d %b %H:%M")
+                when = self.records.texts.when((job.submitted_at or job.updated_at).astimezone(tz))
                 lines.append(self.t("job.status_line", job=job.id,
                                     state=self.t(f"state.{job.status}"), when=when))
             replies.append(Reply("\n".join(lines)))
@@ -79,7 +79,7 @@ class JobActions:
             return Outcome([Reply(self.t("job.none"))])
         lines, rows = [self.t("job.status_recent")], []
         for job in jobs:
-            when = (job.submitted_at or job.updated_at).astimezone(tz).strftime("%d %b %H:%M")
+            when = self.records.texts.when((job.submitted_at or job.updated_at).astimezone(tz))
             lines.append(self.t("job.status_line", job=job.id,
                                 state=self.t(f"state.{job.status}"), when=when))
             if job.status == REJECTED:

@@ -78,9 +78,10 @@ async def amain(
             out.write(text)
             return 0
         summary = await services.summaries.compute(period, now)
-        print(to_plain(render_text(summary, services.texts)), file=out)
+        texts = services.texts.of(services.languages.manager)  # MANAGER_LANGUAGE
+        print(to_plain(render_text(summary, texts)), file=out)
         if args.chart:
-            png = await asyncio.to_thread(chart_png, summary, services.texts)
+            png = await asyncio.to_thread(chart_png, summary, texts)
             if png is None:
                 print("nothing to draw: the period is empty", file=err)
             else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
 from collections.abc import Iterable
@@ -16,6 +17,7 @@ from bot.engine.procedure import Procedure
 from bot.managers.periods import Period
 from bot.managers.reports import ReportData
 from bot.store import Answer
+from bot.texts import Texts
 
 BASE_COLUMNS = (
     "job", "visit", "installer_user_id", "installer", "installer_username",
@@ -71,15 +73,30 @@ def cell(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
 
-def jobs_csv(data: ReportData, procedure: Procedure, catalog: Catalog, tz: ZoneInfo) -> str:
+def column_title(column: str, texts: Texts | None) -> str:
+    """A column's header in the texts' language (`export.column.*`, a step's label, a
+    checklist item's text); its id without texts, or when none is known."""
+    if texts is None:
+        return column
+    item = column.partition(".")[2]
+    keys = ([f"checklist.{item}"] if item else
+            [f"export.column.{column}", f"label.{column}", f"summary_report.step.{column}"])
+    found = next((key for key in keys if texts.has(key)), None)
+    return html.unescape(texts.get(found)) if found else column
+
+
+def jobs_csv(data: ReportData, procedure: Procedure, catalog: Catalog, tz: ZoneInfo,
+             texts: Texts | None = None) -> str:
     """One row per job: its columns (times in UTC, and the main ones also local to `tz`),
     installer, model, answers (not the activation password, nor the `pending` answer
-    awaiting a confirmation — only its step), flags and the latest hand-off."""
+    awaiting a confirmation — only its step), flags and the latest hand-off. Headers are
+    the columns' ids, or their titles in the language of `texts`."""
     columns = answer_columns(procedure, catalog, data.answers.values())
     extra = sorted({k for job in data.jobs.values() for k in job.extra})
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow([*BASE_COLUMNS, *extra, *columns, *HANDOFF_COLUMNS])
+    writer.writerow([column_title(c, texts)
+                     for c in (*BASE_COLUMNS, *extra, *columns, *HANDOFF_COLUMNS)])
 
     def local(moment: datetime | None) -> str | None:
         return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M") if moment else None

@@ -61,11 +61,13 @@ class Reminders:
             where = Where.of(slot)
             index = next(i for i, s in enumerate(slots, 1) if s.key == slot.key)
             local = job.updated_at.astimezone(settings.tz)
-            since = local.strftime("%H:%M" if local.date() == now.astimezone(settings.tz).date()
-                                   else "%a %d %b %H:%M")
-            text = t("reminder.text", job=job.id, part=names.part(where.part), index=index,
-                     total=len(slots), step=names.step(where), since=since)
-            button = Button(t("job.continue", job=job.id),
-                            buttons.encode(JobAction(job.id, Verb.CONTINUE)))
+            installer = await store.user(job.installer_id)
+            with self.texts.speaking(installer.language if installer else None):
+                since = self.texts.when(local, "time" if local.date() == now.astimezone(
+                    settings.tz).date() else "weekday_time")
+                text = t("reminder.text", job=job.id, part=names.part(where.part),
+                         index=index, total=len(slots), step=names.step(where), since=since)
+                button = Button(t("job.continue", job=job.id),
+                                buttons.encode(JobAction(job.id, Verb.CONTINUE)))
             due.append(Reminder(job.id, job.chat_id, Reply(text, [[button]])))
         return due

@@ -20,22 +20,6 @@ CHART_INSTALLERS_MAX = 20  # bars in the chart
 STATES = ("verified", "waiting", "to_fix", "in_progress", "stuck", "cancelled", "stopped")
 
 
-def duration_text(span: timedelta | None) -> str:
-    """`<1 min`, `25 min`, `2 h`, `1 h 05 min`, `3 d 4 h`."""
-    if span is None:
-        return "—"
-    minutes = int(span.total_seconds() // 60)
-    if minutes < 1:
-        return "<1 min"
-    if minutes < 60:
-        return f"{minutes} min"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 48:
-        return f"{hours} h {minutes:02d} min" if minutes else f"{hours} h"
-    days, hours = divmod(hours, 24)
-    return f"{days} d {hours} h"
-
-
 def utf16_len(text: str) -> int:
     """Length as Telegram counts it (UTF-16 code units)."""
     return len(text.encode("utf-16-le")) // 2
@@ -46,12 +30,12 @@ def render_text(summary: Summary, texts: Texts, limit: int = TEXT_LIMIT) -> str:
     """The summary as one Telegram-HTML message, at most `limit` long; an empty period is
     one line."""
     names = Names(texts)
-    say = names.report.get
+    say, duration_text = names.report.get, texts.duration
     tz = summary.period.tz
-    label = summary.period.label
+    label = texts.period(summary.period.first, summary.period.last)
     if summary.empty:
         return say("empty", period=label)
-    moment = (say("as_of", time=summary.as_of.astimezone(tz).strftime("%H:%M"), tz=tz.key)
+    moment = (say("as_of", time=texts.when(summary.as_of.astimezone(tz), "time"), tz=tz.key)
               if summary.live else say("end_of_day", tz=tz.key))
     lines = [say("title", period=label), moment,
              say("totals", started=summary.started, submitted=summary.submitted,
@@ -118,7 +102,7 @@ def _installer_line(names: Names, p: InstallerLine) -> str:
                ("in_progress", p.states["in_progress"]), ("cancelled", p.cancelled),
                ("stopped", p.stopped)]
     say = names.report.get
-    counts = " · ".join(say(f"count.{k}", n=n) for k, n in figures if n)
+    counts = " · ".join(say(f"count.{k}", count=n) for k, n in figures if n)
     return say("installer_line", name=p.name, counts=counts or "—")
 
 
@@ -152,7 +136,8 @@ def to_plain(html_text: str) -> str:
 
 def caption(summary: Summary, texts: Texts) -> str:
     """The chart's caption (well under Telegram's 1024)."""
-    return texts.get("summary_report.chart_caption", period=summary.period.label)
+    period = texts.period(summary.period.first, summary.period.last)
+    return texts.get("summary_report.chart_caption", period=period)
 
 
 def chart_png(summary: Summary, texts: Texts) -> bytes | None:
@@ -174,7 +159,8 @@ def chart_png(summary: Summary, texts: Texts) -> bytes | None:
     states = [(names.state(s), s, [p.states[s] for p in people]) for s in STATES]
     parts = list(summary.per_part)
     return draw(ChartData(
-        title=html.unescape(say("chart_title", period=summary.period.label)),
+        title=html.unescape(say("chart_title", period=texts.period(summary.period.first,
+                                                                  summary.period.last))),
         jobs_title=html.unescape(say("chart_jobs")),
         installers=[p.name for p in people],
         states=[(html.unescape(name), key, counts) for name, key, counts in states

@@ -24,6 +24,7 @@ from bot.managers.periods import Period
 from bot.managers.reports import Event, HandoffRow, JobRow, ReportData, Reports
 from bot.managers.where import Where, questions
 from bot.store import Answer, Store
+from bot.texts import Texts
 
 FAILURE_KINDS = ("firmware_too_old", "checklist_failed")
 ANSWER_ACTIONS = ("answer", "safety_confirmed")
@@ -269,10 +270,13 @@ class Summaries:
         summary.other_flags = {k: len(v) for k, v in sorted(other_flags.items())}
         return summary
 
-    async def export_csv(self, period: Period) -> tuple[str, int]:
-        """The CSV of the jobs created in the period, and how many there are."""
+    async def export_csv(self, period: Period,
+                         texts: Texts | None = None) -> tuple[str, int]:
+        """The CSV of the jobs created in the period (headers in the language of `texts`,
+        else the columns' ids), and how many there are."""
         data = await self.reports.load(period.start, period.end, created_only=True)
-        return jobs_csv(data, self.procedure, self.catalog, self.settings.tz), len(data.jobs)
+        return (jobs_csv(data, self.procedure, self.catalog, self.settings.tz, texts),
+                len(data.jobs))
 
     def _where(self, job: JobRow, answers: dict[str, Answer], as_of: datetime) -> Where | None:
         """The question the job waited on at `as_of`: its current one when the job has not

@@ -213,9 +213,10 @@ class People:
                           was: str | None = None) -> list[User]:
         """Queue the request to every admin (inside the caller's transaction)."""
         admins = await self.store.users_with_role("admin")
-        request = self.request(user, installer_id, was)
         when = self.store.now()
         for admin in admins:
+            with self.texts.speaking(admin.language):  # the admin's language
+                request = self.request(user, installer_id, was)
             await notices.queue(self.store, admin.id, request,
                                 f"registration:{user.id}:{when}:admin:{admin.id}")
         return admins
@@ -246,7 +247,8 @@ class People:
                 await self.store.grant(applicant.id, "installer", admin.user.id)
                 await self.store.audit(admin.user.id, None, "installer_approved", detail)
                 note = self.t("registration.admin_approved", admin=admin.user.name, time=time)
-                tell = self.t("registration.approved", name=applicant.name)
+                with self.texts.speaking(applicant.language):
+                    tell = self.t("registration.approved", name=applicant.name)
             else:
                 await self.store.audit(admin.user.id, None, "installer_refused", detail)
                 decided = await self.store.user(applicant.id)
@@ -254,7 +256,8 @@ class People:
                 note = self.t("registration.admin_refused", admin=admin.user.name, time=time,
                               date=self._time(self._reapply_at(self.store.clock())),
                               user_id=applicant.id)
-                tell = self.refusal(decided)
+                with self.texts.speaking(applicant.language):
+                    tell = self.refusal(decided)
             await notices.queue(self.store, applicant.id, Reply(tell),
                                 f"registration:{applicant.id}:{self.store.now()}:{status}")
         return Outcome(edit=Reply(f"{base}\n{note}"))
@@ -265,7 +268,7 @@ class People:
         return refused_at + timedelta(days=self.settings.reapply_after_days)
 
     def _time(self, when: datetime) -> str:
-        return when.astimezone(self.settings.tz).strftime("%d %b %H:%M")
+        return self.texts.when(when.astimezone(self.settings.tz))
 
     @staticmethod
     def _say(text: str) -> Outcome:

@@ -118,11 +118,12 @@ class Roles:
             if changed:
                 await self.store.audit(admin.user.id, None, "role_granted",
                                        {"user": user.id, "role": role, "by": admin.user.id})
-            if role == "installer" and approved:
-                told = self.texts.get("registration.approved", name=user.name)
-            else:
-                told = self.t("told_granted", role=self.t(f"role.{role}"),
-                              hint=self.texts.get(f"grant.hint_{role}", default=""))
+            with self.texts.speaking(user.language):  # the person's language
+                if role == "installer" and approved:
+                    told = self.texts.get("registration.approved", name=user.name)
+                else:
+                    told = self.t("told_granted", role=self.t(f"role.{role}"),
+                                  hint=self.texts.get(f"grant.hint_{role}", default=""))
             await notices.queue(self.store, user.id, Reply(told),
                                 f"role:{user.id}:{role}:granted:{self.store.now()}")
         return self._say("\n".join(lines))
@@ -152,7 +153,8 @@ class Roles:
                 return self._say(self.t("not_held", **values))
             await self.store.audit(admin.user.id, None, "role_revoked",
                                    {"user": user.id, "role": role, "by": admin.user.id})
-            told = self.t("told_revoked", role=self.t(f"role.{role}"))
+            with self.texts.speaking(user.language):
+                told = self.t("told_revoked", role=self.t(f"role.{role}"))
             await notices.queue(self.store, user.id, Reply(told),
                                 f"role:{user.id}:{role}:revoked:{self.store.now()}")
         lines = [self.t("revoked", **values)]

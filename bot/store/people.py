@@ -14,7 +14,8 @@ from bot.store.records import ROLES, User
 
 def _user(row: RowMapping) -> User:
     return User(row["id"], row["first_name"], row["last_name"], row["username"],
-                row["installer_id"], row["status"], parse_time(row["status_at"]))
+                row["installer_id"], row["status"], parse_time(row["status_at"]),
+                row["language"])
 
 
 class People(Database):
@@ -29,7 +30,8 @@ class People(Database):
         self, user_id: int, first_name: str, last_name: str | None = None,
         username: str | None = None, language: str | None = None,
     ) -> User:
-        """Create the user or refresh their name; return them."""
+        """Create the user or refresh their name; return them. Their language is the one
+        Telegram reported at first contact (later ones are ignored: /language changes it)."""
         now = self.now()
         await self._write(
             """INSERT INTO users (id, first_name, last_name, username, language, created_at,
@@ -37,12 +39,33 @@ class People(Database):
                VALUES (?, ?, ?, ?, ?, ?, ?)
                ON CONFLICT (id) DO UPDATE SET first_name = excluded.first_name,
                    last_name = excluded.last_name, username = excluded.username,
-                   language = excluded.language, updated_at = excluded.updated_at""",
+                   language = COALESCE(users.language, excluded.language),
+                   updated_at = excluded.updated_at""",
             (user_id, first_name or "", last_name, username, language, now, now),
         )
         user = await self.user(user_id)
         assert user is not None
         return user
+
+    async def set_language(self, user_id: int, language: str) -> None:
+        """The language the person chose with /language."""
+        await self._exec("UPDATE users SET language = ?, updated_at = ? WHERE id = ?",
+                         (language, self.now(), user_id))
+
+    async def chat_language(self, chat_id: int) -> str | None:
+        """The language set for a group chat (a managers' chat), or None."""
+        row = await self.fetch_one("SELECT language FROM chat_languages WHERE chat_id = ?",
+                                   (chat_id,))
+        return row["language"] if row else None
+
+    async def set_chat_language(self, chat_id: int, language: str, by: int | None) -> None:
+        """Set a group chat's language (/language in that chat)."""
+        await self._write(
+            """INSERT INTO chat_languages (chat_id, language, set_by, set_at) VALUES (?,?,?,?)
+               ON CONFLICT (chat_id) DO UPDATE SET language = excluded.language,
+                   set_by = excluded.set_by, set_at = excluded.set_at""",
+            (chat_id, language, by, self.now()),
+        )
 
     async def set_user_status(
         self, user_id: int, status: str, installer_id: str | None = None,

@@ -28,6 +28,7 @@ class User:
     installer_id: str | None
     status: str
     status_at: datetime | None = None  # when the status last changed
+    language: str | None = None  # Telegram's language_code at first contact, or /language's
 
     @property
     def name(self) -> str:

@@ -26,6 +26,7 @@ from bot.engine.interaction import Button, Edit, Notice, Outcome, Reply
 from bot.engine.plan import JobView, shorten
 from bot.engine.records import Records
 from bot.engine.validators import mask_secret
+from bot.people.languages import Languages
 from bot.people.registration import Person
 from bot.places import distance_m
 from bot.store import REJECTED, SUBMITTED, VERIFIED, Handoff, Store, User
@@ -53,10 +54,11 @@ class Support:
         self.outbox = outbox
         self.webhooks = parse_webhooks(settings.paging_webhooks)
         self.t = texts.get
+        self.languages = Languages(store, texts, settings)
         self.posts = HandoffPoster(self)
 
     def _time(self, when: Any) -> str:
-        return when.astimezone(self.settings.tz).strftime("%d %b %H:%M") if when else "—"
+        return self.texts.when(when.astimezone(self.settings.tz) if when else None)
 
     # Building the hand-off ------------------------------------------------------------
 
@@ -82,7 +84,7 @@ class Support:
     def _distance(self, a: Any, b: Any) -> str:
         if not (isinstance(a, dict) and isinstance(b, dict) and "lat" in a and "lat" in b):
             return "—"
-        return f"{round(distance_m((a['lat'], a['lon']), (b['lat'], b['lon'])))} m"
+        return self.texts.distance(distance_m((a['lat'], a['lon']), (b['lat'], b['lon'])))
 
     async def text(self, view: JobView, handoff: Handoff) -> str:
         """The hand-off's HTML: one short line per fact, user input escaped."""
@@ -118,14 +120,15 @@ class Support:
         lines.append(t("support.distances", pin_gps=self._distance(pin, gps),
                        pin_address=self._distance(pin, address) if _address_verified(address)
                        else "—",
-                       accuracy=f"{round(accuracy)} m" if accuracy else "—"))
+                       accuracy=self.texts.distance(accuracy) if accuracy else "—"))
         lines.extend(t("support.detail", label=self.t("label." + s.id), value=view.value(s.id))
                      for s in self.procedure.in_group(DETAILS) if view.value(s.id))
         checks = [k for k in view.answers if self._of_kind(k, CHECKLIST)]
         failed = [self.t("checklist." + k.split(".", 1)[1]) for k in checks
                   if view.value(k) == "no"]
         lines.append(t("support.checklist", ok=len(checks) - len(failed), total=len(checks),
-                       failed=(" — not OK: " + "; ".join(failed)) if failed else ""))
+                       failed=t("support.checklist_failed", items="; ".join(failed))
+                       if failed else ""))
         safety = [f"{self.t('label.safety_' + s.id)} "
                   f"{self._time(view.answers[s.id].answered_at)}"
                   for s in self.procedure.safety_steps if s.id in view.answers]
@@ -302,20 +305,23 @@ class Support:
         async def notified(_message_id: int) -> None:
             await self.notified(handoff_id)
 
-        if handoff.decision == VERIFIED:
-            tell = Reply(self.t("support.tell_verified", job=view.job.id), remember=notified)
-        else:
-            part_name = self.t(f"part.{handoff.redo_part}")
-            reason = self._reason_text(handoff.reason)
-            tell = Reply(self.t("support.tell_rejected", job=view.job.id, reason=reason,
-                                part=part_name),
-                         [[Button(self.t("support.fix_now", job=view.job.id),
-                                  buttons.encode(JobAction(view.job.id, Verb.FIX)))]],
-                         remember=notified)
+        with self.texts.speaking(await self.languages.of_chat(view.job.chat_id)):
+            if handoff.decision == VERIFIED:
+                tell = Reply(self.t("support.tell_verified", job=view.job.id),
+                             remember=notified)
+            else:
+                part_name = self.t(f"part.{handoff.redo_part}")
+                reason = self._reason_text(handoff.reason)
+                tell = Reply(self.t("support.tell_rejected", job=view.job.id, reason=reason,
+                                    part=part_name),
+                             [[Button(self.t("support.fix_now", job=view.job.id),
+                                      buttons.encode(JobAction(view.job.id, Verb.FIX)))]],
+                             remember=notified)
         outcome = Outcome(notices=[Notice(view.job.chat_id, tell)])
         if handoff.chat_id is not None and handoff.message_id is not None:
-            outcome.edits.append(Edit(handoff.chat_id, handoff.message_id,
-                                      await self._decided(handoff, decider, view)))
+            with self.texts.speaking(await self.languages.of_chat(handoff.chat_id)):
+                decided = await self._decided(handoff, decider, view)
+            outcome.edits.append(Edit(handoff.chat_id, handoff.message_id, decided))
         return outcome
 
     async def _decided(self, handoff: Handoff, decider: User | None, view: JobView) -> Reply:
@@ -398,13 +404,18 @@ class Support:
                                              f"page:{handoff.id}:waiting:{index}")
                 await self.store.audit(None, handoff.job_id, "repaged",
                                        {"handoff": handoff.id, "minutes": minutes})
-                await notices.queue(self.store, view.job.chat_id, Reply(
-                    self.t("support.tell_waiting", job=handoff.job_id)),
-                    f"waiting:{handoff.id}:installer")
+                with self.texts.speaking(await self.languages.of_chat(view.job.chat_id)):
+                    tell = Reply(self.t("support.tell_waiting", job=handoff.job_id))
+                await notices.queue(self.store, view.job.chat_id, tell,
+                                    f"waiting:{handoff.id}:installer")
                 if handoff.chat_id is not None:
-                    await notices.queue(self.store, handoff.chat_id, Reply(
-                        self.t("support.waiting_note", job=handoff.job_id, minutes=minutes),
-                        reply_to=handoff.message_id), f"waiting:{handoff.id}:support")
+                    with self.texts.speaking(await self.languages.of_chat(handoff.chat_id)):
+                        note = Reply(self.t("support.waiting_note", job=handoff.job_id,
+                                            waited=self.texts.duration(
+                                                timedelta(minutes=minutes))),
+                                     reply_to=handoff.message_id)
+                    await notices.queue(self.store, handoff.chat_id, note,
+                                        f"waiting:{handoff.id}:support")
             repaged += 1
         self.outbox.kick()
         return repaged

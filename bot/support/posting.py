@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from bot.engine.interaction import Reply
 
 if TYPE_CHECKING:
+    from bot.store import Handoff
     from bot.support.handoff import Support
 
 MESSAGE_LIMIT = 4096
@@ -122,6 +123,11 @@ class HandoffPoster:
         handoff = await self.store.handoff(handoff_id)
         if handoff is None or handoff.chat_id is None or handoff.posted_at is not None:
             return None
+        support = self.support
+        with support.texts.speaking(await support.languages.of_chat(handoff.chat_id)):
+            return await self._post_of(handoff)
+
+    async def _post_of(self, handoff: Handoff) -> HandoffPost:
         support, t = self.support, self.support.t
         view = await support.records.job_view(handoff.job_id)
         chunks = [Reply(c) for c in split_lines(await support.text(view, handoff))]

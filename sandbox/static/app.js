@@ -109,11 +109,26 @@
       el('div', { class: 'about' },
         el('strong', {}, person.name, ' ', el('span', { class: `role ${person.role}` }, person.role)),
         el('p', {}, person.about),
+        languageSelect(person),
         el('div', { class: 'links' }, person.chats.map((chat) => el('a', {
           class: 'button', href: chatLink(person, chat), 'data-person': person.id,
         }, chatLabel(chat))))))));
     $('#chat').hidden = true;
     $('#picker').hidden = false;
+  }
+
+  function languageSelect(person) {
+    // Switching sends /language in the person's chat with the bot and presses the choice.
+    const current = (person.language || 'en').split('-')[0];
+    const select = el('select', { 'aria-label': `${person.first_name}'s language` },
+      ...state.info.languages.map((l) => el('option', { value: l.code }, l.name)));
+    select.value = current;
+    select.addEventListener('change', async () => {
+      const done = await act(() => post(`/api/people/${person.id}/language`, { language: select.value }));
+      if (done) { person.language = select.value; toast(`${person.first_name} now reads ${select.selectedOptions[0].textContent}.`); }
+      else select.value = person.language || current;
+    });
+    return el('label', { class: 'language' }, 'Language ', select);
   }
 
   // -- the chat ------------------------------------------------------------------------
