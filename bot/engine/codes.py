@@ -55,7 +55,7 @@ class CodeReading:
                 if not self.records.texts.has(key):
                     key = "sticker.internal_error"
                 return Outcome([Reply(t(key, where=result.where or ""))], job_id=job_id)
-            caution = await self.checks.mac_reuse(view, slot, result.mac) or Caution(
+            caution = await self.checks.reused(view, slot, result.mac) or Caution(
                 f"step.{slot.step.id}.read", **CONFIRM)
             password = self.records.procedure.key("password")
             caution = caution.with_values(mac=result.mac, password=mask_secret(result.pw or ""))
@@ -70,5 +70,6 @@ class CodeReading:
         step = slot.step.id
         if code is None:
             return Outcome([Reply(t(f"step.{step}.unread"))], job_id=job_id)
-        caution = Caution(f"step.{step}.read", {"code": code}, **CONFIRM)
+        caution = await self.checks.reused(view, slot, code) or Caution(
+            f"step.{step}.read", {"code": code}, **CONFIRM)
         return await self.recorder.hold(view, slot, code, "barcode", caution, user_id)

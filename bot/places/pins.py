@@ -7,6 +7,8 @@ import math
 from dataclasses import dataclass
 from typing import Protocol
 
+from babel import Locale, UnknownLocaleError
+from babel.units import format_unit
 from geopy.distance import geodesic
 
 LatLon = tuple[float, float]
@@ -41,6 +43,20 @@ def _latlon(point: LatLon | HasLatLon) -> LatLon:
 def distance_m(a: LatLon | HasLatLon, b: LatLon | HasLatLon) -> float:
     """Geodesic distance in metres between two (lat, lon) points or objects with lat/lon."""
     return float(geodesic(_latlon(a), _latlon(b)).meters)
+
+
+def format_distance(metres: float, language: str = "en") -> str:
+    """A distance as people read it: `340 m` up to 1 km, then `1.2 km`, `12 km` (in the
+    language's own way, e.g. `1,2 km` in German)."""
+    try:
+        locale = Locale.parse(language)
+    except (UnknownLocaleError, ValueError):
+        locale = Locale.parse("en")
+    if round(metres) < 1000:
+        return format_unit(round(metres), "length-meter", length="short", locale=locale)
+    km = metres / 1000
+    return format_unit(km, "length-kilometer", length="short", locale=locale,
+                       format="#,##0" if km >= 10 else "#,##0.#")
 
 
 def check_pin(

@@ -27,7 +27,7 @@ from bot.engine.plan import JobView, shorten
 from bot.engine.records import Records
 from bot.engine.validators import mask_secret
 from bot.people.registration import Person
-from bot.places import distance_m
+from bot.places import distance_m, format_distance
 from bot.store import REJECTED, SUBMITTED, VERIFIED, Handoff, Store, User
 from bot.support.outbox import Outbox
 from bot.support.paging import PageFacts, page_payload, parse_webhooks, resolve_payload
@@ -82,7 +82,8 @@ class Support:
     def _distance(self, a: Any, b: Any) -> str:
         if not (isinstance(a, dict) and isinstance(b, dict) and "lat" in a and "lat" in b):
             return "—"
-        return f"{round(distance_m((a['lat'], a['lon']), (b['lat'], b['lon'])))} m"
+        return format_distance(distance_m((a['lat'], a['lon']), (b['lat'], b['lon'])),
+                               self.settings.language)
 
     async def text(self, view: JobView, handoff: Handoff) -> str:
         """The hand-off's HTML: one short line per fact, user input escaped."""
