@@ -12,7 +12,7 @@ from test_sticker_e2e import code_photo
 from testkit.emulator import Player
 
 from conftest import RunningBot
-from flow import ICCID, SERIAL, Action, current_step, next_prompt, start_job, walk
+from flow import GPS, ICCID, SERIAL, Action, current_step, next_prompt, start_job, walk
 
 STICKER_URL = "https://o.example-network.com/activate?mac=0024b10000021a2b&pw=K7XRM4PT"
 HEADER = re.compile(r"^(.+?) · step (\d+)/(\d+) · part (\d+)/(\d+)")
@@ -174,3 +174,18 @@ async def test_a_reused_iccid_or_serial_is_questioned_with_the_other_job(
     job = await bot.services.store.open_job(ana.user_id)
     flags = {f.kind for f in await bot.services.store.flags(job.id)}
     assert {"iccid_reused", "serial_reused"} <= flags
+
+
+async def test_the_words_match_the_buttons_and_far_pins_are_in_km(
+    bot: RunningBot, ana: Player
+) -> None:
+    await start_job(ana)
+    documents = await walk(ana, bot, until="documents")
+    assert documents is not None and "press ✅ I have them" in documents.text
+    assert documents.buttons[0] == ["✅ I have them"]
+    pin = await walk(ana, bot, until="pin")
+    assert pin is not None and "Phone" in pin.text and "Desktop" in pin.text
+    await ana.send_location(GPS[0] + 0.0135, GPS[1])  # about 1.5 km north of the GPS fix
+    question = await next_prompt(ana)
+    assert "1.5 km from where you shared your location" in question.text
+    assert " m from" not in question.text
