@@ -96,7 +96,8 @@ def progress(procedure: Procedure, slots: list[Slot], current: Slot | None) -> P
     so the count is fixed when the part begins (the model, which sets the checklist, is the
     first answer of all) and "Skip the rest" moves on by one."""
     part = current.step.part if current else slots[-1].step.part if slots else procedure.parts[0]
-    number, numbers, before = 0, {}, None
+    number, before = 0, None
+    numbers: dict[str, int] = {}
     for slot in (s for s in slots if s.step.part == part):
         if before is None or not follows(procedure, before, slot):
             number += 1
