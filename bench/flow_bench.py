@@ -28,13 +28,12 @@ from testkit.emulator import BotApiEmulator, Player  # noqa: E402
 from testkit.fakes.geocoder import FakeNominatim  # noqa: E402
 
 from conftest import make_settings  # noqa: E402
-from flow import ANSWERS, MAC  # noqa: E402
+from flow import ANSWERS, station  # noqa: E402
 
 
 def unique_answers(index: int) -> dict:
-    """Each installer's own sticker MAC (a shared one would be questioned as reused)."""
-    mac = MAC[:-2] + f"{index:02X}"
-    return {**ANSWERS, "mac": lambda p: p.send(mac), "screen_mac": lambda p: p.send(mac)}
+    """Each installer's own MAC, ICCID and serial (shared ones would be questioned as reused)."""
+    return {**ANSWERS, **station(index)}
 
 
 async def walk(player: Player, engine, answers: dict, latencies: list[float]) -> None:

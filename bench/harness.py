@@ -32,7 +32,7 @@ from testkit.fakes.geocoder import FakeNominatim  # noqa: E402
 from testkit.fakes.webhook import FakeWebhook  # noqa: E402
 
 from conftest import photo_bytes  # noqa: E402
-from flow import GPS, ICCID, PIN, SERIAL  # noqa: E402
+from flow import GPS, PIN, make_iccid  # noqa: E402
 
 NETWORK = "ChargeNet"
 SUPPORT_CHAT_ID = -1001000000001
@@ -76,7 +76,7 @@ PRESS = {
     "power_off": "Power is off", "lockout": "Locked and tagged", "no_voltage": "No voltage",
     "sticker_applied": "Sticker applied", "branding_label": "Label applied",
     "new_or_replacement": "New station", "model_confirm": "That's it",
-    "serial_check": "Exactly right", "serial_final": "Confirm serial",
+    "serial_check": "Exactly right",
     "address": "Invalidenstraße 113, 10115 Berlin", "building": "Skip the rest",
     "floor": "Skip", "restrictions": "Skip", "access_notes": "Skip",
     "cabinet_closed": "Closed, power on", "display_errors": "No errors",
@@ -88,10 +88,12 @@ TYPED_KINDS = ("text", "location", "photo")
 def typed_answers(installer: int, job: int) -> dict[str, str]:
     """Each installer's and job's own typed values, so a misplaced one is recognised."""
     mac = f"0024:B1{installer % 256:02X}:{job % 65536:04X}:1A2B"
+    ours = f"{installer % 10**4:04d}{job % 10**4:04d}"  # the ICCID and serial of no other job
     return {
         "owner_account": f"ORD-{installer}-{job}", "station_name": f"Car park {installer}/{job}",
-        "firmware": "2.10.1", "iccid": ICCID, "mac": mac, "password": "ABCD7K",
-        "serial": SERIAL, "lot_name": f"Lot {installer}-{job} Riverside", "screen_mac": mac,
+        "firmware": "2.10.1", "iccid": make_iccid(f"8944500102{ours}"), "mac": mac,
+        "password": "ABCD7K", "serial": f"HYC300-{ours}",
+        "lot_name": f"Lot {installer}-{job} Riverside", "screen_mac": mac,
         "errors_text": "E-42 Backend not reachable",
     }
 

@@ -220,11 +220,16 @@ class Texts:
         return format_interval(first, last, "yMMMd", locale=self.locale)
 
     def distance(self, metres: float | None) -> str:
-        """A distance in whole metres (`150 m`); `—` for none."""
+        """A distance as people read it: whole metres up to 1 km (`150 m`), then `1.2 km`,
+        `12 km` (`1,2 km` in German); `—` for none."""
         if metres is None:
             return "—"
-        return format_unit(round(metres), "length-meter", length="short",
-                           locale=self.locale)
+        if round(metres) < 1000:
+            return format_unit(round(metres), "length-meter", length="short",
+                               locale=self.locale)
+        km = metres / 1000
+        return format_unit(km, "length-kilometer", length="short", locale=self.locale,
+                           format="#,##0" if km >= 10 else "#,##0.#")
 
     def duration(self, span: timedelta | None) -> str:
         """A duration, as short as it reads: `<1 min`, `25 min`, `1 h 05 min`, `3 d 4 h`

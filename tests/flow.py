@@ -84,7 +84,6 @@ ANSWERS: dict[str, Action] = {
     "model_confirm": press("That's it"),
     "serial": send(SERIAL),
     "serial_check": press("Exactly right"),
-    "serial_final": press("Confirm serial"),
     "address": press("Invalidenstraße 113, 10115 Berlin"),
     "pin": location(*PIN, accuracy=None),
     "lot_name": send("P2 Riverside"),
@@ -98,9 +97,18 @@ ANSWERS: dict[str, Action] = {
     "errors_text": send("E-42 Backend not reachable"),
     "errors_resolved": press("Resolved"),
     "logo_visible": press("Logo visible"),
-    "screen_mac": send("0024b10000021a2b"),
+    "screen_mac": send("1a2b"),  # the last 4 characters of the MAC on the screen
     "submit": press("Submit"),
 }
+
+
+def station(n: int) -> dict[str, Action]:
+    """Answers that make the `n`-th station of a test its own: a MAC, an ICCID and a serial no
+    other job has (the same ones are questioned as reused), and the screen's MAC to match."""
+    mac = f"0024:B100:0002:{0x1A2B + n:04X}"
+    return {"mac": send(mac), "screen_mac": send(mac[-4:]),
+            "iccid": send(make_iccid(f"8944500102198{n:05d}")),
+            "serial": send(f"HYC300-{23041187 + n:08d}")}
 
 
 async def current_step(bot: RunningBot, player: Player) -> str | None:

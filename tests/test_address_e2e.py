@@ -6,7 +6,7 @@ from testkit.emulator import Player
 from testkit.fakes.geocoder import FakeNominatim
 
 from conftest import RunningBot
-from flow import current_step, next_prompt, start_job, walk
+from flow import current_step, next_prompt, start_job, station, walk
 
 
 async def at_address_step(ana: Player, bot: RunningBot) -> object:
@@ -102,7 +102,7 @@ async def test_next_station_reuses_the_address(bot: RunningBot, ana: Player) -> 
     await ana.press("Next station, same site")
     await next_prompt(ana)
     prompt = await walk(ana, bot, until="address",
-                        answers={"mac": lambda p: p.send("02-DF-34-D6-4D-46")})
+                        answers={**station(2), "mac": lambda p: p.send("02-DF-34-D6-4D-46")})
     assert any("Same as last station: Invalidenstraße 113" in row[0] for row in prompt.buttons)
     await ana.press("Same as last station")
     await next_prompt(ana)

@@ -52,9 +52,9 @@ async def pick(engine: Engine, manufacturer: str, model: str) -> Outcome:
 
 
 def test_progress_bar() -> None:
-    assert progress_bar(1, 8) == "▰▱▱▱▱▱▱▱"
-    assert progress_bar(8, 8) == "▰▰▰▰▰▰▰▰"
-    assert progress_bar(0, 8) == "▱" * 8
+    assert progress_bar(1 / 8) == "▰▱▱▱▱▱▱▱"
+    assert progress_bar(1) == "▰▰▰▰▰▰▰▰"
+    assert progress_bar(0) == "▱" * 8
 
 
 async def test_screen_steps_only_for_models_with_a_screen(services: Services) -> None:

@@ -10,7 +10,7 @@ from PIL import Image
 from testkit.emulator import BotApiEmulator, Player
 
 from conftest import RunningBot, photo_bytes
-from flow import GPS, current_step, next_prompt, start_job, walk
+from flow import GPS, current_step, next_prompt, start_job, station, walk
 
 
 async def test_back_across_a_photo_step_keeps_or_replaces_the_photo(
@@ -139,7 +139,7 @@ async def test_stop_job_from_a_blocking_answer(bot: RunningBot, ana: Player) -> 
     assert job.status == "stopped" and job.stop_reason == "firmware_too_old"
 
 
-async def test_serial_must_match_the_model_and_is_confirmed_twice(
+async def test_serial_must_match_the_model_and_is_read_back_once(
     bot: RunningBot, ana: Player
 ) -> None:
     await start_job(ana)
@@ -153,11 +153,9 @@ async def test_serial_must_match_the_model_and_is_confirmed_twice(
     await next_prompt(ana)
     assert await current_step(bot, ana) == "serial"
     await ana.send("HYC300-23041187")
-    await next_prompt(ana)
+    check = await next_prompt(ana)
+    assert "cannot be changed after you submit" in check.text
     await ana.press("Exactly right")
-    final = await next_prompt(ana)
-    assert "cannot be changed after you submit" in final.text
-    await ana.press("Confirm serial")
     await next_prompt(ana)
     assert await current_step(bot, ana) == "address"
 
@@ -396,7 +394,7 @@ async def test_mac_already_used_by_another_job_is_questioned(
     await ana.send("/new")
     await ana.expect_text("Job #2 started")
     await next_prompt(ana)
-    await walk(ana, bot, until="mac")
+    await walk(ana, bot, until="mac", answers={"iccid": station(2)["iccid"]})
     await ana.send("0024-b100-0002-1a2b")
     question = await next_prompt(ana)
     assert "already on job #1" in question.text

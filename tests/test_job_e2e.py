@@ -10,7 +10,7 @@ from bot.config import Settings
 from testkit.emulator import BotApiEmulator, Player
 
 from conftest import RunningBot
-from flow import ICCID, MAC, SERIAL, current_step, next_prompt, start_job, walk
+from flow import ICCID, MAC, SERIAL, current_step, next_prompt, start_job, station, walk
 
 pytestmark = pytest.mark.both_stores  # on SQLite and on PostgreSQL
 
@@ -81,10 +81,8 @@ async def test_several_installers_at_once_each_get_their_own_job_through(
         players.append(emu.user(user_id, f"Inst{user_id}"))
 
     async def one(player: Player, index: int) -> None:
-        mac = f"0024:B100:0002:1A{index:02X}"
         await start_job(player)
-        await walk(player, bot, answers={"mac": lambda p: p.send(mac),
-                                         "screen_mac": lambda p: p.send(mac)})
+        await walk(player, bot, answers=station(index))
 
     await asyncio.gather(*(one(p, i) for i, p in enumerate(players)))
     for player in players:

@@ -89,7 +89,7 @@ def test_dc_models_get_their_extra_checklist_items(catalog: Catalog) -> None:
 
 
 def test_dependants_are_transitive(procedure: Procedure) -> None:
-    assert {"serial", "serial_check", "serial_final", "firmware"} <= set(
+    assert {"serial", "serial_check", "firmware"} <= set(
         procedure.dependants("model"))
     assert procedure.dependants("display_errors") == ["errors_text", "errors_resolved"]
 

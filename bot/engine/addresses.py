@@ -57,10 +57,14 @@ class AddressSteps:
         pin = slot.step.id
         parts = []
         if check.from_gps_m is not None and check.too_far_from_gps:
-            parts.append(self.t(f"step.{pin}.far_gps", distance=round(check.from_gps_m)))
+            parts.append(self.t(f"step.{pin}.far_gps", distance=self._km(check.from_gps_m)))
         if check.from_address_m is not None and check.too_far_from_address:
-            parts.append(self.t(f"step.{pin}.far_address", distance=round(check.from_address_m)))
+            parts.append(self.t(f"step.{pin}.far_address",
+                                distance=self._km(check.from_address_m)))
         return Caution(f"step.{pin}.far", {"distances": " and ".join(parts)}, flag="pin_far")
+
+    def _km(self, metres: float) -> str:
+        return self.records.texts.distance(metres)
 
     def prefetch(self, job: Job, lat: float, lon: float) -> None:
         """Warm the geocoder cache while the installer answers the next questions: one

@@ -35,6 +35,7 @@ class Special(Enum):
     CAUTION_NO = "n"  # drop it and answer again
     RETRY = "t"  # ask the geocoder again
     TYPED = "p"  # keep the typed address, unverified
+    TYPE = "i"  # type the answer instead of photographing its code
 
 
 class Verb(Enum):

@@ -1,7 +1,7 @@
-"""Checks on answers that need more than the answer: photo size, EXIF place and time, a MAC
-already used by another job. They return a `Caution` (or a reply) for the engine to act on.
-Photos are fetched and inspected through `photos` (`bot.vision.photos.PhotoWork`), a bounded
-pool of its own."""
+"""Checks on answers that need more than the answer: photo size, EXIF place and time, a MAC,
+ICCID or serial already used by another job. They return a `Caution` (or a reply) for the
+engine to act on. Photos are fetched and inspected through `photos`
+(`bot.vision.photos.PhotoWork`), a bounded pool of its own."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from bot.vision.photos import PhotoWork
 
 MB = 1_048_576  # as Telegram counts a file's megabytes
 LOCATED_BY = ("gps", "pin")  # the roles whose answers say where the station is
+UNIQUE = ("mac", "iccid", "serial")  # the roles whose answers no two live jobs share
 
 
 class Checks:
@@ -40,14 +41,17 @@ class Checks:
         size = self.records.texts.number(photo.file_size / MB, 1)
         return Reply(self.records.t("photo.too_big", size=size, max=limit // MB))
 
-    async def mac_reuse(self, view: JobView, slot: Slot, value: Any) -> Caution | None:
-        """A caution when the step playing `mac` gets a MAC another job already has."""
-        if slot.step.role != "mac":
+    async def reused(self, view: JobView, slot: Slot, value: Any) -> Caution | None:
+        """A caution naming the other job when a MAC, ICCID or serial (the steps playing those
+        roles) is already the answer of another live job (not cancelled or stopped)."""
+        role = slot.step.role
+        if role not in UNIQUE:
             return None
         others = await self.store.jobs_with_answer(slot.key, value, exclude=view.job.id)
         if not others:
             return None
-        return Caution(f"step.{slot.step.id}.reused", {"job": others[0]}, flag="mac_reused")
+        return Caution(f"step.{slot.step.id}.reused", {"job": others[0], "value": value},
+                       flag=f"{role}_reused")
 
     @staticmethod
     def known_location(view: JobView) -> tuple[float, float] | None:
@@ -67,8 +71,7 @@ class Checks:
         if lat is not None and lon is not None and where is not None:
             far = distance_m((lat, lon), where)
             if far > self.settings.exif_max_distance_m:
-                km = self.records.texts.number(far / 1000, 1)
-                return Caution("photo.exif_far", {"distance": km},
+                return Caution("photo.exif_far", {"distance": self.records.texts.distance(far)},
                                flag="photo_far")
         if taken is not None:
             age = view.job.created_at - taken

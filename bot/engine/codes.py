@@ -56,7 +56,7 @@ class CodeReading:
                     key = "sticker.internal_error"
                 where = t(f"sticker.where.{(result.where or 'centre').replace(' ', '_')}")
                 return Outcome([Reply(t(key, where=where))], job_id=job_id)
-            caution = await self.checks.mac_reuse(view, slot, result.mac) or Caution(
+            caution = await self.checks.reused(view, slot, result.mac) or Caution(
                 f"step.{slot.step.id}.read", **CONFIRM)
             password = self.records.procedure.key("password")
             caution = caution.with_values(mac=result.mac, password=mask_secret(result.pw or ""))
@@ -71,5 +71,6 @@ class CodeReading:
         step = slot.step.id
         if code is None:
             return Outcome([Reply(t(f"step.{step}.unread"))], job_id=job_id)
-        caution = Caution(f"step.{step}.read", {"code": code}, **CONFIRM)
+        caution = await self.checks.reused(view, slot, code) or Caution(
+            f"step.{step}.read", {"code": code}, **CONFIRM)
         return await self.recorder.hold(view, slot, code, "barcode", caution, user_id)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from bot.engine import buttons
 from bot.engine.buttons import JobAction, Verb
 from bot.engine.interaction import Button, LocationInput, Outcome, Reply
-from bot.engine.plan import progress_bar
 from bot.engine.recording import Recorder
 from bot.engine.records import Records
 from bot.store import CANCELLED, OPEN, REJECTED, STOPPED, Job
+from bot.texts import Safe
 
 LIVE_ROLES = ("gps", "pin")  # the roles whose answers a live location keeps moving
 
@@ -33,8 +33,9 @@ class JobActions:
             view = await self.records.view(existing)
             button = Button(self.t("job.continue", job=existing.id),
                             _data(existing.id, Verb.CONTINUE))
-            text = self.t("job.open_exists", job=existing.id, index=view.index,
-                          total=len(view.slots))
+            p = view.progress
+            text = self.t("job.open_exists", job=existing.id, part=self.t(f"part.{p.part}"),
+                          index=p.index, total=p.total)
             return Outcome([Reply(text, [[button]])], job_id=existing.id)
         job = await self.store.create_job(user_id, chat_id, visit_id)
         return await self.recorder.next(job.id, [Reply(self.t("job.created", job=job.id))])
@@ -52,11 +53,9 @@ class JobActions:
         replies = []
         view = await self.records.open_view(user_id)
         if view is not None and view.current is not None:
-            part = self.t(f"part.{view.current.step.part}")
             replies.append(Reply(self.t(
-                "job.status", job=view.job.id, state=self.t("state.open"), part=part,
-                index=view.index, total=len(view.slots),
-                bar=progress_bar(view.index, len(view.slots)),
+                "job.status", job=view.job.id, state=self.t("state.open"),
+                progress=Safe(self.records.header(view)),
                 started=self.records.texts.when(view.job.created_at.astimezone(tz)),
             )))
         recent = [j for j in await self.store.jobs_of(user_id, 10) if j.status != OPEN]

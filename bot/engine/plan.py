@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.engine.catalog import Catalog, ChecklistItem, Model
-from bot.engine.procedure import Procedure, Step, condition_holds
+from bot.engine.procedure import CONDITION, Procedure, Step, condition_holds
 from bot.store import Answer, Job
 
 BAR_CELLS = 8
@@ -51,16 +51,65 @@ class JobView:
         return self.value(key) if key else None
 
     @property
-    def index(self) -> int:
-        """1-based position of the current question in the plan."""
-        if self.current is None:
-            return len(self.slots)
-        return next(i for i, s in enumerate(self.slots, 1) if s.key == self.current.key)
+    def progress(self) -> Progress:
+        """Where the current question stands in its part (see `progress`)."""
+        assert self.procedure is not None, "a JobView needs its procedure for its progress"
+        return progress(self.procedure, self.slots, self.current)
 
 
-def progress_bar(index: int, total: int, cells: int = BAR_CELLS) -> str:
-    """`▰▰▰▱▱▱▱▱` for how far along step `index` of `total` is."""
-    filled = min(cells, max(0, round(cells * index / max(total, 1))))
+@dataclass(frozen=True)
+class Progress:
+    """Question `index` of `total` in part `part_no` of `parts` (`part` is the part's id)."""
+
+    part: str
+    part_no: int
+    parts: int
+    index: int
+    total: int
+
+    @property
+    def bar(self) -> str:
+        """The whole procedure's progress: the parts done, and this part's share."""
+        done = (self.part_no - 1 + self.index / max(self.total, 1)) / max(self.parts, 1)
+        return progress_bar(done)
+
+
+def follows(procedure: Procedure, before: Slot, slot: Slot) -> bool:
+    """True when `slot` is numbered with the question `before` it: a later question of the same
+    optional group (skipped together), or a step asked only on an answer of its own part (the
+    password after a typed MAC, the errors after "some errors")."""
+    step = slot.step
+    if step.group and step.group == before.step.group:
+        return True
+    match = CONDITION.match(step.when or "")
+    subject = match.group(1) if match else None
+    if subject is None or subject == "model" or not procedure.has(subject):
+        return False
+    return procedure.parts.index(procedure.step(subject).part) >= procedure.parts.index(step.part)
+
+
+def progress(procedure: Procedure, slots: list[Slot], current: Slot | None) -> Progress:
+    """The current question's number within its part, and the part's count of numbers.
+
+    Neither depends on answers given in the part: a step that appears or goes with such an
+    answer shares the number of the question before it, and an optional group is one number,
+    so the count is fixed when the part begins (the model, which sets the checklist, is the
+    first answer of all) and "Skip the rest" moves on by one."""
+    part = current.step.part if current else slots[-1].step.part if slots else procedure.parts[0]
+    number, before = 0, None
+    numbers: dict[str, int] = {}
+    for slot in (s for s in slots if s.step.part == part):
+        if before is None or not follows(procedure, before, slot):
+            number += 1
+        numbers[slot.key] = number
+        before = slot
+    index = numbers.get(current.key, number) if current else number
+    return Progress(part, procedure.parts.index(part) + 1, len(procedure.parts), index, number)
+
+
+def progress_bar(done: float, cells: int = BAR_CELLS) -> str:
+    """`▰▰▰▱▱▱▱▱` for a share `done` (0 to 1) of the way."""
+    filled = min(cells, max(0, round(cells * done)))
     return "▰" * filled + "▱" * (cells - filled)
 
 

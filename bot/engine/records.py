@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 from bot.config import Settings
 from bot.engine.catalog import Catalog, Model
-from bot.engine.plan import JobView, Slot, chosen_model, plan, progress_bar, shorten
+from bot.engine.plan import JobView, Slot, chosen_model, plan, shorten
 from bot.engine.procedure import Procedure, Step
 from bot.store import Answer, Job, Store
 from bot.texts import Texts
@@ -138,11 +138,11 @@ class Records:
         return "\n".join(lines)
 
     def header(self, view: JobView) -> str:
-        """`Part · step 7/31 ▰▰▱▱▱▱▱▱` for the current question."""
-        index, total = view.index, len(view.slots)
-        part = view.current.step.part if view.current else view.slots[-1].step.part
-        return self.t("header.progress", part=self.t(f"part.{part}"), index=index,
-                      total=total, bar=progress_bar(index, total))
+        """`Part · step 3/9 · part 4/5 ▰▰▰▰▰▱▱▱` for the current question (see
+        `bot.engine.plan.progress`: the count of a part does not change while in it)."""
+        p = view.progress
+        return self.t("header.progress", part=self.t(f"part.{p.part}"), index=p.index,
+                      total=p.total, part_no=p.part_no, parts=p.parts, bar=p.bar)
 
     def values(self, view: JobView, slot: Slot) -> dict[str, Any]:
         """What a step's prompt and help texts may name: the model, the checklist item, ..."""

@@ -173,12 +173,25 @@ class Context:
     answers: dict[str, Any] = field(default_factory=dict)
 
 
-def _screen_mac(raw: str, ctx: Context) -> str:
-    mac = check_mac(raw)
-    sticker = ctx.answers.get("mac")
-    if sticker and mac != sticker:
-        raise Invalid("invalid.screen_mac", {"sticker": sticker})
-    return mac
+SCREEN_TAIL = 4  # the characters of the screen's MAC the installer types
+
+
+def check_screen_mac(raw: str, sticker: str | None) -> str:
+    """The MAC on the station's screen against the sticker's: its last 4 characters (kept
+    uppercase, e.g. `1A2B`), or the whole MAC (kept normalised)."""
+    digits = MAC_SEPARATORS.sub("", raw.strip()).upper()
+    if len(digits) != SCREEN_TAIL:
+        mac = normalise_mac(raw)
+        if mac is None:
+            raise Invalid("invalid.screen_mac_format")
+        if sticker and mac != sticker:
+            raise Invalid("invalid.screen_mac", {"sticker": sticker})
+        return mac
+    if not set(digits) <= HEX:
+        raise Invalid("invalid.screen_mac_format")
+    if sticker and not MAC_SEPARATORS.sub("", sticker).upper().endswith(digits):
+        raise Invalid("invalid.screen_mac_tail", {"typed": digits, "sticker": sticker})
+    return digits
 
 
 VALIDATORS: dict[str, Callable[[str, Context], Any]] = {
@@ -190,7 +203,7 @@ VALIDATORS: dict[str, Callable[[str, Context], Any]] = {
         raw, ctx.model.serial_pattern if ctx.model else r".+",
         ctx.model.serial_example if ctx.model else "",
     ),
-    "screen_mac": _screen_mac,
+    "screen_mac": lambda raw, ctx: check_screen_mac(raw, ctx.answers.get("mac")),
     "reference": lambda raw, ctx: check_reference(raw),
     "short_text": lambda raw, ctx: check_text(raw, 120),
     "long_text": lambda raw, ctx: check_text(raw, 4000),

@@ -1,11 +1,13 @@
-"""Typed answers, checked by a named validator; a step with a `reader` also takes a photo."""
+"""Typed answers, checked by a named validator; a step with a `reader` takes a photo first."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from bot.engine.interaction import Input, Outcome
+from bot.engine import buttons
+from bot.engine.buttons import Action, Say, Special
+from bot.engine.interaction import Button, Input, Outcome, Reply
 from bot.engine.kinds.base import Desk, Kind
 from bot.engine.plan import JobView, Slot
 from bot.engine.procedure import Step
@@ -15,7 +17,8 @@ READERS = ("sticker", "iccid", "serial")
 
 
 class TextKind(Kind):
-    """A typed answer (a MAC, a serial, a name, ...)."""
+    """A typed answer (a MAC, a serial, a name, ...). With a `reader`, the question asks for a
+    photo of the code first, with "Type it instead" (`step.<id>.typed`) as the fallback."""
 
     name = "text"
 
@@ -28,10 +31,34 @@ class TextKind(Kind):
             problems.append(f"reader {step.reader!r} needs a text step and one of {READERS}")
         return problems
 
+    async def question(self, desk: Desk, view: JobView, slot: Slot) -> Reply:
+        """The prompt; for a step read from a photo, the photo first and a button to type."""
+        if slot.step.reader is None:
+            return await super().question(desk, view, slot)
+        if not desk.codes.reads(slot):
+            return Reply(self.typed(desk, view, slot))
+        reply = await super().question(desk, view, slot)
+        data = buttons.encode(Say(view.job.id, slot.key, Special.TYPE))
+        reply.buttons = [[Button(desk.records.t("option.type_instead"), data)]]
+        return reply
+
+    def typed(self, desk: Desk, view: JobView, slot: Slot) -> str:
+        """The prompt for typing a code that a photo could give."""
+        return desk.records.t(f"step.{slot.step.id}.typed", **self.values(desk, view, slot))
+
+    async def press(self, desk: Desk, view: JobView, slot: Slot, action: Action,
+                    user_id: int, message_id: int | None) -> Outcome:
+        """"Type it instead": the question becomes the typing prompt (its other buttons stay)."""
+        if action != Say(view.job.id, slot.key, Special.TYPE) or slot.step.reader is None:
+            return await super().press(desk, view, slot, action, user_id, message_id)
+        asked = await desk.recorder.prompt(view)
+        text = f"{desk.records.header(view)}\n{self.typed(desk, view, slot)}"
+        return Outcome(edit=Reply(text, asked.buttons[1:], prompt=True), job_id=view.job.id)
+
     async def take(self, desk: Desk, view: JobView, slot: Slot, inp: Input,
                    user_id: int) -> Outcome | None:
-        """Check and keep a typed answer (held when the MAC is already used); read a photo's
-        code when the step has a reader."""
+        """Check and keep a typed answer (held when another job has the same MAC, ICCID or
+        serial); read a photo's code when the step has a reader."""
         if inp.photo is not None and desk.codes.reads(slot):
             return await desk.codes.read(view, slot, inp.photo, user_id)
         if inp.text is None:
@@ -43,7 +70,7 @@ class TextKind(Kind):
             value = validator(inp.text, context)
         except Invalid as problem:
             return await desk.recorder.refuse(view, slot, problem, user_id)
-        caution = await desk.checks.mac_reuse(view, slot, value)
+        caution = await desk.checks.reused(view, slot, value)
         if caution:
             return await desk.recorder.hold(view, slot, value, "typed", caution, user_id)
         return await desk.recorder.accept(view, slot, value, "typed", user_id)
