@@ -1,11 +1,12 @@
-"""Typed answers, checked by a named validator; a step with a `reader` also takes a photo."""
+"""Typed answers, checked by a named validator; a step with a `reader` also takes a photo,
+and the sticker's also a code read live by the scanner Mini App (MINI_APP_URL)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from bot.engine.interaction import Input, Outcome
+from bot.engine.interaction import Input, Outcome, Reply
 from bot.engine.kinds.base import Desk, Kind
 from bot.engine.plan import JobView, Slot
 from bot.engine.procedure import Step
@@ -28,12 +29,23 @@ class TextKind(Kind):
             problems.append(f"reader {step.reader!r} needs a text step and one of {READERS}")
         return problems
 
+    async def question(self, desk: Desk, view: JobView, slot: Slot) -> Reply:
+        """The prompt; for the sticker with the scanner Mini App, its keyboard button."""
+        reply = await super().question(desk, view, slot)
+        if desk.codes.scans(slot):
+            reply.keyboard = "web_app"
+            reply.keyboard_label = desk.records.t("scanner.button")
+            reply.keyboard_url = desk.codes.scanner_url()
+        return reply
+
     async def take(self, desk: Desk, view: JobView, slot: Slot, inp: Input,
                    user_id: int) -> Outcome | None:
         """Check and keep a typed answer (held when the MAC is already used); read a photo's
-        code when the step has a reader."""
+        code when the step has a reader, and take the scanner's."""
         if inp.photo is not None and desk.codes.reads(slot):
             return await desk.codes.read(view, slot, inp.photo, user_id)
+        if inp.scanned is not None and desk.codes.scans(slot):
+            return await desk.codes.scanned(view, slot, inp.scanned, user_id)
         if inp.text is None:
             return None
         validator = VALIDATORS[slot.step.validator or "short_text"]
