@@ -1,6 +1,6 @@
 // The sticker scanner, a Telegram Mini App opened by the bot's "📷 Scan the sticker" keyboard
 // button. It opens Telegram's own QR scanner, keeps scanning until a code looks like the
-// network's sticker URL (https://<host><path>?..., both given in this page's query by the
+// network's sticker URL (its host and path, both given in this page's query by the
 // bot), and hands that text to the bot with sendData (which closes the page). The bot checks
 // it again exactly like a code read from a photo.
 (() => {
