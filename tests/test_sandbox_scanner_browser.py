@@ -10,6 +10,7 @@ with numpy (no ffmpeg).
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -18,7 +19,7 @@ from PIL import Image
 from sandbox import Sandbox, seed
 from sandbox.server import STICKER_PATH
 
-from flow import ANSWERS, next_prompt
+from flow import start_job, walk
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -64,17 +65,9 @@ def write_y4m(image: Image.Image, path: Path, size: tuple[int, int] = (640, 480)
 async def to_the_sticker_step(sandbox: Sandbox) -> None:
     """Ana's job up to the sticker, answered through the emulator (as the e2e tests do)."""
     player = sandbox.emu.player(seed.ANA.id, seed.ANA.id)
-    engine = sandbox.app.bot_data["services"].engine
-    await player.send("/new")
-    await next_prompt(player)
-    for _ in range(40):
-        view = await engine.open_view(seed.ANA.id)
-        step = view.current.key
-        if step == "mac":
-            return
-        await ANSWERS[step.split(".")[0]](player)
-        await next_prompt(player)
-    raise AssertionError("the sticker step never came")
+    await start_job(player)
+    bot = SimpleNamespace(services=sandbox.app.bot_data["services"])  # what `walk` reads
+    await walk(player, bot, until="mac")  # type: ignore[arg-type]
 
 
 async def test_the_scanner_reads_the_sticker_from_the_camera(sandbox: Sandbox,
