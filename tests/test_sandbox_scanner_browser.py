@@ -18,6 +18,7 @@ from PIL import Image
 
 from sandbox import Sandbox, seed
 from sandbox.server import STICKER_PATH
+from sandbox.sticker import draw_sticker
 
 from flow import start_job, walk
 
@@ -70,27 +71,34 @@ async def to_the_sticker_step(sandbox: Sandbox) -> None:
     await walk(player, bot, until="mac")  # type: ignore[arg-type]
 
 
+async def open_scanner(playwright: object, sandbox: Sandbox, video: Path | None,
+                       errors: list[str]) -> object:
+    """Chromium (filming `video`, else without a camera), Ana's chat, the scan button."""
+    camera = [f"--use-file-for-fake-video-capture={video}"] if video else []
+    browser = await playwright.chromium.launch(
+        executable_path=str(CHROMIUM), args=[*(CHROMIUM_ARGS if video else CHROMIUM_ARGS[:-2]),
+                                             *camera])
+    context = await browser.new_context(viewport=PHONE)
+    context.set_default_timeout(TIMEOUT_MS)
+    page = await context.new_page()
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    await page.goto(sandbox.url)
+    await page.click(f'a[href="#user={seed.ANA.id}&chat={seed.ANA.id}"]')
+    await page.wait_for_selector("body[data-ready='1'][data-live='1']")
+    await page.click(".rk[data-request=web_app]")
+    await page.frame_locator("#webapp-frame").locator(".tg-scan").wait_for()  # the popup
+    return page
+
+
 async def test_the_scanner_reads_the_sticker_from_the_camera(sandbox: Sandbox,
                                                              tmp_path: Path) -> None:
     video = write_y4m(Image.open(STICKER_PATH), tmp_path / "sticker.y4m")
     await to_the_sticker_step(sandbox)
     errors: list[str] = []
     async with async_api.async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=[*CHROMIUM_ARGS, f"--use-file-for-fake-video-capture={video}"])
+        page = await open_scanner(playwright, sandbox, video, errors)
         try:
-            context = await browser.new_context(viewport=PHONE)
-            context.set_default_timeout(TIMEOUT_MS)
-            page = await context.new_page()
-            page.on("pageerror", lambda error: errors.append(str(error)))
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            await page.goto(sandbox.url)
-            await page.click(f'a[href="#user={seed.ANA.id}&chat={seed.ANA.id}"]')
-            await page.wait_for_selector("body[data-ready='1'][data-live='1']")
-            await page.click(".rk[data-request=web_app]")
-            frame = page.frame_locator("#webapp-frame")
-            await frame.locator(".tg-scan video").wait_for()  # Telegram's scan popup, emulated
             await page.locator(".msg.in", has_text="I read the sticker").last.wait_for()
             confirmation = await page.locator(".msg.in", has_text="I read the sticker").last\
                 .inner_text()
@@ -101,7 +109,7 @@ async def test_the_scanner_reads_the_sticker_from_the_camera(sandbox: Sandbox,
             await page.locator(".ib", has_text="Correct").last.click()
             await page.locator(".msg.in", has_text="Share my location").last.wait_for()
         finally:
-            await browser.close()
+            await page.context.browser.close()
     store = sandbox.app.bot_data["services"].store
     job = await store.open_job(seed.ANA.id)
     answers = await store.answers(job.id)
@@ -110,19 +118,31 @@ async def test_the_scanner_reads_the_sticker_from_the_camera(sandbox: Sandbox,
     assert errors == []
 
 
+async def test_the_scanner_keeps_scanning_past_a_look_alike(sandbox: Sandbox,
+                                                            tmp_path: Path) -> None:
+    look_alike = seed.STICKER_URL.replace("o.example-network.com", "o.example-network.co")
+    video = write_y4m(draw_sticker(look_alike), tmp_path / "look-alike.y4m")
+    await to_the_sticker_step(sandbox)
+    errors: list[str] = []
+    async with async_api.async_playwright() as playwright:
+        page = await open_scanner(playwright, sandbox, video, errors)
+        try:
+            frame = page.frame_locator("#webapp-frame")
+            await frame.locator("#status", has_text="not the activation sticker").wait_for()
+            assert await frame.locator(".tg-scan").is_visible()  # still scanning
+        finally:
+            await page.context.browser.close()
+    assert not any("web_app_data" in m.data for m in sandbox.emu.chats[seed.ANA.id].messages)
+    assert errors == []
+
+
 async def test_the_trainer_can_pick_the_demo_sticker_instead(sandbox: Sandbox) -> None:
     await to_the_sticker_step(sandbox)
+    errors: list[str] = []
     async with async_api.async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM),
-                                                   args=CHROMIUM_ARGS[:-2])  # no camera
+        page = await open_scanner(playwright, sandbox, None, errors)
         try:
-            page = await (await browser.new_context(viewport=PHONE)).new_page()
-            page.set_default_timeout(TIMEOUT_MS)
-            await page.goto(sandbox.url)
-            await page.click(f'a[href="#user={seed.ANA.id}&chat={seed.ANA.id}"]')
-            await page.wait_for_selector("body[data-ready='1'][data-live='1']")
-            await page.click(".rk[data-request=web_app]")
             await page.frame_locator("#webapp-frame").locator(".tg-scan-demo").click()
             await page.locator(".msg.in", has_text=f"MAC {seed.STICKER_MAC}").last.wait_for()
         finally:
-            await browser.close()
+            await page.context.browser.close()

@@ -34,7 +34,8 @@
 
   function scan() {
     again.hidden = true;
-    say('Point the camera at the QR code on the activation sticker.');
+    say('Point the camera at the QR code on the activation sticker. No camera opened? Close '
+        + 'this, then send a photo of the sticker or type the MAC.');
     app.showScanQrPopup({ text: popupText }, (text) => {
       if (looksLikeSticker(text)) {
         say('Sticker read: sending it to the bot…');
