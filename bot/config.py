@@ -21,6 +21,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 DATA_DIR = Path(resources.files("data"))  # type: ignore[arg-type]
 PROCEDURE_PATH = DATA_DIR / "procedure.toml"
 TEXTS_DIR = DATA_DIR / "texts"
+SCANNER_DIR = DATA_DIR / "scanner"  # the sticker scanner Mini App's static page
 
 URL = re.compile(r"https?://\S+")
 URL_PATH_SECRET_MIN = 12  # a URL's path+query this long may be a secret (Slack's is ~60)
@@ -50,6 +51,17 @@ def _split(value: Any) -> Any:
     if isinstance(value, int):
         return [value]
     return value
+
+
+def _https_url(value: Any, name: str) -> Any:
+    """An https:// URL (http:// only on loopback), stripped; empty text is None."""
+    if not isinstance(value, str) or not value.strip():
+        return None if isinstance(value, str) else value
+    url = urlsplit(value.strip())
+    local = url.scheme == "http" and url.hostname in LOOPBACK
+    if not (url.scheme == "https" or local) or not url.hostname:
+        raise ValueError(f"{name} must be an https:// URL (http:// only on loopback)")
+    return value.strip()
 
 
 class Settings(BaseSettings):
@@ -100,6 +112,7 @@ class Settings(BaseSettings):
     sticker_url_path: str = "/activate"
     qr_time_budget_s: float = 8.0
     qr_workers: int = 0  # 0 = one per CPU core
+    mini_app_url: str | None = None  # set: the sticker step offers Telegram's live scanner
 
     # Geocoding and the pin
     geocoder: str = "nominatim"
@@ -189,13 +202,12 @@ class Settings(BaseSettings):
     @field_validator("webhook_url", mode="before")
     @classmethod
     def _https_webhook(cls, value: Any) -> Any:
-        if not isinstance(value, str) or not value.strip():
-            return None if isinstance(value, str) else value
-        url = urlsplit(value.strip())
-        local = url.scheme == "http" and url.hostname in LOOPBACK
-        if not (url.scheme == "https" or local) or not url.hostname:
-            raise ValueError("WEBHOOK_URL must be an https:// URL (http:// only on loopback)")
-        return value.strip()
+        return _https_url(value, "WEBHOOK_URL")
+
+    @field_validator("mini_app_url", mode="before")
+    @classmethod
+    def _https_mini_app(cls, value: Any) -> Any:
+        return _https_url(value, "MINI_APP_URL")
 
     @field_validator("webhook_secret", mode="after")
     @classmethod

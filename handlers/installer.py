@@ -152,6 +152,8 @@ def to_input(msg: Message, context: PinpointContext) -> Input:
                                           _downloader(context, doc.file_id), doc.mime_type,
                                           doc.file_name))
         return Input(other="document")
+    if msg.web_app_data is not None:  # a code the scanner Mini App read (data/scanner/)
+        return Input(scanned=msg.web_app_data.data)
     location = msg.venue.location if msg.venue else msg.location
     if location is not None:
         return Input(location=LocationInput(location.latitude, location.longitude,

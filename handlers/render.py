@@ -18,6 +18,7 @@ from telegram import (
     ReplyKeyboardRemove,
     ReplyParameters,
     Update,
+    WebAppInfo,
 )
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, TelegramError
@@ -65,6 +66,11 @@ def _reply_keyboard(
         return ReplyKeyboardMarkup(
             [[KeyboardButton(reply.keyboard_label, request_location=True)]],
             resize_keyboard=True, one_time_keyboard=True,
+        )
+    if reply.keyboard == "web_app":  # sendData works only from a keyboard button's Mini App
+        return ReplyKeyboardMarkup(
+            [[KeyboardButton(reply.keyboard_label, web_app=WebAppInfo(reply.keyboard_url))]],
+            resize_keyboard=True,
         )
     if reply.keyboard == "remove":
         return ReplyKeyboardRemove()

@@ -15,7 +15,8 @@ died) is processed by another (`handlers.catchup.adopt_orphans`, or the next sta
 
 Requests must carry WEBHOOK_SECRET in `X-Telegram-Bot-Api-Secret-Token` (compared in
 constant time): anything else gets 403. Bodies over `MAX_BODY_BYTES` get 413, bodies that
-are not an update 400. The same server answers `/healthz` and `/metrics`.
+are not an update 400. The same server answers `/healthz` and `/metrics`, and serves the
+sticker scanner Mini App's page at `/scanner/` (MINI_APP_URL may point there).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from aiohttp import web
 from telegram import Bot, Update
 
 from bot import metrics
+from bot.config import SCANNER_DIR
 from handlers.intake import Dispatcher, Inbox, resume, sender_of
 from handlers.monitoring import Monitoring, serve_http
 
@@ -35,6 +37,11 @@ log = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 MAX_BODY_BYTES = 1024 * 1024  # an update is a few kilobytes (file contents never come inline)
+SCANNER_PATH = "/scanner/"
+SCANNER_FILES = frozenset(p.name for p in SCANNER_DIR.iterdir() if p.suffix in (".html", ".js",
+                                                                                 ".css"))
+SCANNER_HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
+                   "Cache-Control": "public, max-age=300"}
 
 
 class WebhookReceiver:
@@ -84,6 +91,7 @@ class WebhookServer:
         self.web_app = web.Application(client_max_size=MAX_BODY_BYTES)
         self.web_app.router.add_post(path, receiver.handle)
         monitoring.add_routes(self.web_app)
+        self.web_app.router.add_get(SCANNER_PATH + "{name:[^/]*}", scanner_file)
         self._runner: web.AppRunner | None = None
 
     async def start(self, host: str, port: int) -> None:
@@ -97,3 +105,11 @@ class WebhookServer:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+
+
+async def scanner_file(request: web.Request) -> web.FileResponse:
+    """A file of the scanner page (`/scanner/` is its index.html); nothing else."""
+    name = request.match_info["name"] or "index.html"
+    if name not in SCANNER_FILES:
+        raise web.HTTPNotFound()
+    return web.FileResponse(SCANNER_DIR / name, headers=SCANNER_HEADERS)

@@ -12,7 +12,10 @@ the support group, a manager or an admin — one person per browser tab.
     views.py      messages, keyboards and recorded deliveries as the page receives them
     seed.py       the demo people, chats, places and values
     sticker.py    the demo activation sticker (static/demo-sticker.png)
-    static/       the page: index.html, app.js, style.css (no build step, works offline)
+    scanner.py    the scanner Mini App (data/scanner/) with a stand-in for Telegram's script
+    vendor.py     `python -m sandbox.vendor`: the QR decoder from npm (npm/) into static/vendor/
+    static/       the page: index.html, app.js, style.css (no build step, works offline), the
+                  stand-in telegram-web-app.js, and vendor/ (jsQR and its licence)
 """
 
 from sandbox.launcher import Sandbox, main

@@ -108,8 +108,10 @@ class Guard:
     @staticmethod
     async def add_headers(request: web.Request, response: web.StreamResponse) -> None:
         """`on_response_prepare`: every answer forbids sniffing, framing and referrers; the
-        page and its API keep to their own origin (files set a stricter policy)."""
-        response.headers.update(SAFE_HEADERS)
+        page and its API keep to their own origin (files set a stricter policy, the scanner
+        Mini App one that lets the page frame it)."""
+        for name, value in SAFE_HEADERS.items():
+            response.headers.setdefault(name, value)
         response.headers.setdefault("Content-Security-Policy", PAGE_CSP)
 
     def _keep_token(self, request: web.Request) -> web.HTTPException:

@@ -31,6 +31,7 @@ from bot.config import Settings
 from bot.engine.catalog import Catalog
 from sandbox import seed
 from sandbox.guard import COOKIE, Guard, is_loopback
+from sandbox.scanner import SCANNER_PATH
 from sandbox.server import ChatPage
 from sandbox.settings import sandbox_settings
 from testkit.emulator import BotApiEmulator
@@ -70,7 +71,9 @@ class Sandbox:
         self.poll_timeout = poll_timeout
         self.token = None if is_loopback(host) else Guard.make_token()
         self.guard = Guard(host, self.token, API_PREFIX)
-        self.emu = BotApiEmulator(seed.SANDBOX_TOKEN, seed.BOT_USERNAME, "Pinpoint")
+        # Telegram's test environment takes plain http Mini Apps: the scanner is this server's
+        self.emu = BotApiEmulator(seed.SANDBOX_TOKEN, seed.BOT_USERNAME, "Pinpoint",
+                                  test_environment=True)
         self.page: ChatPage | None = None
         self.geocoder: FakeNominatim | None = None
         self.recorder: FakeWebhook | None = None
@@ -136,7 +139,8 @@ class Sandbox:
         await seed.seed_database(self.database)
         self.settings = sandbox_settings(self.base, api_url=self.api_url, database=self.database,
                                          geocoder_url=geocoder_url,
-                                         recorder=self.recorder.url(""))
+                                         recorder=self.recorder.url(""),
+                                         mini_app_url=self.origin + SCANNER_PATH)
         self.app = build_application(self.settings)
         await start_polling(self.app, poll_timeout=self.poll_timeout)
 
@@ -191,7 +195,7 @@ class Sandbox:
         cookies = {COOKIE: self.token} if self.token else None
         async with aiohttp.ClientSession(self.origin, cookies=cookies) as http:
             for path in ("/", "/static/app.js", "/static/style.css", "/api/people",
-                         "/api/sticker.png"):
+                         "/api/sticker.png", SCANNER_PATH, "/static/vendor/jsQR.js"):
                 async with http.get(path) as response:
                     if response.status != 200:
                         return f"GET {path} answered {response.status}"

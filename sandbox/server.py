@@ -13,11 +13,14 @@
     POST /api/chats/{chat}/upload            multipart: user, file, as=photo|document, caption?
     POST /api/chats/{chat}/press             {"user", "message_id", "data"}: press a button;
                                              answers with the bot's callback answer
+    POST /api/chats/{chat}/web_app_data      {"user", "data", "button_text"}: what the Mini
+                                             App of that keyboard button sends (sendData)
     GET  /api/chats/{chat}/files/{file_id}?user=ID   a file of a message in that chat
                                              (pictures inline, anything else to save)
     GET  /api/deliveries                     what the bot delivered (pages, the record) to
                                              the local recorder, newest last
     GET  /api/sticker.png                    the demo activation sticker, to download
+    GET  /scanner/                           the scanner Mini App (`sandbox.scanner`)
 
 Users act through the emulator's players, so the bot sees exactly what a Telegram client
 would send. Only the seeded people can act and read, only in chats they belong to, and a file
@@ -41,7 +44,7 @@ from bot.engine import buttons
 from bot.engine.buttons import Language
 from bot.texts import Texts
 from bot.vision.images import MAX_PIXELS
-from sandbox import seed
+from sandbox import scanner, seed
 from sandbox.guard import FILE_CSP, attachment
 from sandbox.views import chat_json, delivery_json, file_ids, keyboard_json, message_json
 from testkit.emulator import BotApiEmulator, Player
@@ -102,6 +105,8 @@ class ChatPage:
         app.router.add_post("/api/chats/{chat}/location", self.send_location)
         app.router.add_post("/api/chats/{chat}/upload", self.upload)
         app.router.add_post("/api/chats/{chat}/press", self.press)
+        app.router.add_post("/api/chats/{chat}/web_app_data", self.web_app_data)
+        scanner.attach(app)
 
     async def close(self) -> None:
         """End every open event stream (so the server can shut down at once)."""
@@ -364,6 +369,21 @@ class ChatPage:
         answered = await self.emu.signal.wait_for(lambda: state.answer is not None,
                                                   PRESS_TIMEOUT_S)
         return web.json_response({"ok": True, "answered": answered, **_answer(state)})
+
+
+    async def web_app_data(self, request: web.Request) -> web.Response:
+        """What the Mini App opened by a keyboard button sent (`sendData`), as Telegram
+        delivers it: a `web_app_data` message."""
+        body = await self._json(request)
+        player = self._player(self._chat_id(request), body.get("user"))
+        data, button = body.get("data"), body.get("button_text")
+        if not isinstance(data, str) or not 1 <= len(data.encode()) <= 4096:
+            raise _error(400, "data must be text of 1 to 4096 bytes")
+        try:
+            sent = await player.send_web_app_data(data, str(button) if button else None)
+        except AssertionError:
+            raise _error(400, "that keyboard button is no longer there") from None
+        return web.json_response({"ok": True, "message_id": sent["message_id"]})
 
 
 def _check_pixels(data: bytes, required: bool) -> None:

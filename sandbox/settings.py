@@ -53,11 +53,13 @@ def recorder_paths(recorder: str) -> dict[str, str]:
 
 
 def sandbox_settings(
-    base: Settings, *, api_url: str, database: Path, geocoder_url: str, recorder: str
+    base: Settings, *, api_url: str, database: Path, geocoder_url: str, recorder: str,
+    mini_app_url: str | None = None,
 ) -> Settings:
     """The bot's settings in the sandbox: `FROM_ENVIRONMENT` from `base` (the environment and
     `.env`), the rest fixed: the emulator at `api_url`, `database`, the demo people, the
-    geocoder at `geocoder_url`, and deliveries to the local recorder at `recorder`."""
+    geocoder at `geocoder_url`, deliveries to the local recorder at `recorder`, and the
+    scanner Mini App at `mini_app_url` (the sandbox's own page)."""
     paths = recorder_paths(recorder)
     values: dict[str, Any] = {name: getattr(base, name) for name in FROM_ENVIRONMENT}
     values.update(
@@ -78,5 +80,6 @@ def sandbox_settings(
         pagerduty_routing_key=SecretStr(ROUTING_KEY),
         record_endpoint=paths["record"],
         record_token=SecretStr(RECORD_TOKEN),
+        mini_app_url=mini_app_url,
     )
     return SandboxSettings(**values)

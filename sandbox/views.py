@@ -152,6 +152,8 @@ def message_json(message: StoredMessage) -> dict[str, Any]:
     if data.get("venue"):
         view["venue"] = {"title": data["venue"].get("title"),
                          "address": data["venue"].get("address")}
+    if data.get("web_app_data"):
+        view["web_app_data"] = {"button_text": data["web_app_data"].get("button_text")}
     other = next((kind for kind in OTHER_KINDS if kind in data), None)
     if other:
         view["other"] = other
@@ -190,7 +192,7 @@ def keyboard_json(chat: ChatState) -> dict[str, Any] | None:
         return None
     rows = [
         [{"text": b} if isinstance(b, str) else
-         {k: b[k] for k in ("text", "request_location", "request_contact") if k in b}
+         {k: b[k] for k in ("text", "request_location", "request_contact", "web_app") if k in b}
          for b in row]
         for row in markup.get("keyboard", [])
     ]

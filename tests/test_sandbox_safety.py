@@ -69,6 +69,7 @@ async def test_production_deliveries_in_the_environment_are_never_used(
         "DATABASE_PATH": str(tmp_path / "production.db"),
         "SUPPORT_CHAT_ID": "-100987654321",
         "NETWORK_NAME": "VoltNet",
+        "MINI_APP_URL": production.url("/scanner/"),
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)

@@ -24,7 +24,8 @@ class Reply:
     """One message to send (or the new content of an edited one).
 
     `keyboard` is "location" for a reply keyboard with a share-location button labelled
-    `keyboard_label`, "remove" to take a reply keyboard away, or None. `prompt` marks the
+    `keyboard_label`, "web_app" for one with a button opening the Mini App at `keyboard_url`,
+    "remove" to take a reply keyboard away, or None. `prompt` marks the
     question of the current step: the handler reports its message id back to the engine.
     `force_reply` asks the reader to answer by replying; `reply_to` quotes a message;
     `remember` is called with the sent message's id.
@@ -34,6 +35,7 @@ class Reply:
     buttons: list[list[Button]] = field(default_factory=list)
     keyboard: str | None = None
     keyboard_label: str = ""
+    keyboard_url: str = ""
     prompt: bool = False
     force_reply: bool = False
     reply_to: int | None = None
@@ -107,8 +109,9 @@ class LocationInput:
 
 @dataclass(frozen=True)
 class Input:
-    """A message from a user: exactly one of text, photo, location, or `other`.
+    """A message from a user: exactly one of text, photo, location, scanned, or `other`.
 
+    `scanned` is the text of a code read live by the scanner Mini App (its `web_app_data`).
     `other` names what arrived when it is none of those ("sticker", "voice", "video",
     "document" for a file that is not an image, ...).
     """
@@ -116,15 +119,18 @@ class Input:
     text: str | None = None
     photo: PhotoInput | None = None
     location: LocationInput | None = None
+    scanned: str | None = None
     other: str | None = None
 
     @property
     def kind(self) -> str:
-        """text, photo, location, or the `other` kind."""
+        """text, photo, location, scanned, or the `other` kind."""
         if self.text is not None:
             return "text"
         if self.photo is not None:
             return "photo"
         if self.location is not None:
             return "location"
+        if self.scanned is not None:
+            return "scanned"
         return self.other or "unknown"

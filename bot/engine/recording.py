@@ -179,8 +179,9 @@ class Recorder:
         return shown
 
     def acks(self, slot: Slot, shown: str) -> list[Reply]:
-        """A note that takes the share-location keyboard away once the GPS fix is in."""
-        if slot.step.source == "gps":
+        """A note that takes the share-location (or scan) keyboard away once it is answered."""
+        if slot.step.source == "gps" or (
+                slot.step.reader == "sticker" and self.records.settings.mini_app_url):
             return [Reply(self.records.t("answered.mark", value=shown), keyboard="remove")]
         return []
 

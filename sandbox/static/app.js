@@ -16,6 +16,7 @@
     locationMode: 'pin',
     pinned: true,      // the list is scrolled to its end: keep it there as content grows
     replyTo: null,     // {id, name, text}: the message the next text answers
+    webApp: null,      // the label of the keyboard button whose Mini App is open
   };
 
   // -- helpers -----------------------------------------------------------------------
@@ -282,6 +283,10 @@
     if (m.document) node.append(documentNode(m.document));
     if (m.location) node.append(locationNode(m.location, m.venue));
     if (m.other) node.append(el('div', { class: 'other' }, `[${m.other}]`));
+    if (m.web_app_data) {
+      node.append(el('div', { class: 'other' },
+        `Data from the “${m.web_app_data.button_text}” button was transferred to the bot.`));
+    }
     if (m.html) {
       const text = el('div', { class: 'text' });
       text.innerHTML = m.html;  // built and escaped by the server (sandbox/views.py)
@@ -382,7 +387,8 @@
     box.replaceChildren(...keyboard.rows.map((row) => el('div', { class: 'row' },
       row.map((button) => el('button', {
         type: 'button', class: 'rk', onclick: () => replyButton(button),
-        'data-request': button.request_location ? 'location' : (button.request_contact ? 'contact' : null),
+        'data-request': button.request_location ? 'location'
+          : (button.request_contact ? 'contact' : (button.web_app ? 'web_app' : null)),
       }, button.text)))));
   }
 
@@ -396,7 +402,43 @@
   function replyButton(button) {
     if (button.request_location) { openLocation('gps'); return; }
     if (button.request_contact) { toast('Sharing a contact is not part of the sandbox.'); return; }
+    if (button.web_app) { openWebApp(button); return; }
     sendText(button.text).then(usedKeyboard);
+  }
+
+  // -- Mini Apps: the page in an overlay, what it sends (sendData) posted as web_app_data ---
+
+  function openWebApp(button) {
+    let url = null;
+    try { url = new URL(button.web_app.url, location.href); } catch (_) { /* not a URL */ }
+    if (!url || url.origin !== location.origin) {
+      showAlert('The sandbox opens only its own Mini Apps.');
+      return;
+    }
+    state.webApp = button.text;
+    $('#webapp-title').textContent = button.text;
+    $('#webapp-frame').src = url.pathname + url.search;
+    $('#webapp-sheet').showModal();
+  }
+
+  function closeWebApp() {
+    state.webApp = null;
+    $('#webapp-frame').src = 'about:blank';  // stops its camera
+    if ($('#webapp-sheet').open) $('#webapp-sheet').close();
+  }
+
+  function fromWebApp(event) {
+    if (event.origin !== location.origin || event.source !== $('#webapp-frame').contentWindow) return;
+    const message = event.data || {};
+    const button = state.webApp;
+    if (message.pinpoint !== 'web-app' || !button) return;
+    if (message.type === 'data') {
+      closeWebApp();
+      act(() => post(chatPath('/web_app_data'),
+        { user: state.person.id, data: String(message.data), button_text: button }));
+    } else if (message.type === 'close') {
+      closeWebApp();
+    }
   }
 
   // -- sending -----------------------------------------------------------------------------
@@ -589,6 +631,9 @@
       if (command && state.chat.type === 'private') sendText(command.textContent);
     });
     window.addEventListener('hashchange', route);
+    window.addEventListener('message', fromWebApp);
+    $('#webapp-close').addEventListener('click', closeWebApp);
+    $('#webapp-sheet').addEventListener('close', () => { if (state.webApp) closeWebApp(); });
   }
 
   async function boot() {

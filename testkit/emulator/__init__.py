@@ -15,6 +15,10 @@ history and deletions), `emu.files`, `emu.all_updates`; `emu.fail_next()` inject
 `emu.fail_randomly(rate=0.3, seed=7)` a seeded fraction of them (429, 5xx, an HTML error
 page, a dropped connection), `emu.stop_failing()` ends both.
 
+Mini Apps: a reply keyboard's `web_app` button (https only, private chats; plain http with
+`BotApiEmulator(test_environment=True)`) opens at `ana.web_app_url()`, and what the Mini App
+sends with `sendData` arrives as `await ana.send_web_app_data(text)` (a `web_app_data` message).
+
 Webhooks too: after the bot's `setWebhook`, updates are POSTed to its URL and redelivered
 until answered 2xx (`emu.webhook`, `emu.redeliver(update)`; testkit/emulator/webhook.py).
 """

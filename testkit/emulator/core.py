@@ -42,6 +42,7 @@ class EmulatorCore:
         bot_name: str = "Pinpoint",
         *,
         self_hosted: bool = False,
+        test_environment: bool = False,
         photo_sides: tuple[int, ...] = PHOTO_SIDES,
     ) -> None:
         self.token = token
@@ -58,6 +59,7 @@ class EmulatorCore:
             "has_main_web_app": False,
         }
         self.self_hosted = self_hosted
+        self.test_environment = test_environment  # as Telegram's: Mini Apps may be plain http
         self.download_limit: int | None = None if self_hosted else CLOUD_DOWNLOAD_LIMIT
         self.users: dict[int, dict[str, Any]] = {}
         self.chats: dict[int, ChatState] = {}
@@ -366,10 +368,12 @@ def describe(message: StoredMessage) -> str:
     """One line about a message: id, sender, content, buttons, flags."""
     data = message.data
     who = "bot" if message.from_bot else data["from"].get("first_name", "user")
-    text = data.get("text") or data.get("caption") or ""
+    text = (data.get("text") or data.get("caption")
+            or (data.get("web_app_data") or {}).get("data") or "")
     kinds = [
         k
-        for k in ("photo", "document", "location", "venue", "sticker", "voice", "video", "contact")
+        for k in ("photo", "document", "location", "venue", "sticker", "voice", "video", "contact",
+                  "web_app_data")
         if k in data
     ]
     parts = [f"#{data['message_id']} {who}:"]

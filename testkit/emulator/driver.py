@@ -20,6 +20,7 @@ from testkit.emulator.state import CallbackState, ChatState, StoredMessage
 if TYPE_CHECKING:
     from testkit.emulator.server import BotApiEmulator
 
+WEB_APP_DATA_LIMIT = 4096  # bytes `Telegram.WebApp.sendData` takes
 _COMMAND = re.compile(r"(?:^|(?<=\s))/[A-Za-z0-9_]{1,64}(?:@[A-Za-z0-9_]{3,32})?")
 
 
@@ -313,6 +314,32 @@ class Player:
         if live_period is not None:
             self._live = self.chat.by_id[sent["message_id"]]
         return sent
+
+    def web_app_url(self, button: str | None = None) -> str:
+        """The Mini App address of the reply keyboard's `web_app` button (labelled `button`,
+        or the only one): what the client opens when it is pressed."""
+        return self._web_app_button(button)["web_app"]["url"]
+
+    async def send_web_app_data(self, data: str, button: str | None = None) -> dict[str, Any]:
+        """What a Mini App opened by the reply keyboard's `web_app` button (labelled `button`,
+        or the only one) sends with `Telegram.WebApp.sendData(data)`: a service message with
+        `web_app_data` (`data`, `button_text`). Only such a button's Mini App can; 1-4096
+        bytes of data, as the client allows."""
+        pressed = self._web_app_button(button)
+        if not 1 <= len(data.encode()) <= WEB_APP_DATA_LIMIT:
+            raise AssertionError(f"sendData takes 1-{WEB_APP_DATA_LIMIT} bytes, not "
+                                 f"{len(data.encode())}")
+        return await self._post({"web_app_data": {"data": data,
+                                                  "button_text": pressed["text"]}})
+
+    def _web_app_button(self, label: str | None) -> dict[str, Any]:
+        rows = (self.chat.keyboard or {}).get("keyboard") or []
+        found = [b for row in rows for b in row if isinstance(b, dict) and "web_app" in b
+                 and (label is None or b["text"] == label)]
+        if len(found) != 1:
+            raise AssertionError(f"no single web_app keyboard button {label or ''!r} in chat "
+                                 f"{self.chat_id}; the keyboard shows {self.keyboard}")
+        return found[0]
 
     async def edit_live_location(
         self,

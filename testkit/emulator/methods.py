@@ -158,9 +158,25 @@ class ApiMethods(EmulatorCore):
         self, chat: ChatState, p: Params, content: dict[str, Any], **kwargs: Any
     ) -> dict[str, Any]:
         markup = validate_markup(p.get_json("reply_markup"))
+        self._check_web_apps(chat, markup)
         reply_to = self._reply_to(chat, p)
         message = self.add_message(chat, content, markup=markup, reply_to=reply_to, **kwargs)
         return message.snapshot()
+
+    def _check_web_apps(self, chat: ChatState, markup: dict[str, Any] | None) -> None:
+        """Mini App buttons as the API checks them: in private chats only, an https URL (plain
+        http too in the test environment)."""
+        inline = bool(markup and "inline_keyboard" in markup)
+        rows = (markup or {}).get("inline_keyboard" if inline else "keyboard") or []
+        for button in (b for row in rows for b in row if isinstance(b, dict) and "web_app" in b):
+            url = str((button.get("web_app") or {}).get("url") or "")
+            if chat.chat["type"] != "private":
+                raise bad_request("BUTTON_TYPE_INVALID")
+            schemes = ("https://", "http://") if self.test_environment else ("https://",)
+            if not url.lower().startswith(schemes) or len(url) <= len("https://"):
+                where = "inline keyboard button" if inline else "keyboard button"
+                raise bad_request(f"{where} Web App URL '{url}' is invalid: "
+                                  "Only HTTPS links are allowed")
 
     def _file_ref(self, value: str | None, kind: str) -> FileRecord:
         if not value:

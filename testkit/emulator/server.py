@@ -37,11 +37,15 @@ class BotApiEmulator(WebhookMethods):
         bot_name: str = "Pinpoint",
         *,
         self_hosted: bool = False,
+        test_environment: bool = False,
         photo_sides: tuple[int, ...] = PHOTO_SIDES,
     ) -> None:
-        """`self_hosted=True` lifts the 20 MB getFile limit, as a self-hosted Bot API does."""
+        """`self_hosted=True` lifts the 20 MB getFile limit, as a self-hosted Bot API does;
+        `test_environment=True` allows plain http Mini App links, as Telegram's test
+        environment does."""
         super().__init__(
-            token, bot_username, bot_name, self_hosted=self_hosted, photo_sides=photo_sides
+            token, bot_username, bot_name, self_hosted=self_hosted,
+            test_environment=test_environment, photo_sides=photo_sides,
         )
         self.host = "127.0.0.1"
         self.port = 0

@@ -1,4 +1,5 @@
-"""Typed answers, checked by a named validator; a step with a `reader` takes a photo first."""
+"""Typed answers, checked by a named validator; a step with a `reader` takes a photo first
+(and the sticker's also a code read live by the scanner Mini App, MINI_APP_URL)."""
 
 from __future__ import annotations
 
@@ -32,7 +33,8 @@ class TextKind(Kind):
         return problems
 
     async def question(self, desk: Desk, view: JobView, slot: Slot) -> Reply:
-        """The prompt; for a step read from a photo, the photo first and a button to type."""
+        """The prompt; for a step read from a photo, the photo first and a button to type
+        (for the sticker with the scanner Mini App, its keyboard button too)."""
         if slot.step.reader is None:
             return await super().question(desk, view, slot)
         if not desk.codes.reads(slot):
@@ -40,6 +42,10 @@ class TextKind(Kind):
         reply = await super().question(desk, view, slot)
         data = buttons.encode(Say(view.job.id, slot.key, Special.TYPE))
         reply.buttons = [[Button(desk.records.t("option.type_instead"), data)]]
+        if desk.codes.scans(slot):
+            reply.keyboard = "web_app"
+            reply.keyboard_label = desk.records.t("scanner.button")
+            reply.keyboard_url = desk.codes.scanner_url()
         return reply
 
     def typed(self, desk: Desk, view: JobView, slot: Slot) -> str:
@@ -58,9 +64,11 @@ class TextKind(Kind):
     async def take(self, desk: Desk, view: JobView, slot: Slot, inp: Input,
                    user_id: int) -> Outcome | None:
         """Check and keep a typed answer (held when another job has the same MAC, ICCID or
-        serial); read a photo's code when the step has a reader."""
+        serial); read a photo's code when the step has a reader, and take the scanner's."""
         if inp.photo is not None and desk.codes.reads(slot):
             return await desk.codes.read(view, slot, inp.photo, user_id)
+        if inp.scanned is not None and desk.codes.scans(slot):
+            return await desk.codes.scanned(view, slot, inp.scanned, user_id)
         if inp.text is None:
             return None
         validator = VALIDATORS[slot.step.validator or "short_text"]
