@@ -23,7 +23,7 @@ from bot.engine.codes import CodeReading
 from bot.engine.interaction import Button, Input, LocationInput, Outcome, Reply
 from bot.engine.jobs import JobActions
 from bot.engine.kinds import KINDS, Desk, Kind, Registry
-from bot.engine.plan import JobView, Slot, shorten
+from bot.engine.plan import JobView, Slot, cursor_without, shorten
 from bot.engine.procedure import Procedure
 from bot.engine.recording import OnSubmit, Recorder
 from bot.engine.records import Records
@@ -252,7 +252,7 @@ class Engine:
                                               user_id, message_id)
         step, recorder = slot.step, self.recorder
         if special is Special.KEEP and slot.key in view.answers:
-            await self.store.update_job(job.id, cursor=None)
+            await self.store.update_job(job.id, cursor=cursor_without(job.cursor, slot.key))
             outcome = await recorder.next(job.id, [])
             outcome.retire = recorder.mark(message_id,
                                            self.records.describe(slot, view.answers[slot.key]))
