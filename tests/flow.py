@@ -145,13 +145,15 @@ async def start_job(player: Player) -> BotMessage:
     return await next_prompt(player)
 
 
-async def walk_fix(player: Player, bot: RunningBot) -> int:
+async def walk_fix(player: Player, bot: RunningBot) -> list[str]:
     """Walk a fix to its resubmission, keeping every earlier answer offered ("Keep: …");
-    returns how many questions it asked (the submission included)."""
-    for asked in range(1, 80):
+    returns the steps it asked, the submission included."""
+    asked: list[str] = []
+    for _ in range(80):
         step = await current_step(bot, player)
         if step is None:
-            return asked - 1
+            return asked
+        asked.append(step)
         prompt = player.last
         keep = next((label for row in prompt.buttons for label in row
                      if label.startswith("Keep: ")), None) if prompt else None

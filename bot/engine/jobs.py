@@ -156,11 +156,9 @@ class JobActions:
             return outcome
         if job.status != OPEN:
             return stale
-        if verb is Verb.KEEP:  # the question's buttons went with the confirmation: ask again
-            outcome = await self.recorder.next(job.id, [Reply(self.t("job.cancel_kept",
-                                                                     job=job.id))])
-            outcome.retire = mark(self.t("job.cancel_no"))
-            return outcome
+        if verb is Verb.KEEP:
+            return Outcome([Reply(self.t("job.cancel_kept", job=job.id))],
+                           retire=mark(self.t("job.cancel_no")))
         if verb in (Verb.STOP, Verb.STOP_YES) and not await self._stop_holds(job, reason):
             return stale
         if verb is Verb.CANCEL:
