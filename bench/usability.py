@@ -10,9 +10,9 @@ answers (a valid value for the step's validator). Then support rejects the job f
 or pin wrong" and the installer fixes it the same way.
 
 Prints, per walk: questions answered (a question answered in two moves, e.g. manufacturer
-then model, or a photo then its confirmation, counts twice), taps (buttons pressed), typed characters (with and
-without commands), photos, locations, and the bot's time from each action until its last
-message or edit (total and slowest).
+then model, or a photo then its confirmation, counts twice), taps (buttons pressed), typed
+characters (with and without commands), photos, locations, and the bot's time from each
+action until its last message or edit (total and slowest).
 
     python bench/usability.py [--verbose]
 """
