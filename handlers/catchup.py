@@ -4,7 +4,8 @@ At start (after the updates left over from the previous run are processed, befor
 begins) and then every minute: queued notices not sent yet are sent (`handlers.notices`),
 hand-offs not completely posted are completed, and decisions the installer never heard of
 are told. At start only — no update can be in progress then — installers whose answer was
-stored but whose next question never went out get one line saying so and the question.
+stored but whose next question never went out get one line saying so and the question, and
+buttons left live on older messages are taken away.
 
 Several instances on one database: one runs the catch-up at a time (the lease `CATCH_UP`);
 owed questions are asked by the instance starting, each under the person's turn and checked
@@ -21,7 +22,7 @@ from telegram.error import BadRequest, TelegramError
 from bot.engine.interaction import Outcome
 from handlers import notices, support
 from handlers.context import PinpointContext
-from handlers.render import send_replies
+from handlers.render import retire_keyboards, send_replies
 
 log = logging.getLogger(__name__)
 NOTICE_GRACE = timedelta(minutes=2)  # a decision's own notice may still be on its way
@@ -46,6 +47,7 @@ async def catch_up(context: PinpointContext, *, starting: bool = False) -> None:
         await support.send_owed_notices(context, now if starting else now - NOTICE_GRACE)
     if starting:
         await ask_owed_questions(context)
+        await retire_leftover_keyboards(context)
 
 
 async def catch_up_job(context: PinpointContext) -> None:
@@ -105,3 +107,15 @@ async def ask_again(context: PinpointContext, chat_id: int, outcome: Outcome) ->
         await send_replies(context, chat_id, outcome)
     except TelegramError as exc:
         log.warning("could not ask job %s's question again: %s", outcome.job_id, exc)
+
+
+async def retire_leftover_keyboards(context: PinpointContext) -> None:
+    """Buttons an interruption left live on messages that are no longer the question."""
+    keyboards = context.services.engine.keyboards
+    for chat_id, job_id, stale in await keyboards.leftovers():
+        try:
+            await retire_keyboards(context, chat_id, stale)
+        except TelegramError as exc:
+            log.warning("stale buttons of job %s not taken away yet: %s", job_id, exc)
+            continue
+        await keyboards.retired(job_id, stale)

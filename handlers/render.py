@@ -113,6 +113,9 @@ async def _retire(context: PinpointContext, update: Update, message_id: int, mar
     chat_id = update.effective_chat.id if update.effective_chat else None
     try:
         if query and isinstance(query.message, Message) and query.message.message_id == message_id:
+            if not mark:  # a stale button: only its buttons go
+                await query.edit_message_reply_markup(reply_markup=None)
+                return
             text = query.message.text_html or ""
             await query.edit_message_text(f"{text}\n\n{mark}", parse_mode=ParseMode.HTML,
                                           link_preview_options=NO_PREVIEW)
@@ -164,13 +167,39 @@ async def apply(update: Update, context: PinpointContext, outcome: Outcome) -> N
 
 
 async def send_replies(context: PinpointContext, chat_id: int, outcome: Outcome) -> None:
-    """The outcome's replies, in order; a question's message is reported to the engine."""
+    """The outcome's replies, in order; a question's message is reported to the engine, and
+    so is every message with buttons. Then the job's older buttons are taken away
+    (`bot.engine.keyboards`): only the current question's stay live."""
     engine = context.services.engine
+    fresh: list[int] = []
+    asked = False
     for reply in outcome.replies:
         message = await send(context, chat_id, reply)
-        if reply.prompt and outcome.job_id is not None:  # only buttons need retiring
+        if outcome.job_id is None:
+            continue
+        if reply.prompt:  # only buttons need retiring
+            asked = True
             await engine.remember_prompt(outcome.job_id,
                                          message.message_id if reply.buttons else None)
+        elif reply.buttons:
+            await engine.keyboards.shown(outcome.job_id, message.message_id)
+        if reply.buttons:
+            fresh.append(message.message_id)
+    if outcome.job_id is not None:
+        done = outcome.retire[0] if outcome.retire else None  # its buttons went already
+        stale = await engine.keyboards.stale(outcome.job_id, fresh, asked)
+        await retire_keyboards(context, chat_id, [m for m in stale if m != done])
+        await engine.keyboards.retired(outcome.job_id, stale)
+
+
+async def retire_keyboards(context: PinpointContext, chat_id: int,
+                           message_ids: list[int]) -> None:
+    """Take these messages' buttons away (one already gone, or too old, is skipped)."""
+    for message_id in message_ids:
+        try:
+            await context.bot.edit_message_reply_markup(chat_id, message_id, reply_markup=None)
+        except BadRequest as exc:
+            log.debug("buttons of message %s not taken away: %s", message_id, exc)
 
 
 async def apply_edits(context: PinpointContext, outcome: Outcome) -> None:

@@ -151,3 +151,27 @@ async def start_job(player: Player) -> BotMessage:
     await player.send("/new")
     await player.expect_text("started")
     return await next_prompt(player)
+
+
+async def walk_fix(player: Player, bot: RunningBot) -> list[str]:
+    """Walk a fix to its resubmission, keeping every earlier answer offered ("Keep: …");
+    returns the steps it asked, the submission included."""
+    asked: list[str] = []
+    for _ in range(80):
+        step = await current_step(bot, player)
+        if step is None:
+            return asked
+        asked.append(step)
+        prompt = player.last
+        keep = next((label for row in prompt.buttons for label in row
+                     if label.startswith("Keep: ")), None) if prompt else None
+        if keep is not None:
+            await player.press(keep, message=prompt)
+        else:
+            await ANSWERS[step.split(".")[0]](player)
+        if step == "submit":
+            await player.wait_for_text("submitted")
+            await player.wait_for_text("another station")
+            return asked
+        await next_prompt(player)
+    raise AssertionError("the fix did not end")

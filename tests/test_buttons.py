@@ -18,8 +18,9 @@ from bot.engine.buttons import (
     PickAddress,
     Registration,
     Reject,
-    RejectPart,
+    RejectPick,
     RejectReason,
+    RejectSend,
     Say,
     Special,
     Stale,
@@ -35,7 +36,6 @@ from bot.engine.kinds import KINDS
 from bot.engine.kinds.model import UNSUPPORTED
 from bot.engine.procedure import Procedure
 from bot.engine.validators import VALIDATORS
-from bot.support.handoff import REASONS
 
 BIG_ID = 2**52  # Telegram user ids fit in 52 bits; job and hand-off ids stay far below
 
@@ -47,7 +47,7 @@ ONE_OF_EACH = [
     Browse(12, None, 0), Browse(12, "abb", 0), Browse(12, None, 2),
     *(JobAction(12, verb) for verb in Verb), JobAction(12, Verb.STOP, "unsupported_model"),
     Verify(3), Reject(3), Undo(3), RejectReason(3, "photo_unclear"), RejectReason(3, None),
-    RejectPart(3, "sim", "photo_unclear"), RejectPart(3, "sim", None),
+    RejectPick(3, 5, "photo_unclear"), RejectSend(3, 0, None),
     Registration(5, Verdict.APPROVE), Registration(5, Verdict.REFUSE), Language("de"),
 ]
 
@@ -79,7 +79,8 @@ def test_the_longest_real_data_fits_in_telegrams_64_bytes() -> None:
         PickAddress(BIG_ID, key, 99), Browse(BIG_ID, longest([m.id for m in
                                                               catalog.manufacturers]), 99),
         JobAction(BIG_ID, Verb.STOP_YES, reason),
-        RejectPart(BIG_ID, longest(procedure.parts), longest(REASONS)),
+        RejectSend(BIG_ID, (1 << (len(procedure.fixes) + len(procedure.parts))) - 1,
+                   longest([r.id for r in procedure.reasons])),
         Registration(BIG_ID, Verdict.APPROVE),
     ]
     for action in actions:

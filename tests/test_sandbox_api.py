@@ -344,7 +344,8 @@ async def test_support_rejects_with_a_typed_reason_as_a_reply(
 
     await press("Reject")
     await press("Other reason")
-    await press("Pinpoint")
+    await press("Pin")
+    await press("Send")
     question = await bot_reply(sandbox, GROUP, handoff["message_id"], "type the reason")
     async with http.get(f"/api/chats/{GROUP}", params={"user": SAM}) as response:
         shown = next(m for m in (await response.json())["messages"]

@@ -17,7 +17,7 @@ from testkit.fakes.geocoder import FakeNominatim
 from testkit.fakes.webhook import FakeWebhook
 
 from conftest import SUPPORT_CHAT_ID, SUPPORT_ID, RunningBot, make_settings
-from flow import PASSWORD, current_step, next_prompt, start_job, walk
+from flow import PASSWORD, current_step, next_prompt, start_job, walk, walk_fix
 
 pytestmark = pytest.mark.both_stores  # on SQLite and on PostgreSQL
 
@@ -132,8 +132,10 @@ async def test_reject_reopens_the_named_part_and_resubmission_links_back(
     reasons = next(m for m in bob.messages if m.message_id == handoff.message_id)
     assert ["Address or pin wrong"] in reasons.buttons
     await bob.press("Address or pin wrong", message=reasons)
-    await bob.press("Pinpoint", message=reasons)
-    notice = await ana.wait_for_text("Job #1 needs a fix", "Address or pin wrong", "Pinpoint")
+    await bob.press("Part: Locate the station", message=reasons)  # the whole part, too
+    await bob.press("Send", message=reasons)
+    notice = await ana.wait_for_text("Job #1 needs a fix", "Address or pin wrong",
+                                     "Address, Pin, Locate the station")
     assert notice.buttons == [["🔧 Fix job #1 now"]]
     decided = next(m for m in bob.messages if m.message_id == handoff.message_id)
     assert "Rejected by Bob Support" in decided.text and not decided.buttons
@@ -142,18 +144,19 @@ async def test_reject_reopens_the_named_part_and_resubmission_links_back(
     await ana.send("/jobs")
     await ana.expect_text("#1 · rejected")
     await ana.press("Fix job #1 now", message=notice)
-    await ana.wait_for_text("redo <b>Pinpoint</b>".replace("<b>", "").replace("</b>", ""))
-    await next_prompt(ana)
+    await ana.wait_for_text("redo Address, Pin, Locate the station")
+    prompt = await next_prompt(ana)
     assert await current_step(bot, ana) == "mac"
+    assert ["Keep: 0024:B100:0002:1A2B"] in prompt.buttons  # earlier answers: one tap
     answers = await bot.services.store.answers(1)
-    assert "serial" not in answers and "iccid" in answers and "no_voltage" in answers
-    await walk(ana, bot)
+    assert "serial" in answers and "iccid" in answers and "submit" not in answers
+    await walk_fix(ana, bot)
 
     second = await bob.wait_for_text("Resubmission", "was rejected: Address or pin wrong")
     assert second.reply_to_message_id == handoff.message_id
     handoffs = [await bot.services.store.handoff(i) for i in (1, 2)]
     assert handoffs[1].previous_id == 1 and handoffs[0].decision == "rejected"
-    assert handoffs[0].redo_part == "pinpoint"
+    assert handoffs[0].redo_part == "address,pin,pinpoint"
 
 
 async def test_a_typed_reason_is_escaped_and_used(bot: RunningBot, ana: Player,
@@ -161,7 +164,8 @@ async def test_a_typed_reason_is_escaped_and_used(bot: RunningBot, ana: Player,
     handoff = await submit_job(ana, bot, bob)
     await bob.press("Reject", message=handoff)
     await bob.press("Other reason", message=handoff)
-    await bob.press("Labels", message=handoff)
+    await bob.press("Part: Labels", message=handoff)
+    await bob.press("Send", message=handoff)
     question = await bob.wait_for_text("type the reason for rejecting job #1")
     assert question.force_reply
     await bob.send("<b>Branding</b> label covers the instructions", reply_to=question)

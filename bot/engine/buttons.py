@@ -133,11 +133,21 @@ class RejectReason:
 
 
 @dataclass(frozen=True)
-class RejectPart:
-    """A rejection's part to redo (reason None: ask support to type the reason)."""
+class RejectPick:
+    """Tick or untick what a rejection asks to redo: `picked` is the new bit mask over the
+    redo targets (`bot.engine.fixes`)."""
 
     handoff: int
-    part: str
+    picked: int
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class RejectSend:
+    """Send the rejection with what is ticked (reason None: ask support to type it)."""
+
+    handoff: int
+    picked: int
     reason: str | None
 
 
@@ -164,15 +174,15 @@ class Stale:
 
 
 Action = (Choose | Say | PickAddress | Browse | JobAction | Verify | Reject | Undo
-          | RejectReason | RejectPart | Registration | Language)
+          | RejectReason | RejectPick | RejectSend | Registration | Language)
 JOB_ACTIONS = (Choose, Say, PickAddress, Browse, JobAction)
-SUPPORT_ACTIONS = (Verify, Reject, Undo, RejectReason, RejectPart)
+SUPPORT_ACTIONS = (Verify, Reject, Undo, RejectReason, RejectPick, RejectSend)
 REGISTRATION_ACTIONS = (Registration,)
 LANGUAGE_ACTIONS = (Language,)
 TAGS: dict[str, type] = {
     "a": Choose, "s": Say, "p": PickAddress, "m": Browse, "j": JobAction, "v": Verify,
-    "r": Reject, "b": Undo, "q": RejectReason, "x": RejectPart, "u": Registration,
-    "l": Language,
+    "r": Reject, "b": Undo, "q": RejectReason, "x": RejectPick, "w": RejectSend,
+    "u": Registration, "l": Language,
 }
 _TAG_OF = {cls: tag for tag, cls in TAGS.items()}
 

@@ -22,8 +22,9 @@ from bot.engine.checks import Checks
 from bot.engine.codes import CodeReading
 from bot.engine.interaction import Button, Input, LocationInput, Outcome, Reply
 from bot.engine.jobs import JobActions
+from bot.engine.keyboards import Keyboards
 from bot.engine.kinds import KINDS, Desk, Kind, Registry
-from bot.engine.plan import JobView, Slot, shorten
+from bot.engine.plan import JobView, Slot, cursor_without, shorten
 from bot.engine.procedure import Procedure
 from bot.engine.recording import OnSubmit, Recorder
 from bot.engine.records import Records
@@ -58,6 +59,7 @@ class Engine:
         self.desk = Desk(self.records, self.recorder, checks, self.addresses,
                          CodeReading(self.records, self.recorder, checks, reader))
         self.actions = JobActions(self.records, self.recorder)
+        self.keyboards = Keyboards(store)
 
     # Loading and words ----------------------------------------------------------------
 
@@ -98,7 +100,7 @@ class Engine:
         say = lambda special: buttons.encode(Say(job.id, slot.key, special))  # noqa: E731
         current = view.answers.get(slot.key)
         if current is not None and kind.keeps:
-            label = self.t("option.keep", value=shorten(self.records.describe(slot, current), 28))
+            label = self.t("option.keep", value=shorten(self.records.describe(slot, current), 40))
             rows.append([Button(label, say(Special.KEEP))])
         elif step.reuse:
             previous = await self.records.previous_answer(job, slot.key)
@@ -137,7 +139,9 @@ class Engine:
         if job is None:
             return
         asked = self.asking(await self.view(job)) if job.status == OPEN else job.asked
-        await self.store.update_job(job_id, prompt_message_id=message_id, asked=asked)
+        live = ({"keyboards": [*job.keyboards, message_id]}
+                if message_id is not None and message_id not in job.keyboards else {})
+        await self.store.update_job(job_id, prompt_message_id=message_id, asked=asked, **live)
 
     async def owed_questions(self) -> list[tuple[int, Outcome]]:
         """Open jobs whose current question was never sent (the bot stopped between storing
@@ -222,7 +226,16 @@ class Engine:
     # Buttons --------------------------------------------------------------------------
 
     async def press(self, user_id: int, data: str, message_id: int | None = None) -> Outcome:
-        """A pressed inline button of the job flow (see `bot.engine.buttons`)."""
+        """A pressed inline button of the job flow (see `bot.engine.buttons`); one that acts
+        on an old state changes nothing and loses its buttons."""
+        outcome = await self._press(user_id, data, message_id)
+        stale = self.t("job.stale_button")
+        if (outcome.alert == stale and message_id is not None and not outcome.replies
+                and outcome.retire is None):
+            outcome.retire = (message_id, "")
+        return outcome
+
+    async def _press(self, user_id: int, data: str, message_id: int | None) -> Outcome:
         action = buttons.decode(data)
         if not isinstance(action, Choose | Say | PickAddress | Browse | JobAction):
             return Outcome(alert=self.t("job.stale_button"))
@@ -252,7 +265,7 @@ class Engine:
                                               user_id, message_id)
         step, recorder = slot.step, self.recorder
         if special is Special.KEEP and slot.key in view.answers:
-            await self.store.update_job(job.id, cursor=None)
+            await self.store.update_job(job.id, cursor=cursor_without(job.cursor, slot.key))
             outcome = await recorder.next(job.id, [])
             outcome.retire = recorder.mark(message_id,
                                            self.records.describe(slot, view.answers[slot.key]))

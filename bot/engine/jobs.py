@@ -5,6 +5,8 @@ from __future__ import annotations
 from bot.engine import buttons
 from bot.engine.buttons import JobAction, Verb
 from bot.engine.interaction import Button, LocationInput, Outcome, Reply
+from bot.engine.kinds.model import UNSUPPORTED
+from bot.engine.plan import cursor_with
 from bot.engine.recording import Recorder
 from bot.engine.records import Records
 from bot.store import CANCELLED, OPEN, REJECTED, STOPPED, Job
@@ -99,7 +101,7 @@ class JobActions:
             if position == 0:
                 return Outcome([Reply(self.t("job.no_back"))], job_id=job.id)
             target = view.slots[position - 1]
-            await self.store.update_job(job.id, cursor=target.key)
+            await self.store.update_job(job.id, cursor=cursor_with(job.cursor, target.key))
             await self.store.audit(user_id, job.id, "back", {"to": target.key})
         outcome = await self.recorder.next(job.id, [])
         outcome.retire = self.recorder.retire(job, "↩")
@@ -138,7 +140,11 @@ class JobActions:
         if verb is Verb.FIX:
             return await self._fix(job, user_id, message_id)
         if verb is Verb.CONTINUE:
-            return await self.recorder.next(job.id, []) if job.status == OPEN else stale
+            if job.status != OPEN:
+                return stale
+            outcome = await self.recorder.next(job.id, [])
+            outcome.retire = mark(self.t("job.continue", job=job.id))
+            return outcome
         if verb in (Verb.NEXT_STATION, Verb.DONE):
             if job.status == OPEN:
                 return stale
@@ -153,6 +159,8 @@ class JobActions:
         if verb is Verb.KEEP:
             return Outcome([Reply(self.t("job.cancel_kept", job=job.id))],
                            retire=mark(self.t("job.cancel_no")))
+        if verb in (Verb.STOP, Verb.STOP_YES) and not await self._stop_holds(job, reason):
+            return stale
         if verb is Verb.CANCEL:
             await self._close(job, CANCELLED, None, user_id)
             return Outcome([Reply(self.t("job.cancelled", job=job.id), keyboard="remove")],
@@ -181,17 +189,36 @@ class JobActions:
         if other is not None:
             return Outcome([Reply(self.t("support.fix_other_open", job=other.id))])
         view = await self.records.view(job)
-        redo = [s.key for s in view.slots if s.step.part == job.reopened_part]
+        fixes = self.records.fixes
+        redo = fixes.keys(view.slots, job.reopened_part)  # kept: each is offered as "Keep"
         submit = self.records.procedure.key("submit")
         async with self.store.transaction():  # one update, one commit
-            await self.recorder.clear(job, [*redo, *([submit] if submit else [])])
-            await self.store.update_job(job.id, status=OPEN)
-            await self.store.audit(user_id, job.id, "reopened", {"part": job.reopened_part})
-        part = self.t(f"part.{job.reopened_part}")
+            if submit:
+                await self.store.clear_answers(job.id, [submit])
+            await self.store.update_job(job.id, status=OPEN, pending=None,
+                                        cursor=",".join(redo) or None)
+            await self.store.audit(user_id, job.id, "reopened",
+                                   {"part": job.reopened_part, "questions": redo})
+        part = fixes.label(job.reopened_part, self.t)
         outcome = await self.recorder.next(job.id, [Reply(self.t("support.fix_started",
                                                                  job=job.id, part=part))])
         outcome.retire = self.recorder.mark(message_id, self.t("support.fix_now", job=job.id))
         return outcome
+
+    async def _stop_holds(self, job: Job, reason: str | None) -> bool:
+        """Whether a stop button still stands for the job's state: its question is the
+        current one and the problem it was offered for is still there (a corrected answer
+        clears the flag), so an old button never stops a job that has moved on."""
+        view = await self.records.view(job)
+        slot = view.current
+        if not reason or slot is None or view.job.pending:
+            return False
+        if reason == UNSUPPORTED:
+            return slot.step.role == "model"
+        if reason == slot.key:  # a block without a flag
+            return True
+        return any(f.kind == reason and f.step == slot.key
+                   for f in await self.store.flags(job.id))
 
     async def _close(self, job: Job, status: str, reason: str | None, user_id: int) -> None:
         async with self.store.transaction():

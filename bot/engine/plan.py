@@ -57,6 +57,32 @@ class JobView:
         return progress(self.procedure, self.slots, self.current)
 
 
+def revisiting(cursor: str | None) -> list[str]:
+    """The keys a job revisits: the one `/back` went to, or those a fix reopened."""
+    return cursor.split(",") if cursor else []
+
+
+def cursor_without(cursor: str | None, *keys: str) -> str | None:
+    """The revisit list once these keys are answered (or kept)."""
+    rest = [k for k in revisiting(cursor) if k not in keys]
+    return ",".join(rest) or None
+
+
+def cursor_with(cursor: str | None, *keys: str) -> str:
+    """The revisit list with these keys added."""
+    have = revisiting(cursor)
+    return ",".join([*have, *(k for k in keys if k not in have)])
+
+
+def current_slot(slots: list[Slot], answers: dict[str, Answer],
+                 cursor: str | None) -> Slot | None:
+    """The question a job waits on: the first one in the plan that is revisited or not
+    answered yet."""
+    revisit = set(revisiting(cursor))
+    return next((s for s in slots if s.key in revisit or s.key not in answers), None)
+
+
+
 @dataclass(frozen=True)
 class Progress:
     """Question `index` of `total` in part `part_no` of `parts` (`part` is the part's id)."""

@@ -11,7 +11,8 @@ from typing import Any, Protocol
 
 ROLES = frozenset({"model", "owner_account", "station_name", "firmware", "iccid", "mac",
                    "password", "gps", "pin", "address", "serial", "replacement",
-                   "display_errors", "submit"})
+                   "display_errors", "submit", "photo_before", "photo_site"})
+SELECTORS = ("role", "group", "kind")  # how a fix names its steps
 CONDITION = re.compile(r"^\s*([a-z_]+)(?:\.([a-z_]+))?\s*(?:(==|!=)\s*([A-Za-z0-9_\-]+))?\s*$")
 
 
@@ -60,11 +61,30 @@ class Step:
 
 
 @dataclass(frozen=True)
+class Fix:
+    """One thing support may ask to redo: the steps it concerns, as `role:`, `group:` or
+    `kind:` selectors."""
+
+    id: str
+    steps: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Reason:
+    """A rejection reason and the fixes (or whole parts) it concerns."""
+
+    id: str
+    fixes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Procedure:
-    """The ordered steps and parts of the procedure."""
+    """The ordered steps and parts of the procedure, and what a rejection may ask to redo."""
 
     parts: tuple[str, ...]
     steps: tuple[Step, ...]
+    fixes: tuple[Fix, ...] = ()
+    reasons: tuple[Reason, ...] = ()
     _by_id: dict[str, Step] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -141,7 +161,9 @@ class Procedure:
                     role=s.get("role"),
                 )
             )
-        procedure = cls(parts, tuple(steps))
+        fixes = tuple(Fix(f["id"], tuple(f.get("steps", ()))) for f in raw.get("fix", []))
+        reasons = tuple(Reason(r["id"], tuple(r.get("fixes", ()))) for r in raw.get("reason", []))
+        procedure = cls(parts, tuple(steps), fixes, reasons)
         procedure._check(validators, kinds)
         return procedure
 
@@ -174,6 +196,21 @@ class Procedure:
                     problems.append(f"bad condition {s.when!r}")
             if problems:
                 raise ValueError(f"step {s.id}: " + "; ".join(problems))
+        self._check_fixes()
+
+    def _check_fixes(self) -> None:
+        targets = [f.id for f in self.fixes] + list(self.parts)
+        if len(set(targets)) != len(targets):
+            raise ValueError("a fix shares its id with another fix or a part")
+        for f in self.fixes:
+            for selector in f.steps:
+                how, _, what = selector.partition(":")
+                if how not in SELECTORS or not any(getattr(s, how) == what
+                                                   for s in self.steps):
+                    raise ValueError(f"fix {f.id}: {selector!r} selects no step")
+        for r in self.reasons:
+            if not r.fixes or any(t not in targets for t in r.fixes):
+                raise ValueError(f"reason {r.id}: unknown fix in {r.fixes!r}")
 
 
 def condition_holds(

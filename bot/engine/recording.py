@@ -10,7 +10,7 @@ from bot.engine import buttons, notices
 from bot.engine.buttons import JobAction, Verb
 from bot.engine.caution import SEND_AGAIN, Caution, Pending
 from bot.engine.interaction import Button, Outcome, Reply
-from bot.engine.plan import JobView, Slot, shorten
+from bot.engine.plan import JobView, Slot, cursor_without, shorten
 from bot.engine.records import Records
 from bot.engine.validators import Invalid
 from bot.store import SUBMITTED, Answer, Job
@@ -89,7 +89,8 @@ class Recorder:
         doomed = set(self.dependant_keys(keys, answers)) | set(keys)
         async with self.store.transaction():
             await self.store.clear_answers(job.id, sorted(doomed))
-            await self.store.update_job(job.id, cursor=None, pending=None)
+            await self.store.update_job(job.id, cursor=cursor_without(job.cursor, *doomed),
+                                        pending=None)
 
     async def hold(self, view: JobView, slot: Slot, value: Any, source: str, caution: Caution,
                    user_id: int) -> Outcome:
@@ -175,7 +176,8 @@ class Recorder:
             action = "safety_confirmed" if slot.step.safety else "answer"
             await self.store.audit(user_id, job.id, action,
                                    {"step": slot.key, "value": shown, "source": source})
-            await self.store.update_job(job.id, cursor=None, pending=None)
+            answered = cursor_without(job.cursor, slot.key, *(extra or {}))
+            await self.store.update_job(job.id, cursor=answered, pending=None)
         return shown
 
     def acks(self, slot: Slot, shown: str) -> list[Reply]:

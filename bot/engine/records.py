@@ -12,7 +12,8 @@ from typing import Any, Protocol
 
 from bot.config import Settings
 from bot.engine.catalog import Catalog, Model
-from bot.engine.plan import JobView, Slot, chosen_model, plan, shorten
+from bot.engine.fixes import Fixes
+from bot.engine.plan import JobView, Slot, chosen_model, current_slot, plan, shorten
 from bot.engine.procedure import Procedure, Step
 from bot.store import Answer, Job, Store
 from bot.texts import Texts
@@ -48,6 +49,7 @@ class Records:
         self.texts = texts
         self.settings = settings
         self.kinds = kinds
+        self.fixes = Fixes(procedure)
 
     # Loading --------------------------------------------------------------------------
 
@@ -61,11 +63,7 @@ class Records:
         answers = await self.store.answers(job.id)
         model = chosen_model(self.procedure, self.catalog, answers)
         slots = self.plan(answers, model)
-        current = None
-        if job.cursor:
-            current = next((s for s in slots if s.key == job.cursor), None)
-        if current is None:
-            current = next((s for s in slots if s.key not in answers), None)
+        current = current_slot(slots, answers, job.cursor)
         return JobView(job, answers, model, slots, current, self.procedure)
 
     async def job(self, job_id: int) -> Job:

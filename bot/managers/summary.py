@@ -372,13 +372,14 @@ def _collect_flags(
     job: JobRow, data: ReportData, events: list[Event], inside: Inside,
     failures: dict[tuple[int, str], Failure], other: dict[str, set[int]],
 ) -> None:
-    """Firmware and checklist failures raised in the period (from the flags, and from the
-    audit trail for the ones cleared since, e.g. firmware updated on site); other flags
-    are counted by kind."""
+    """Firmware and checklist failures raised in the period and still standing (a corrected
+    answer clears its flag, and leaves no failure behind); other flags are counted by kind,
+    from the audit trail too."""
     raised: list[tuple[str, str | None, dict[str, Any]]] = [
         (f.kind, f.step, f.detail) for f in data.flags.get(job.id, []) if inside(f.at)]
     raised += [(str(e.detail.get("kind")), e.detail.get("step"), {}) for e in events
-               if e.action == "flag" and inside(e.at)]
+               if e.action == "flag" and inside(e.at)
+               and e.detail.get("kind") not in FAILURE_KINDS]
     for kind, step, detail in raised:
         if kind not in FAILURE_KINDS:
             other[kind].add(job.id)

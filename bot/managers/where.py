@@ -9,7 +9,7 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass
 
-from bot.engine.plan import Slot, chosen_model, shorten
+from bot.engine.plan import Slot, chosen_model, current_slot, shorten
 from bot.engine.records import Records
 from bot.store import Answer
 from bot.texts import Texts
@@ -32,14 +32,11 @@ class Where:
 
 def questions(records: Records, answers: dict[str, Answer],
               cursor: str | None = None) -> tuple[list[Slot], Slot | None]:
-    """A job's plan and its current question: the `cursor`'s (set by /back) when it is in
-    the plan, else the first question without an answer (None when all are answered)."""
+    """A job's plan and its current question (`bot.engine.plan.current_slot`: the first one
+    revisited or without an answer; None when all are answered)."""
     model = chosen_model(records.procedure, records.catalog, answers)
     slots = records.plan(answers, model)
-    current = next((s for s in slots if s.key == cursor), None) if cursor else None
-    if current is None:
-        current = next((s for s in slots if s.key not in answers), None)
-    return slots, current
+    return slots, current_slot(slots, answers, cursor)
 
 
 class Names:
@@ -50,10 +47,11 @@ class Names:
         self.report = texts.under("summary_report")
 
     def part(self, part: str | None) -> str:
-        """A part's name."""
+        """A part's name (or what a rejection asked to redo: parts and fixes, `a,b`)."""
         if not part:
             return "—"
-        return self.texts.get(f"part.{part}") if self.texts.has(f"part.{part}") else part
+        return ", ".join(next((self.texts.get(k) for k in (f"part.{p}", f"fix.{p}")
+                               if self.texts.has(k)), p) for p in part.split(","))
 
     def step(self, where: Where) -> str:
         """A step's (or checklist item's) short name."""

@@ -24,6 +24,7 @@ def _job(row: RowMapping) -> Job:
         submitted_at=parse_time(row["submitted_at"]), closed_at=parse_time(row["closed_at"]),
         reopened_part=row["reopened_part"], reminded_at=parse_time(row["reminded_at"]),
         offers=json.loads(row["offers"]) if row["offers"] else None, asked=row["asked"],
+        keyboards=tuple(json.loads(row["keyboards"])) if row["keyboards"] else (),
     )  # type: ignore[arg-type]
 
 
@@ -80,11 +81,13 @@ class Jobs(AuditTrail):
     async def update_job(self, job_id: int, **fields: Any) -> None:
         """Set columns of a job (cursor, pending, prompt_message_id, status, ...)."""
         allowed = {"cursor", "pending", "prompt_message_id", "status", "stop_reason",
-                   "submitted_at", "closed_at", "reopened_part", "reminded_at", "offers", "asked"}
+                   "submitted_at", "closed_at", "reopened_part", "reminded_at", "offers", "asked",
+                   "keyboards"}
         unknown = set(fields) - allowed
         if unknown:
             raise ValueError(f"not job columns: {unknown}")
-        values = {k: json.dumps(v) if k in ("pending", "offers") and v is not None else v
+        values = {k: json.dumps(v) if k in ("pending", "offers", "keyboards") and v is not None
+                  else v
                   for k, v in fields.items()}
         values["updated_at"] = self.now()
         assignments = ", ".join(f"{k} = ?" for k in values)
@@ -95,6 +98,13 @@ class Jobs(AuditTrail):
     async def open_jobs(self) -> list[Job]:
         """Every open job, oldest first (the start-up catch-up checks what they are owed)."""
         rows = await self.fetch_all("SELECT * FROM jobs WHERE status = 'open' ORDER BY id")
+        return [_job(r) for r in rows]
+
+    async def jobs_with_keyboards(self) -> list[Job]:
+        """Jobs with messages whose buttons may still be live (the start-up takes the stale
+        ones away)."""
+        rows = await self.fetch_all(
+            "SELECT * FROM jobs WHERE keyboards IS NOT NULL AND keyboards != '[]' ORDER BY id")
         return [_job(r) for r in rows]
 
     async def touch_job(self, job_id: int) -> None:

@@ -57,6 +57,7 @@ class Job:
     reminded_at: datetime | None = None
     offers: dict[str, Any] | None = None
     asked: str | None = None
+    keyboards: tuple[int, ...] = ()  # messages whose inline buttons are live, oldest first
 
 
 @dataclass(frozen=True)

@@ -7,10 +7,10 @@ message remembered (`bot.support.posting`), so an interrupted post is completed 
 nothing is posted twice. Support's decision is taken once — the first press wins, later
 ones are told who decided; a member never decides on their own submission unless
 `SUPPORT_SELF_REVIEW` allows it — and the installer hears of it at once (or, after an
-interruption, from the catch-up: `owed_notices`). A rejection names a reason and the part
-to redo; the installer's "Fix" button reopens exactly that part, and the resubmission's
-hand-off replies to the previous one. Verified records go to the network's endpoint through
-the outbox (or stay local when none is configured).
+interruption, from the catch-up: `owed_notices`). A rejection names a reason and what to
+redo (`bot.support.rejection`); the installer's "Fix" button reopens exactly that, and the
+resubmission's hand-off replies to the previous one. Verified records go to the network's
+endpoint through the outbox (or stay local when none is configured).
 """
 
 from __future__ import annotations
@@ -21,7 +21,16 @@ from typing import Any
 
 from bot.config import Settings
 from bot.engine import buttons, notices
-from bot.engine.buttons import JobAction, Reject, RejectPart, RejectReason, Undo, Verb, Verify
+from bot.engine.buttons import (
+    JobAction,
+    Reject,
+    RejectPick,
+    RejectReason,
+    RejectSend,
+    Undo,
+    Verb,
+    Verify,
+)
 from bot.engine.interaction import Button, Edit, Notice, Outcome, Reply
 from bot.engine.plan import JobView, shorten
 from bot.engine.records import Records
@@ -33,10 +42,9 @@ from bot.store import REJECTED, SUBMITTED, VERIFIED, Handoff, Store, User
 from bot.support.outbox import Outbox
 from bot.support.paging import PageFacts, page_payload, parse_webhooks, resolve_payload
 from bot.support.posting import HandoffPoster, address_text, split_lines
+from bot.support.rejection import RejectionButtons
 from bot.texts import Texts
 
-REASONS = ("photo_unclear", "location_wrong", "serial_mismatch", "labels_missing",
-           "checklist_incomplete")
 DETAILS = "details"  # the group of optional details for drivers (data/procedure.toml)
 CHECKLIST = "checklist"  # the kind of the checklist's steps
 
@@ -56,6 +64,7 @@ class Support:
         self.t = texts.get
         self.languages = Languages(store, texts, settings)
         self.posts = HandoffPoster(self)
+        self.rejection = RejectionButtons(records.fixes, self.t, self._reason_text)
 
     def _time(self, when: Any) -> str:
         return self.texts.when(when.astimezone(self.settings.tz) if when else None)
@@ -171,6 +180,10 @@ class Support:
 
     # Decisions ------------------------------------------------------------------------
 
+    def redo_text(self, redo: str | None) -> str:
+        """What a rejection asked to redo: `Address, Pin` or a part's name."""
+        return self.records.fixes.label(redo, self.t)
+
     def _reason_text(self, reason: str | None) -> str:
         if not reason:
             return "—"
@@ -181,7 +194,7 @@ class Support:
         """A button on a hand-off: verify, or the steps of a rejection."""
         action = buttons.decode(data)
         handoff = None
-        if isinstance(action, Verify | Reject | Undo | RejectReason | RejectPart):
+        if isinstance(action, Verify | Reject | Undo | RejectReason | RejectPick | RejectSend):
             handoff = await self.store.handoff(action.handoff)
         if handoff is None:
             return Outcome(alert=self.t("job.stale_button"))
@@ -191,32 +204,21 @@ class Support:
             return await self._already(handoff)
         if await self._own(handoff, person):
             return Outcome(alert=self.t("support.own_job", job=handoff.job_id))
-        hid, parts = handoff.id, self.procedure.parts
+        hid = handoff.id
         if isinstance(action, Verify):
             return await self.decide(handoff, person, VERIFIED)
         if isinstance(action, Undo):
             return Outcome(rekey=self.main_buttons(hid))
         if isinstance(action, Reject):
-            rows = [[Button(self._reason_text(r), buttons.encode(RejectReason(hid, r)))]
-                    for r in REASONS]
-            rows.append([Button(self.t("support.other_reason"),
-                                buttons.encode(RejectReason(hid, None)))])
-            rows.append([Button(self.t("support.back"), buttons.encode(Undo(hid)))])
-            return Outcome(rekey=rows)
-        if isinstance(action, RejectReason):
-            if action.reason is not None and action.reason not in REASONS:
-                return Outcome(alert=self.t("job.stale_button"))
-            rows = [[Button(self.t(f"part.{part}"),
-                            buttons.encode(RejectPart(hid, part, action.reason)))]
-                    for part in parts]
-            rows.append([Button(self.t("support.back"), buttons.encode(Reject(hid)))])
-            return Outcome(rekey=rows, alert=self.t("support.which_part"))
-        if action.part not in parts or (action.reason is not None
-                                        and action.reason not in REASONS):
-            return Outcome(alert=self.t("job.stale_button"))
+            return Outcome(rekey=self.rejection.reasons(hid))
+        if isinstance(action, RejectReason | RejectPick):
+            return self.rejection.press(hid, action)
+        redo = self.rejection.redo(action)
+        if redo is None:
+            return Outcome(alert=self.t("fix.pick_one"))
         if action.reason is not None:
-            return await self.decide(handoff, person, REJECTED, action.reason, action.part)
-        return self._ask_reason(handoff, person, action.part)
+            return await self.decide(handoff, person, REJECTED, action.reason, redo)
+        return self._ask_reason(handoff, person, redo)
 
     def _ask_reason(self, handoff: Handoff, person: Person, part: str) -> Outcome:
         async def remember(message_id: int) -> None:
@@ -225,7 +227,7 @@ class Support:
 
         prompt = Reply(self.t("support.type_reason", name=person.user.name,
                               user_id=person.user.id, job=handoff.job_id,
-                              part=self.t(f"part.{part}")),
+                              part=self.redo_text(part)),
                        force_reply=True, remember=remember)
         return Outcome([prompt])
 
@@ -310,7 +312,7 @@ class Support:
                 tell = Reply(self.t("support.tell_verified", job=view.job.id),
                              remember=notified)
             else:
-                part_name = self.t(f"part.{handoff.redo_part}")
+                part_name = self.redo_text(handoff.redo_part)
                 reason = self._reason_text(handoff.reason)
                 tell = Reply(self.t("support.tell_rejected", job=view.job.id, reason=reason,
                                     part=part_name),
@@ -332,7 +334,7 @@ class Support:
         else:
             line = self.t("support.rejected_line", name=name, time=when,
                           reason=self._reason_text(handoff.reason),
-                          part=self.t(f"part.{handoff.redo_part}"))
+                          part=self.redo_text(handoff.redo_part))
         chunks = split_lines(await self.text(view, handoff))
         return Reply(f"{chunks[-1]}\n\n{line}")
 

@@ -67,11 +67,13 @@ class ModelKind(Kind):
         t, job_id = desk.records.t, view.job.id
         found = desk.records.catalog.search(inp.text)
         query = shorten(inp.text, 40)
-        if not found:
+        if not found:  # either way the question, asked anew: the older list goes
             return Outcome([Reply(t(f"step.{slot.step.id}.search_none", query=query),
-                                  self.manufacturer_rows(desk, job_id, 0))], job_id=job_id)
+                                  self.manufacturer_rows(desk, job_id, 0), prompt=True)],
+                           job_id=job_id)
         return Outcome([Reply(t(f"step.{slot.step.id}.search_results", query=query),
-                              self.model_rows(desk, view, slot, found))], job_id=job_id)
+                              self.model_rows(desk, view, slot, found), prompt=True)],
+                       job_id=job_id)
 
     async def press(self, desk: Desk, view: JobView, slot: Slot, action: Action,
                     user_id: int, message_id: int | None) -> Outcome:

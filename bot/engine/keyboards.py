@@ -1,0 +1,58 @@
+"""Live keyboards: no button stays live in an installer's chat but the current question's.
+
+Every message the bot sends for a job with inline buttons is noted on the job (`keyboards`,
+committed as soon as it is sent). Once a new question or a new set of buttons is out, or the
+job is closed, the others are stale: the handlers take their buttons away and report them
+gone. An interruption in between leaves them noted, so the next answer or the start-up takes
+them away then. The engine refuses a press on old buttons anyway (`job.stale_button`).
+"""
+
+from __future__ import annotations
+
+from bot.store import OPEN, Store
+
+
+class Keyboards:
+    """Which of a job's messages still carry live buttons."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def shown(self, job_id: int, message_id: int) -> None:
+        """A message with buttons was sent for the job."""
+        job = await self.store.job(job_id)
+        if job is not None and message_id not in job.keyboards:
+            await self.store.update_job(job_id, keyboards=[*job.keyboards, message_id])
+
+    async def stale(self, job_id: int, fresh: list[int], asked: bool) -> list[int]:
+        """The job's messages whose buttons must go now: all of them once the job is closed;
+        once a question (`asked`) or new buttons (`fresh`) went out, all but those and the
+        current question's."""
+        job = await self.store.job(job_id)
+        if job is None:
+            return []
+        if job.status != OPEN:
+            return list(job.keyboards)
+        if not (fresh or asked):
+            return []
+        return [m for m in job.keyboards if m not in fresh and m != job.prompt_message_id]
+
+    async def retired(self, job_id: int, message_ids: list[int]) -> None:
+        """These messages' buttons are gone (or could not be edited any more)."""
+        if not message_ids:
+            return
+        job = await self.store.job(job_id)
+        if job is not None:
+            left = [m for m in job.keyboards if m not in message_ids]
+            await self.store.update_job(job_id, keyboards=left or None)
+
+    async def leftovers(self) -> list[tuple[int, int, list[int]]]:
+        """At start: (chat, job, messages) whose buttons an interruption left live — every
+        one of a closed job; of an open job all but its newest and its question's."""
+        found = []
+        for job in await self.store.jobs_with_keyboards():
+            keep = set() if job.status != OPEN else {job.keyboards[-1], job.prompt_message_id}
+            stale = [m for m in job.keyboards if m not in keep]
+            if stale:
+                found.append((job.chat_id, job.id, stale))
+        return found
