@@ -326,18 +326,9 @@ LEVELS: dict[int, dict[str, tuple[float, float]]] = {
         "contrast": (0.5, 0.9),
         "jpeg": (55, 75),
     },
-    5: {
-        "module": (1.5, 2.5),
-        "rot": (-180, 180),
-        "tilt": (0, 30),
-        "blur": (0.3, 0.9),
-        "motion": (0, 2),
-        "noise": (5, 12),
-        "gain": (0.4, 0.9),
-        "contrast": (0.5, 0.9),
-        "jpeg": (60, 80),
-    },
 }
+LEVELS[5] = {**LEVELS[4], "module": (1.5, 2.5)}
+"""Level 5: level 4's light and optics with modules at the physical limit."""
 
 
 @dataclass
