@@ -52,6 +52,8 @@ class CodeReading:
                 key = "sticker.unreadable_code_somewhere" if (
                     result.error == "unreadable_code" and not result.where
                 ) else f"sticker.{result.error}"
+                if result.advice is not None:  # located, but too small, blurred or dark
+                    key = f"sticker.advice.{result.advice.kind}"
                 if not self.records.texts.has(key):
                     key = "sticker.internal_error"
                 return Outcome([Reply(t(key, where=result.where or ""))], job_id=job_id)

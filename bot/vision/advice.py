@@ -24,7 +24,7 @@ MAX_EDGE_PER_MODULE = 0.9
 """Edges wider than this many modules blur neighbouring modules together: hold still."""
 
 MIN_CONTRAST = 30.0
-"""A code region whose dark and light differ by less (of 255) is too dark or washed out."""
+"""A code region (in light enough) whose dark and light differ by less (of 255) is blurred."""
 
 MIN_LIGHT = 45.0
 """A code region whose light modules are darker than this (of 255) is in the dark."""
@@ -78,10 +78,10 @@ def advise(grey: Image.Image, suspect: Symbol) -> Advice | None:
     def tip(kind: Tip) -> Advice:
         return Advice(kind, round(module, 2), round(edge, 2), round(contrast, 1))
 
-    if contrast < MIN_CONTRAST or light < MIN_LIGHT:
+    if light < MIN_LIGHT:
         return tip(Tip.LIGHT)
     if 0 < module < MIN_MODULE_PX:
         return tip(Tip.CLOSER)
-    if module > 0 and edge > MAX_EDGE_PER_MODULE * module:
-        return tip(Tip.STEADY)
+    if contrast < MIN_CONTRAST or (module > 0 and edge > MAX_EDGE_PER_MODULE * module):
+        return tip(Tip.STEADY)  # blur spreads the edges and, at worst, evens out the contrast
     return None
