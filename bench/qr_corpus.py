@@ -1,11 +1,17 @@
 """Generate the benchmark's own QR corpus (seeded) in the shared corpus's manifest format.
 
     python bench/qr_corpus.py [--out bench/out/qr-corpus] [--count 240] [--seed 7] [--big 12]
+    python bench/qr_corpus.py --hard [--out bench/out/qr-corpus-hard] [--count 250] [--seed 15]
 
 Levels 1–4 as in `../shared/qr-corpus` plus what that corpus lacks: light-on-dark stickers,
 curved surfaces, partial shadows, a second QR code (type plate, manual link, look-alike sticker
 on another host), photos without the sticker, files as PNG/WebP/HEIC and 12 MP originals with
 EXIF orientation. `score.py` from the shared corpus can score it as well.
+
+`--hard` makes issue 15's harder corpus instead: levels 2–3 as above, level 4 (modules 2–3 px)
+and level 5 (modules 1.5–2.5 px) with horizontal stickers, landscape frames, noise σ 10–20,
+curved labels, shadows and look-alike codes (`qrsynth.hard_shot`), and photos without the
+sticker; all 1280 px JPEGs as Telegram sends them.
 """
 
 from __future__ import annotations
@@ -47,29 +53,67 @@ def make(out: Path, count: int, seed: int, big: int) -> dict:
         elif rng.random() < 0.08:
             fmt = str(rng.choice(["PNG", "WEBP", "HEIF"]))
             shot.params["sent_as_file"] = True
-        img = qrsynth.render_photo(shot, rng)
-        data = qrsynth.encode(img, fmt, quality, orientation)
-        ext = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp", "HEIF": "heic"}[fmt]
-        name = f"syn_{i:04d}.{ext}"
-        (out / name).write_bytes(data)
-        shot.params.update(format=fmt, jpeg_quality=quality, exif_orientation=orientation)
-        expected = (
-            {"mac": shot.payload.mac, "pw": shot.payload.pw} if shot.payload is not None else None
-        )
-        images[name] = {
-            "expected": expected,
-            "sha256": hashlib.sha256(data).hexdigest(),
-            "bytes": len(data),
-            "params": shot.params,
-        }
-        if (i + 1) % 20 == 0 or i + 1 == count:
-            print(f"{i + 1}/{count} {time.monotonic() - t0:.0f}s", file=sys.stderr)
+        name, entry = _write(out, f"syn_{i:04d}", shot, rng, fmt, quality, orientation)
+        images[name] = entry
+        _progress(i, count, t0)
+    return _manifest(out, images, seed, count, "bench")
+
+
+def make_hard(out: Path, count: int, seed: int) -> dict:
+    """Write issue 15's harder corpus: `count` 1280 px photos, about 7 % without a sticker."""
+    out.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    images: dict[str, dict] = {}
+    t0 = time.monotonic()
+    for i in range(count):
+        level = int(rng.choice([2, 3, 4, 5], p=[0.13, 0.2, 0.32, 0.35]))
+        if rng.random() < 0.07:
+            shot = qrsynth.code_free_shot(rng, level)
+        elif level >= 4:
+            shot = qrsynth.hard_shot(rng, level)
+        else:
+            shot = qrsynth.random_shot(rng, level)
+        quality = int(rng.uniform(*qrsynth.LEVELS[level]["jpeg"]))
+        name, entry = _write(out, f"hard_{i:04d}", shot, rng, "JPEG", quality, None)
+        images[name] = entry
+        _progress(i, count, t0)
+    return _manifest(out, images, seed, count, "hard")
+
+
+def _write(
+    out: Path, stem: str, shot: qrsynth.Shot, rng: np.random.Generator, fmt: str, quality: int,
+    orientation: int | None,
+) -> tuple[str, dict]:
+    """Render, encode and write one photo; its file name and manifest entry."""
+    img = qrsynth.render_photo(shot, rng)
+    data = qrsynth.encode(img, fmt, quality, orientation)
+    ext = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp", "HEIF": "heic"}[fmt]
+    name = f"{stem}.{ext}"
+    (out / name).write_bytes(data)
+    shot.params.update(format=fmt, jpeg_quality=quality, exif_orientation=orientation)
+    expected = (
+        {"mac": shot.payload.mac, "pw": shot.payload.pw} if shot.payload is not None else None
+    )
+    return name, {
+        "expected": expected,
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "bytes": len(data),
+        "params": shot.params,
+    }
+
+
+def _progress(i: int, count: int, t0: float) -> None:
+    if (i + 1) % 20 == 0 or i + 1 == count:
+        print(f"{i + 1}/{count} {time.monotonic() - t0:.0f}s", file=sys.stderr)
+
+
+def _manifest(out: Path, images: dict, seed: int, count: int, difficulty: str) -> dict:
     manifest = {
         "meta": {
             "generator": "bench/qr_corpus.py",
             "seed": seed,
             "count": count,
-            "difficulty": "bench",
+            "difficulty": difficulty,
         },
         "images": images,
     }
@@ -80,12 +124,18 @@ def make(out: Path, count: int, seed: int, big: int) -> dict:
 def main() -> None:
     """Command line: see the module docstring."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "qr-corpus")
-    ap.add_argument("--count", type=int, default=240)
-    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--hard", action="store_true", help="issue 15's harder corpus")
+    ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--count", type=int, default=None)
+    ap.add_argument("--seed", type=int, default=None)
     ap.add_argument("--big", type=int, default=12, help="how many 12 MP files")
     a = ap.parse_args()
-    make(a.out, a.count, a.seed, a.big)
+    if a.hard:
+        out = a.out or ROOT / "bench" / "out" / "qr-corpus-hard"
+        make_hard(out, a.count or 250, 15 if a.seed is None else a.seed)
+    else:
+        out = a.out or ROOT / "bench" / "out" / "qr-corpus"
+        make(out, a.count or 240, 7 if a.seed is None else a.seed, a.big)
 
 
 if __name__ == "__main__":

@@ -327,6 +327,8 @@ LEVELS: dict[int, dict[str, tuple[float, float]]] = {
         "jpeg": (55, 75),
     },
 }
+LEVELS[5] = {**LEVELS[4], "module": (1.5, 2.5)}
+"""Level 5: level 4's light and optics with modules at the physical limit."""
 
 
 @dataclass
@@ -342,6 +344,10 @@ class Shot:
     shadow: bool = False
     plate: bool = True
     module_px: float = 6.0
+    layout: str | None = None
+    """Sticker layout: code beside the text ("H") or above it ("V"); None draws one."""
+    overrides: dict[str, tuple[float, float]] = field(default_factory=dict)
+    """Ranges that replace the level's (e.g. ``{"noise": (10, 20)}``)."""
     params: dict[str, Any] = field(default_factory=dict)
 
 
@@ -352,7 +358,7 @@ def _u(rng: np.random.Generator, lo_hi: tuple[float, float]) -> float:
 def render_photo(shot: Shot, rng: np.random.Generator) -> Image.Image:
     """Draw the scene and photograph it (RGB image); fills `shot.params` with what was used."""
     w, h = shot.size
-    lv = LEVELS[shot.level]
+    lv = {**LEVELS[shot.level], **shot.overrides}
     p = shot.params
     big = max(w, h) / 1280
     base = rng.uniform(90, 200, 3) * rng.uniform(0.85, 1.0)
@@ -420,12 +426,14 @@ def render_photo(shot: Shot, rng: np.random.Generator) -> Image.Image:
     if shot.payload is not None:  # sized first, drawn last: nothing may cover the sticker
         matrix = qr_matrix(shot.payload.text, str(rng.choice(["l", "m", "q"])))
         lines = [f"MAC: {shot.payload.mac.lower()}", f"Activation Password: {shot.payload.pw}"]
+        layout = shot.layout or str(rng.choice(["H", "V"]))
+        p["layout"] = layout
         card = sticker_card(
             matrix,
             lines,
             module=module,
             inverted=shot.inverted,
-            layout=str(rng.choice(["H", "V"])),
+            layout=layout,
             header=bool(rng.random() < 0.6),
         )
         p.update(
@@ -563,6 +571,47 @@ def random_shot(rng: np.random.Generator, level: int) -> Shot:
         shot.inverted = bool(rng.random() < 0.1)
         shot.curved = float(rng.uniform(40, 110)) if rng.random() < 0.12 else 0.0
         shot.shadow = bool(rng.random() < 0.15)
+    shot.params["kind"] = kind
+    if rng.random() < 0.5:
+        shot.size = (960, 1280)
+    return shot
+
+
+def hard_shot(rng: np.random.Generator, level: int) -> Shot:
+    """Issue 15's harder sticker photos, level 4 (modules 2–3 px) or 5 (1.5–2.5 px).
+
+    Each draws its own failure classes: horizontal layout (code beside the text), landscape
+    frame, strong sensor noise (σ 10–20), curved label, shadow across the code, a look-alike
+    sticker (another host) or another code in the frame.
+    """
+    if level == 4:
+        module = _u(rng, (2.0, 3.0))
+    else:
+        module = _u(rng, (2.0, 2.5)) if rng.random() < 0.5 else _u(rng, (1.5, 2.0))
+    shot = Shot(level=level, module_px=module, payload=random_payload(rng))
+    shot.layout = "H" if rng.random() < 0.36 else "V"
+    shot.size = (1280, 960) if rng.random() < 0.55 else (960, 1280)
+    if rng.random() < 0.35:
+        shot.overrides["noise"] = (10.0, 20.0)
+    shot.curved = float(rng.uniform(40, 90)) if rng.random() < 0.1 else 0.0
+    shot.shadow = bool(rng.random() < 0.12)
+    extra = rng.random()
+    if extra < 0.12:
+        shot.extra_codes.append(foreign_payload(rng, "lookalike"))
+    elif extra < 0.25:
+        shot.extra_codes.append(foreign_payload(rng, str(rng.choice(["plate", "url"]))))
+    shot.params["kind"] = "sticker"
+    return shot
+
+
+def code_free_shot(rng: np.random.Generator, level: int) -> Shot:
+    """A photo without the sticker: nothing, a look-alike sticker or the type plate's code."""
+    shot = Shot(level=level, module_px=_u(rng, LEVELS[level]["module"]))
+    kind = str(rng.choice(["no_code", "lookalike_only", "plate_code_only"]))
+    if kind == "lookalike_only":
+        shot.extra_codes = [foreign_payload(rng, "lookalike")]
+    elif kind == "plate_code_only":
+        shot.extra_codes = [foreign_payload(rng, "plate")]
     shot.params["kind"] = kind
     if rng.random() < 0.5:
         shot.size = (960, 1280)

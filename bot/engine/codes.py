@@ -93,6 +93,8 @@ class CodeReading:
                 key = "sticker.unreadable_code_somewhere" if (
                     result.error == "unreadable_code" and not result.where
                 ) else f"sticker.{result.error}"
+                if result.advice is not None:  # located, but too small, blurred or dark
+                    key = f"sticker.advice.{result.advice.kind}"
                 if not self.records.texts.has(key):
                     key = "sticker.internal_error"
                 where = t(f"sticker.where.{(result.where or 'centre').replace(' ', '_')}")

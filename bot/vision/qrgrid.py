@@ -65,6 +65,12 @@ class GridFit:
         c = self.quad.mean(axis=0)
         return float(c[0]), float(c[1])
 
+    @property
+    def module(self) -> float:
+        """The module size along the top edge, in image px."""
+        q = self.quad
+        return float(np.hypot(*(q[1] - q[0])) / (17 + 4 * self.version))
+
 
 # ---------------------------------------------------------------------------------------------
 # Small numpy helpers
@@ -466,16 +472,11 @@ def fit_codes(
         if score < min_score:
             continue
         fit = GridFit(refined, version, score)
-        same = [f for f in fits if np.hypot(*np.subtract(f.centre, fit.centre)) < 3 * _module(f)]
+        same = [f for f in fits if np.hypot(*np.subtract(f.centre, fit.centre)) < 3 * f.module]
         if all(f.score < score for f in same):
             fits = [f for f in fits if all(f is not g for g in same)] + [fit]
     fits.sort(key=lambda f: -f.score)
     return fits
-
-
-def _module(fit: GridFit) -> float:
-    q = fit.quad
-    return float(np.hypot(*(q[1] - q[0])) / (17 + 4 * fit.version))
 
 
 def _neighbours(s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

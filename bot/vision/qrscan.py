@@ -23,6 +23,9 @@ from bot.vision import qrgrid
 WORK_MAX_SIDE = 2048
 """Longer side of the working copy that every step except the first uses."""
 
+NOISY = 3.0
+"""`ScanContext.noise` from which the smoothed grid step runs (sensor noise σ ≳ 9)."""
+
 SUSPECT_SCORE = 0.65
 """Grid fits this good that cannot be read are reported as codes seen but unreadable (on
 both benchmark corpora, photos without any code yield no grid fit at all)."""
@@ -31,13 +34,14 @@ both benchmark corpora, photos without any code yield no grid fit at all)."""
 @dataclass(frozen=True)
 class Symbol:
     """A decoded code: text, format name, centre and half-size (fractions of the photo's
-    width and height), and which decoder read it."""
+    width and height), which decoder read it, and its module size in photo px (0: unknown)."""
 
     text: str
     format: str
     centre: tuple[float, float]
     decoder: str
     extent: tuple[float, float] = (0.0, 0.0)
+    module: float = 0.0
 
     def overlaps(self, other: Symbol, share: float = 0.2) -> bool:
         """True if more than `share` of `other`'s box (or its centre) lies on this code."""
@@ -90,6 +94,13 @@ class ScanContext:
                 raise KeyError(key)
             self._cache[key] = np.ascontiguousarray(arr)
         return self._cache[key]
+
+    def noise(self) -> float:
+        """The photo's noise: median absolute difference of horizontal neighbours (of 255)."""
+        if "noise" not in self._cache:
+            rows = self.array("work")[::8].astype(np.int16)
+            self._cache["noise"] = np.array(np.median(np.abs(np.diff(rows, axis=1))))
+        return float(self._cache["noise"])
 
     def expired(self) -> bool:
         """True once the scan's deadline has passed."""
@@ -145,8 +156,10 @@ class Collector:
         if self.accept(sym.text) and all(s.text != sym.text for s in self.outcome.accepted):
             self.outcome.accepted.append(sym)
 
-    def suspect(self, centre: tuple[float, float], extent: tuple[float, float]) -> None:
-        self.outcome.suspects.append(Symbol("", "QRCode", centre, "suspect", extent))
+    def suspect(
+        self, centre: tuple[float, float], extent: tuple[float, float], module: float = 0.0
+    ) -> None:
+        self.outcome.suspects.append(Symbol("", "QRCode", centre, "suspect", extent, module))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -197,7 +210,20 @@ def zxing_read(
             fmt = str(bc.format).split(".")[-1]
             col.symbol(Symbol(bc.text, fmt, centre, name, extent))
         elif bc.format == _QR and any(pts[0]):
-            col.suspect(centre, extent)
+            px = 1.0 if full else ctx.work_scale[0] / scale
+            col.suspect(centre, extent, _zxing_module(bc, pts, px))
+
+
+def _zxing_module(bc: zxingcpp.Barcode, pts: list[tuple[float, float]], scale: float) -> float:
+    """Module size (photo px) of a located code whose version zxing-cpp reports, else 0."""
+    try:
+        version = int((bc.extra or {}).get("Version", 0))
+    except (TypeError, ValueError):
+        return 0.0
+    if version <= 0:
+        return 0.0
+    side = float(np.hypot(pts[1][0] - pts[0][0], pts[1][1] - pts[0][1]))
+    return side * scale / (17 + 4 * version)
 
 
 def zbar_read(
@@ -265,16 +291,17 @@ def _grid(
     blur: float,
     invert: bool,
     read_clean: Callable[[np.ndarray], list[str]] = _zxing_clean,
+    denoise: float = 0.0,
 ) -> None:
     key = "inv" if invert else "work"
-    src = ctx.array(key).astype(np.float32)
+    src = ctx.blurred(key, denoise) if denoise else ctx.array(key).astype(np.float32)
     finders = qrgrid.find_finders(
         src, invert=invert, radius=radius, limit=24, contrast=ctx.contrast(blur, radius)
     )
     fits = qrgrid.fit_codes(src, finders)
     if not fits:
         return
-    soft = ctx.blurred(key, 0.5)
+    soft = ctx.blurred(key, denoise + 0.5)
 
     def read(fit: qrgrid.GridFit) -> str | None:
         seen: set[bytes] = set()
@@ -301,13 +328,21 @@ def _grid(
             col.symbol(Symbol(text, "QRCode", ctx.frac(*fit.centre), "grid", extent))
         elif fit.score >= SUSPECT_SCORE:
             col.suspect(
-                ctx.frac(*fit.centre), _extent(fit.quad.tolist(), ctx.work.width, ctx.work.height)
+                ctx.frac(*fit.centre),
+                _extent(fit.quad.tolist(), ctx.work.width, ctx.work.height),
+                fit.module * ctx.work_scale[0],
             )
 
 
 def step_grid(ctx: ScanContext, col: Collector) -> None:
     """Grid resampling around finder patterns (small radius, raw pixels)."""
     _grid(ctx, col, radius=8, blur=0.0, invert=False)
+
+
+def step_grid_denoise(ctx: ScanContext, col: Collector) -> None:
+    """Grid resampling of a smoothed copy, for photos with strong sensor noise only."""
+    if ctx.noise() >= NOISY:
+        _grid(ctx, col, radius=8, blur=0.8, invert=False, denoise=0.8)
 
 
 def step_grid_inverted(ctx: ScanContext, col: Collector) -> None:
@@ -319,6 +354,7 @@ QR_STEPS: dict[str, Step] = {
     "zxing": step_zxing_full,
     "zxing-up2": step_zxing_up2,
     "grid": step_grid,
+    "grid-denoise": step_grid_denoise,
     "grid-inverted": step_grid_inverted,
     "zbar": step_zbar,
 }

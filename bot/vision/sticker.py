@@ -9,7 +9,8 @@ normalised MAC and password, or an error code the bot turns into one sentence:
 ``too_large``       more bytes or pixels than allowed
 ``no_code``         no QR code found
 ``not_sticker``     a QR code was read, but it is not the network's activation sticker
-``unreadable_code`` a code is visible (``where`` tells where) but too small or blurred to read
+``unreadable_code`` a code is visible (``where`` tells where) but too small or blurred to read;
+                    ``advice`` (`bot.vision.advice.Advice`) says what to change, if measurable
 ``ambiguous``       two different activation stickers in one photo
 ``timeout``         reading took longer than the time budget
 ``internal_error``  the decoder failed (a bug, or a worker process died); offer typed entry
@@ -33,12 +34,15 @@ import re
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from PIL import Image
+
 from bot.engine.validators import normalise_mac, normalise_password
 from bot.vision import barcodes
+from bot.vision.advice import Advice, advise
 from bot.vision.images import ImageError, load_image
 from bot.vision.qrscan import ScanOutcome, Step, scan
 
@@ -68,13 +72,15 @@ class StickerConfig:
 
 @dataclass(frozen=True)
 class StickerResult:
-    """The sticker's MAC and password, or an error code (see `ERRORS`) and maybe where."""
+    """The sticker's MAC and password, or an error code (see `ERRORS`), maybe where, and for
+    an unreadable code maybe what to do about it."""
 
     mac: str | None
     pw: str | None
     error: str | None
     where: str | None = None
     ms: float = 0.0
+    advice: Advice | None = None
 
     @property
     def ok(self) -> bool:
@@ -168,7 +174,7 @@ def where(centre: tuple[float, float]) -> str:
     return f"{row} {col}".strip() or "centre"
 
 
-def _result(outcome: ScanOutcome, config: StickerConfig) -> StickerResult:
+def _result(outcome: ScanOutcome, config: StickerConfig, grey: Image.Image) -> StickerResult:
     found = {parse_payload(s.text, config) for s in outcome.accepted} - {None}
     if len(found) == 1:
         mac, pw = found.pop()  # type: ignore[misc]
@@ -179,7 +185,8 @@ def _result(outcome: ScanOutcome, config: StickerConfig) -> StickerResult:
         return StickerResult(None, None, "timeout")
     unread = [c for c in outcome.suspects if not any(s.overlaps(c) for s in outcome.symbols)]
     if unread:
-        return StickerResult(None, None, "unreadable_code", where(unread[0].centre))
+        tip = advise(grey, unread[0])
+        return StickerResult(None, None, "unreadable_code", where(unread[0].centre), advice=tip)
     if any(s.format.lower().startswith("qr") for s in outcome.symbols):
         qr = next(s for s in outcome.symbols if s.format.lower().startswith("qr"))
         return StickerResult(None, None, "not_sticker", where(qr.centre))
@@ -204,7 +211,7 @@ def decode(
 
     def done(res: StickerResult) -> StickerResult:
         ms = (time.monotonic() - t0) * 1000
-        return StickerResult(res.mac, res.pw, res.error, res.where, round(ms, 1))
+        return replace(res, ms=round(ms, 1))
 
     try:
         grey = load_image(data, mode="L")
@@ -225,7 +232,7 @@ def decode(
     except Exception:  # never let a decoder bug reach the bot; it offers typed entry
         log.exception("sticker decoding failed")
         return done(StickerResult(None, None, "internal_error"))
-    return done(_result(outcome, config))
+    return done(_result(outcome, config, grey))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -391,6 +398,8 @@ def main(argv: list[str] | None = None) -> int:
                 row["error"] = res.error
             if res.where:
                 row["where"] = res.where
+            if res.advice:
+                row["advice"] = res.advice.kind
         print(json.dumps(row), flush=True)
     return 0
 
