@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -21,7 +22,7 @@ from bot.store import Answer, Store
 # Jobs a report over [start, end) may mention: every job created before the end that is
 # still open, waiting or to be fixed, or that changed after the start (its state at the end
 # of the period may differ from today's). Jobs unchanged since before the start are as
-# they were then.
+# they were then. Indexes (revision 009): `jobs_status_updated` and `jobs_updated_created`.
 RELEVANT = """SELECT id FROM jobs WHERE created_at < :end
               AND (status IN ('open', 'submitted', 'rejected') OR updated_at >= :start)"""
 # The jobs columns JobRow names (`pending` only by its step), and the joined user columns.
@@ -31,8 +32,32 @@ KNOWN_COLUMNS = {
     "submitted_at", "closed_at", "reminded_at", "first_name", "last_name", "username",
     "account",
 }
-# Jobs created in [start, end): the export.
+JOBS = """SELECT jobs.*, users.first_name, users.last_name, users.username,
+                 users.installer_id AS account
+          FROM jobs JOIN users ON users.id = jobs.installer_id"""
+# Per job, from the audit trail (index `audit_job_actor_at`): the installer's latest entry up
+# to the report's moment, and whether anything happened inside the period.
+ACTIVITY = f"""SELECT jobs.id,
+    (SELECT MAX(a.at) FROM audit a WHERE a.job_id = jobs.id AND a.actor_id = jobs.installer_id
+       AND a.at <= :as_of AND a.at < :end) AS last_activity,
+    (SELECT 1 FROM audit a WHERE a.job_id = jobs.id AND a.at >= :start AND a.at < :end
+       LIMIT 1) AS touched
+    FROM jobs WHERE jobs.id IN ({RELEVANT})"""
+# Audit entries the summary reads one by one (index `audit_job_action_at`).
+EVENTS = f"""SELECT * FROM audit WHERE job_id IN ({RELEVANT}) AND at < :end
+             AND action IN ('submitted', 'flag') ORDER BY at, id"""
+# A job's first submission: the earliest of its audit entries, hand-offs and `submitted_at`.
+FIRSTS = f"""SELECT job_id, MIN(at) AS at FROM (
+        SELECT id AS job_id, submitted_at AS at FROM jobs
+        WHERE id IN ({RELEVANT}) AND submitted_at IS NOT NULL
+        UNION ALL SELECT job_id, created_at FROM handoffs WHERE job_id IN ({RELEVANT})
+        UNION ALL SELECT job_id, at FROM audit WHERE job_id IN ({RELEVANT})
+          AND action = 'submitted' AND at < :end
+    ) AS submissions GROUP BY job_id"""
+ANSWER_ACTIONS = ("answer", "safety_confirmed")
+# Jobs created in [start, end): the export (index `jobs_created`), a batch at a time.
 CREATED = "SELECT id FROM jobs WHERE created_at >= :start AND created_at < :end"
+BATCH = 500
 
 
 def iso(moment: datetime) -> str:
@@ -108,7 +133,14 @@ class FlagRow:
 @dataclass
 class ReportData:
     """Jobs by id and, per job, their hand-offs, audit events, answers and flags (oldest
-    first), plus the names of everyone involved."""
+    first), plus the names of everyone involved.
+
+    For a summary, `events` holds only submissions and flags, `answers` only the model
+    chosen, and the rest of the audit trail comes aggregated: `last_activity` (the
+    installer's latest entry up to the report's moment), `touched` (jobs with an entry in
+    the period) and `part_ends` (per part, the last answer up to the job's first submission,
+    for jobs first submitted in the period).
+    """
 
     jobs: dict[int, JobRow] = field(default_factory=dict)
     handoffs: dict[int, list[HandoffRow]] = field(default_factory=lambda: defaultdict(list))
@@ -116,6 +148,9 @@ class ReportData:
     answers: dict[int, dict[str, Answer]] = field(default_factory=lambda: defaultdict(dict))
     flags: dict[int, list[FlagRow]] = field(default_factory=lambda: defaultdict(list))
     names: dict[int, str] = field(default_factory=dict)
+    last_activity: dict[int, datetime] = field(default_factory=dict)
+    touched: set[int] = field(default_factory=set)
+    part_ends: dict[int, dict[str, datetime]] = field(default_factory=lambda: defaultdict(dict))
 
 
 def person_name(first: str | None, last: str | None, username: str | None, user_id: int) -> str:
@@ -124,75 +159,101 @@ def person_name(first: str | None, last: str | None, username: str | None, user_
     return name or (f"@{username}" if username else str(user_id))
 
 
+def _job_row(r: RowMapping) -> JobRow:
+    pending = json.loads(r["pending"]) if r["pending"] else None
+    return JobRow(
+        id=r["id"], visit_id=r["visit_id"], installer_id=r["installer_id"],
+        chat_id=r["chat_id"], status=r["status"], cursor=r["cursor"],
+        pending_step=pending.get("step") if isinstance(pending, dict) else None,
+        prompt_message_id=r["prompt_message_id"], stop_reason=r["stop_reason"],
+        reopened_part=r["reopened_part"], created_at=_time(r["created_at"]),
+        updated_at=_time(r["updated_at"]), submitted_at=_time(r["submitted_at"]),
+        closed_at=_time(r["closed_at"]), reminded_at=_time(r["reminded_at"]),
+        installer_name=person_name(r["first_name"], r["last_name"], r["username"],
+                                   r["installer_id"]),
+        installer_username=r["username"], installer_account=r["account"],
+        extra={k: r[k] for k in r.keys() if k not in KNOWN_COLUMNS},  # noqa: SIM118
+    )  # type: ignore[arg-type]
+
+
+def _ids(job_ids: Iterable[int]) -> str:
+    """Job ids as a literal SQL list (integers only)."""
+    return ",".join(str(int(i)) for i in job_ids) or "NULL"
+
+
 class Reports:
     """The reports' queries over a `Store`."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, parts: Mapping[str, str], model: str | None) -> None:
+        """`parts`: the procedure's part of each step id (answers are grouped by part in SQL);
+        `model`: the step whose answer is the station's model (read for every job)."""
         self.store = store
+        self.parts = dict(parts)
+        self.model = model
 
     async def _all(self, sql: str, params: dict[str, Any]) -> list[RowMapping]:
         return await self.store.fetch_all(sql, params)
 
-    async def load(self, start: datetime, end: datetime, created_only: bool = False) -> ReportData:
-        """Everything about the jobs of [start, end): the relevant jobs, or (`created_only`)
-        the jobs created in the range. Audit events after `end` are left out."""
-        selection = CREATED if created_only else RELEVANT
-        params = {"start": iso(start), "end": iso(end)}
+    async def load(self, start: datetime, end: datetime, as_of: datetime) -> ReportData:
+        """What a summary of [start, end) as of `as_of` reads: the relevant jobs with their
+        hand-offs, submissions, flags and chosen model, and the audit trail aggregated."""
+        params = {"start": iso(start), "end": iso(end), "as_of": iso(as_of)}
         data = ReportData()
-        for r in await self._all(
-            f"""SELECT jobs.*, users.first_name, users.last_name, users.username,
-                       users.installer_id AS account
-                FROM jobs JOIN users ON users.id = jobs.installer_id
-                WHERE jobs.id IN ({selection}) ORDER BY jobs.id""",
-            params,
-        ):
-            pending = json.loads(r["pending"]) if r["pending"] else None
-            data.jobs[r["id"]] = JobRow(
-                id=r["id"], visit_id=r["visit_id"], installer_id=r["installer_id"],
-                chat_id=r["chat_id"], status=r["status"], cursor=r["cursor"],
-                pending_step=pending.get("step") if isinstance(pending, dict) else None,
-                prompt_message_id=r["prompt_message_id"], stop_reason=r["stop_reason"],
-                reopened_part=r["reopened_part"], created_at=_time(r["created_at"]),
-                updated_at=_time(r["updated_at"]), submitted_at=_time(r["submitted_at"]),
-                closed_at=_time(r["closed_at"]), reminded_at=_time(r["reminded_at"]),
-                installer_name=person_name(r["first_name"], r["last_name"], r["username"],
-                                           r["installer_id"]),
-                installer_username=r["username"], installer_account=r["account"],
-                extra={k: r[k] for k in r.keys() if k not in KNOWN_COLUMNS},  # noqa: SIM118
-            )  # type: ignore[arg-type]
-            data.names[r["installer_id"]] = data.jobs[r["id"]].installer_name
-        for r in await self._all(
-            f"""SELECT * FROM handoffs WHERE job_id IN ({selection}) ORDER BY id""", params
-        ):
-            data.handoffs[r["job_id"]].append(HandoffRow(
-                r["id"], r["job_id"], _time(r["created_at"]), r["decision"], r["decided_by"],
-                _time(r["decided_at"]), r["reason"], r["redo_part"],
-            ))  # type: ignore[arg-type]
-        for r in await self._all(
-            f"""SELECT * FROM audit WHERE job_id IN ({selection}) AND at < :end
-                ORDER BY at, id""",
-            params,
-        ):
-            data.events[r["job_id"]].append(Event(
-                r["job_id"], _time(r["at"]), r["actor_id"], r["action"],
-                json.loads(r["detail"] or "{}"),
-            ))  # type: ignore[arg-type]
-        for r in await self._all(
-            f"SELECT * FROM answers WHERE job_id IN ({selection})", params
-        ):
-            data.answers[r["job_id"]][r["step"]] = Answer(
-                r["step"], json.loads(r["value"]), r["source"], _time(r["answered_at"])
-            )  # type: ignore[arg-type]
-        for r in await self._all(
-            f"SELECT * FROM flags WHERE job_id IN ({selection}) ORDER BY id", params
-        ):
-            data.flags[r["job_id"]].append(FlagRow(
-                r["job_id"], r["kind"], r["step"], json.loads(r["detail"] or "{}"),
-                _time(r["at"]),
-            ))  # type: ignore[arg-type]
-        deciders = {h.decided_by for hs in data.handoffs.values() for h in hs if h.decided_by}
-        data.names.update(await self.names(deciders - set(data.names)))
+        await self._jobs(data, f"{JOBS} WHERE jobs.id IN ({RELEVANT}) ORDER BY jobs.id",
+                         params)
+        await self._handoffs(data, f"SELECT * FROM handoffs WHERE job_id IN ({RELEVANT})",
+                             params)
+        for r in await self._all(ACTIVITY, params):
+            if r["last_activity"]:
+                data.last_activity[r["id"]] = _time(r["last_activity"])  # type: ignore
+            if r["touched"]:
+                data.touched.add(r["id"])
+        for r in await self._all(EVENTS, params):
+            data.events[r["job_id"]].append(_event(r))
+        if self.model:
+            await self._answers(data, f"""SELECT * FROM answers WHERE step = :model
+                                          AND job_id IN ({RELEVANT})""",
+                                params | {"model": self.model})
+        await self._part_ends(data, params)
+        await self._flags(data, f"SELECT * FROM flags WHERE job_id IN ({RELEVANT}) ORDER BY id",
+                          params)
+        await self._deciders(data)
         return data
+
+    async def answers_of(self, job_ids: Iterable[int]) -> dict[int, dict[str, Answer]]:
+        """Every answer of these jobs."""
+        data = ReportData()
+        await self._answers(data, f"SELECT * FROM answers WHERE job_id IN ({_ids(job_ids)})",
+                            {})
+        return data.answers
+
+    async def answer_steps(self, start: datetime, end: datetime) -> set[str]:
+        """The steps answered in the jobs created in [start, end)."""
+        rows = await self._all(f"SELECT DISTINCT step FROM answers WHERE job_id IN ({CREATED})",
+                               {"start": iso(start), "end": iso(end)})
+        return {r["step"] for r in rows}
+
+    async def created(self, start: datetime, end: datetime) -> AsyncIterator[ReportData]:
+        """The jobs created in [start, end) with everything around them, `BATCH` jobs at a
+        time in id order (each batch read in its own statements: memory stays constant, and
+        the bot's statements take their turns between batches)."""
+        after = 0
+        params = {"start": iso(start), "end": iso(end)}
+        while True:
+            data = ReportData()
+            await self._jobs(data, f"""{JOBS} WHERE jobs.created_at >= :start
+                AND jobs.created_at < :end AND jobs.id > :after ORDER BY jobs.id
+                LIMIT {BATCH}""", params | {"after": after})
+            if not data.jobs:
+                return
+            ids = _ids(data.jobs)
+            await self._handoffs(data, f"SELECT * FROM handoffs WHERE job_id IN ({ids})", {})
+            await self._answers(data, f"SELECT * FROM answers WHERE job_id IN ({ids})", {})
+            await self._flags(data, f"SELECT * FROM flags WHERE job_id IN ({ids}) ORDER BY id",
+                              {})
+            await self._deciders(data)
+            yield data
+            after = max(data.jobs)
 
     async def names(self, user_ids: set[int]) -> dict[int, str]:
         """Display names of these users (unknown ids are left out)."""
@@ -204,3 +265,62 @@ class Reports:
         )
         return {r["id"]: person_name(r["first_name"], r["last_name"], r["username"], r["id"])
                 for r in rows}
+
+    async def _jobs(self, data: ReportData, sql: str, params: dict[str, Any]) -> None:
+        for r in await self._all(sql, params):
+            data.jobs[r["id"]] = job = _job_row(r)
+            data.names[r["installer_id"]] = job.installer_name
+
+    async def _handoffs(self, data: ReportData, sql: str, params: dict[str, Any]) -> None:
+        for r in await self._all(f"{sql} ORDER BY id", params):
+            data.handoffs[r["job_id"]].append(HandoffRow(
+                r["id"], r["job_id"], _time(r["created_at"]), r["decision"], r["decided_by"],
+                _time(r["decided_at"]), r["reason"], r["redo_part"],
+            ))  # type: ignore[arg-type]
+
+    async def _answers(self, data: ReportData, sql: str, params: dict[str, Any]) -> None:
+        for r in await self._all(sql, params):
+            data.answers[r["job_id"]][r["step"]] = Answer(
+                r["step"], json.loads(r["value"]), r["source"], _time(r["answered_at"])
+            )  # type: ignore[arg-type]
+
+    async def _flags(self, data: ReportData, sql: str, params: dict[str, Any]) -> None:
+        for r in await self._all(sql, params):
+            data.flags[r["job_id"]].append(FlagRow(
+                r["job_id"], r["kind"], r["step"], json.loads(r["detail"] or "{}"),
+                _time(r["at"]),
+            ))  # type: ignore[arg-type]
+
+    async def _deciders(self, data: ReportData) -> None:
+        deciders = {h.decided_by for hs in data.handoffs.values() for h in hs if h.decided_by}
+        data.names.update(await self.names(deciders - set(data.names)))
+
+    async def _part_ends(self, data: ReportData, params: dict[str, Any]) -> None:
+        """Per part, the last answer up to the first submission, of the jobs first submitted
+        in the period: grouped in SQL, the step read from the entry's JSON."""
+        if not self.parts:
+            return
+        if self.store.dialect == "postgresql":
+            step = "split_part(CAST(a.detail AS json) ->> 'step', '.', 1)"
+        else:
+            key = "json_extract(a.detail, '$.step')"
+            step = (f"CASE WHEN instr({key}, '.') > 0 THEN substr({key}, 1, instr({key}, '.') - 1)"
+                    f" ELSE {key} END")
+        names = {f"s{i}": s for i, s in enumerate(self.parts)}
+        cases = " ".join(f"WHEN :{n} THEN :{n}_part" for n in names)
+        binds = names | {f"{n}_part": self.parts[s] for n, s in names.items()}
+        actions = ", ".join(f"'{a}'" for a in ANSWER_ACTIONS)
+        rows = await self._all(f"""
+            SELECT job_id, part, MAX(at) AS at FROM (
+                SELECT a.job_id, CASE {step} {cases} END AS part, a.at
+                FROM ({FIRSTS}) AS firsts JOIN audit a ON a.job_id = firsts.job_id
+                WHERE firsts.at >= :start AND firsts.at < :end
+                  AND a.action IN ({actions}) AND a.at <= firsts.at AND a.at < :end
+            ) AS answered WHERE part IS NOT NULL GROUP BY job_id, part""", params | binds)
+        for r in rows:
+            data.part_ends[r["job_id"]][r["part"]] = _time(r["at"])  # type: ignore[assignment]
+
+
+def _event(r: RowMapping) -> Event:
+    return Event(r["job_id"], _time(r["at"]), r["actor_id"], r["action"],
+                 json.loads(r["detail"] or "{}"))  # type: ignore[arg-type]
