@@ -105,6 +105,7 @@ class Loader:
             self.pg = await asyncpg.connect(self.target.replace("+asyncpg", ""))
         else:
             self.lite = sqlite3.connect(self.target.removeprefix("sqlite:///"))
+            self.lite.execute("PRAGMA journal_mode=OFF")  # the store sets WAL when it opens
             self.lite.execute("PRAGMA synchronous=OFF")
 
     async def close(self) -> None:
@@ -325,7 +326,7 @@ async def generate(url: str, jobs: int) -> None:
         await loader.sql("ANALYZE")
     finally:
         await loader.close()
-    print(f"generated {jobs} jobs in {time.perf_counter() - began:.1f} s")
+    print(f"generated {jobs} jobs in {time.perf_counter() - began:.1f} s", flush=True)
 
 
 def catalog_models(catalog: Catalog) -> list[str]:

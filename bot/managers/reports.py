@@ -22,9 +22,11 @@ from bot.store import Answer, Store
 # Jobs a report over [start, end) may mention: every job created before the end that is
 # still open, waiting or to be fixed, or that changed after the start (its state at the end
 # of the period may differ from today's). Jobs unchanged since before the start are as
-# they were then. Indexes (revision 009): `jobs_status_updated` and `jobs_updated_created`.
-RELEVANT = """SELECT id FROM jobs WHERE created_at < :end
-              AND (status IN ('open', 'submitted', 'rejected') OR updated_at >= :start)"""
+# they were then. One indexed read each (`jobs_status_updated`, `jobs_updated_created`):
+# `created_at || ''` keeps the planner off `jobs_created`, which would read every older job.
+RELEVANT = """SELECT id FROM jobs WHERE status IN ('open', 'submitted', 'rejected')
+                AND created_at || '' < :end
+              UNION SELECT id FROM jobs WHERE updated_at >= :start AND created_at || '' < :end"""
 # The jobs columns JobRow names (`pending` only by its step), and the joined user columns.
 KNOWN_COLUMNS = {
     "id", "visit_id", "installer_id", "chat_id", "status", "cursor", "pending",
@@ -47,13 +49,6 @@ ACTIVITY = f"""SELECT jobs.id,
 EVENTS = f"""SELECT * FROM audit WHERE job_id IN ({RELEVANT}) AND at < :end
              AND action IN ('submitted', 'flag') ORDER BY at, id"""
 # A job's first submission: the earliest of its audit entries, hand-offs and `submitted_at`.
-FIRSTS = f"""SELECT job_id, MIN(at) AS at FROM (
-        SELECT id AS job_id, submitted_at AS at FROM jobs
-        WHERE id IN ({RELEVANT}) AND submitted_at IS NOT NULL
-        UNION ALL SELECT job_id, created_at FROM handoffs WHERE job_id IN ({RELEVANT})
-        UNION ALL SELECT job_id, at FROM audit WHERE job_id IN ({RELEVANT})
-          AND action = 'submitted' AND at < :end
-    ) AS submissions GROUP BY job_id"""
 ANSWER_ACTIONS = ("answer", "safety_confirmed")
 # Jobs created in [start, end): the export (index `jobs_created`), a batch at a time.
 CREATED = "SELECT id FROM jobs WHERE created_at >= :start AND created_at < :end"
@@ -137,9 +132,8 @@ class ReportData:
 
     For a summary, `events` holds only submissions and flags, `answers` only the model
     chosen, and the rest of the audit trail comes aggregated: `last_activity` (the
-    installer's latest entry up to the report's moment), `touched` (jobs with an entry in
-    the period) and `part_ends` (per part, the last answer up to the job's first submission,
-    for jobs first submitted in the period).
+    installer's latest entry up to the report's moment) and `touched` (jobs with an entry in
+    the period); `Reports.part_ends` reads how long the parts took.
     """
 
     jobs: dict[int, JobRow] = field(default_factory=dict)
@@ -150,7 +144,6 @@ class ReportData:
     names: dict[int, str] = field(default_factory=dict)
     last_activity: dict[int, datetime] = field(default_factory=dict)
     touched: set[int] = field(default_factory=set)
-    part_ends: dict[int, dict[str, datetime]] = field(default_factory=lambda: defaultdict(dict))
 
 
 def person_name(first: str | None, last: str | None, username: str | None, user_id: int) -> str:
@@ -214,7 +207,6 @@ class Reports:
             await self._answers(data, f"""SELECT * FROM answers WHERE step = :model
                                           AND job_id IN ({RELEVANT})""",
                                 params | {"model": self.model})
-        await self._part_ends(data, params)
         await self._flags(data, f"SELECT * FROM flags WHERE job_id IN ({RELEVANT}) ORDER BY id",
                           params)
         await self._deciders(data)
@@ -234,26 +226,33 @@ class Reports:
         return {r["step"] for r in rows}
 
     async def created(self, start: datetime, end: datetime) -> AsyncIterator[ReportData]:
-        """The jobs created in [start, end) with everything around them, `BATCH` jobs at a
-        time in id order (each batch read in its own statements: memory stays constant, and
-        the bot's statements take their turns between batches)."""
-        after = 0
+        """The jobs created in [start, end) with everything around them, in order of
+        creation, `BATCH` jobs at a time (each batch read in its own statements, from where
+        the last one ended: memory stays constant, and the bot's statements take their turns
+        between batches)."""
+        after: tuple[str, int] = ("", 0)
         params = {"start": iso(start), "end": iso(end)}
         while True:
             data = ReportData()
             await self._jobs(data, f"""{JOBS} WHERE jobs.created_at >= :start
-                AND jobs.created_at < :end AND jobs.id > :after ORDER BY jobs.id
-                LIMIT {BATCH}""", params | {"after": after})
+                AND jobs.created_at < :end AND (jobs.created_at, jobs.id) > (:at, :id)
+                ORDER BY jobs.created_at, jobs.id LIMIT {BATCH}""",
+                params | {"at": after[0], "id": after[1]})
             if not data.jobs:
                 return
-            ids = _ids(data.jobs)
-            await self._handoffs(data, f"SELECT * FROM handoffs WHERE job_id IN ({ids})", {})
-            await self._answers(data, f"SELECT * FROM answers WHERE job_id IN ({ids})", {})
+            last = list(data.jobs.values())[-1]
+            batch = params | {"at": after[0], "id": after[1], "last_at": iso(last.created_at),
+                              "last_id": last.id}
+            ids = """SELECT id FROM jobs WHERE created_at >= :start AND created_at < :end
+                      AND (created_at, id) > (:at, :id)
+                      AND (created_at, id) <= (:last_at, :last_id)"""  # the same text each time
+            await self._handoffs(data, f"SELECT * FROM handoffs WHERE job_id IN ({ids})", batch)
+            await self._answers(data, f"SELECT * FROM answers WHERE job_id IN ({ids})", batch)
             await self._flags(data, f"SELECT * FROM flags WHERE job_id IN ({ids}) ORDER BY id",
-                              {})
+                              batch)
             await self._deciders(data)
             yield data
-            after = max(data.jobs)
+            after = (iso(last.created_at), last.id)
 
     async def names(self, user_ids: set[int]) -> dict[int, str]:
         """Display names of these users (unknown ids are left out)."""
@@ -295,30 +294,62 @@ class Reports:
         deciders = {h.decided_by for hs in data.handoffs.values() for h in hs if h.decided_by}
         data.names.update(await self.names(deciders - set(data.names)))
 
-    async def _part_ends(self, data: ReportData, params: dict[str, Any]) -> None:
-        """Per part, the last answer up to the first submission, of the jobs first submitted
-        in the period: grouped in SQL, the step read from the entry's JSON."""
-        if not self.parts:
-            return
+    async def part_ends(self, firsts: Mapping[int, datetime], end: datetime
+                        ) -> dict[int, dict[str, datetime]]:
+        """Per job (`firsts`: its first submission) and part, the last answer up to that
+        submission, from the audit trail before `end`.
+
+        Grouped in SQL, one row a job with the parts in columns, in the index's order (no
+        sort); the step is read from the entry's JSON. Jobs answered again after their first
+        submission (fixing a rejection) are then read entry by entry.
+        """
+        if not firsts or not self.parts:
+            return {}
+        parts = sorted(set(self.parts.values()))
+        ends: dict[int, dict[str, datetime]] = {}
+        late: list[int] = []
+        columns = ", ".join(f"MAX(CASE WHEN part = :p{i} THEN at END) AS p{i}"
+                            for i in range(len(parts)))
+        for r in await self._answered(firsts, f"job_id, {columns}, MAX(at) AS latest",
+                                      "GROUP BY job_id", end, parts):
+            if _time(r["latest"]) > firsts[r["job_id"]]:  # type: ignore[operator]
+                late.append(r["job_id"])
+                continue
+            ends[r["job_id"]] = {p: _time(r[f"p{i}"]) for i, p in enumerate(parts)
+                                 if r[f"p{i}"]}  # type: ignore[misc]
+        for r in await self._answered({j: firsts[j] for j in late}, "job_id, part, at",
+                                      "", end, parts):
+            at = _time(r["at"])
+            assert at is not None
+            if r["part"] is not None and at <= firsts[r["job_id"]]:
+                found = ends.setdefault(r["job_id"], {})
+                found[r["part"]] = max(found.get(r["part"], at), at)
+        return ends
+
+    async def _answered(self, jobs: Iterable[int], select: str, group: str, end: datetime,
+                        parts: list[str]) -> list[RowMapping]:
+        """`select` over the answer entries of these jobs before `end`, each with its part
+        (None: a step the procedure no longer has), `group`ed."""
         if self.store.dialect == "postgresql":
-            step = "split_part(CAST(a.detail AS json) ->> 'step', '.', 1)"
+            key, prefix = "CAST(a.detail AS json) ->> 'step'", "split_part(step, '.', 1)"
+            unflattened = "LIMIT ALL"
         else:
             key = "json_extract(a.detail, '$.step')"
-            step = (f"CASE WHEN instr({key}, '.') > 0 THEN substr({key}, 1, instr({key}, '.') - 1)"
-                    f" ELSE {key} END")
+            prefix = "substr(step || '.', 1, instr(step || '.', '.') - 1)"
+            unflattened = "LIMIT -1"  # each step read once, not once per use
         names = {f"s{i}": s for i, s in enumerate(self.parts)}
-        cases = " ".join(f"WHEN :{n} THEN :{n}_part" for n in names)
-        binds = names | {f"{n}_part": self.parts[s] for n, s in names.items()}
+        cases = " ".join(f"WHEN :{n} THEN :p{parts.index(self.parts[s])}"
+                         for n, s in names.items())
+        binds = names | {f"p{i}": p for i, p in enumerate(parts)} | {"end": iso(end)}
         actions = ", ".join(f"'{a}'" for a in ANSWER_ACTIONS)
-        rows = await self._all(f"""
-            SELECT job_id, part, MAX(at) AS at FROM (
-                SELECT a.job_id, CASE {step} {cases} END AS part, a.at
-                FROM ({FIRSTS}) AS firsts JOIN audit a ON a.job_id = firsts.job_id
-                WHERE firsts.at >= :start AND firsts.at < :end
-                  AND a.action IN ({actions}) AND a.at <= firsts.at AND a.at < :end
-            ) AS answered WHERE part IS NOT NULL GROUP BY job_id, part""", params | binds)
-        for r in rows:
-            data.part_ends[r["job_id"]][r["part"]] = _time(r["at"])  # type: ignore[assignment]
+        return await self._all(f"""
+            SELECT {select} FROM (
+                SELECT job_id, CASE {prefix} {cases} END AS part, at FROM (
+                    SELECT a.job_id, {key} AS step, a.at FROM audit a
+                    WHERE a.job_id IN ({_ids(sorted(jobs))}) AND a.action IN ({actions})
+                      AND a.at < :end {unflattened}
+                ) AS steps {unflattened}
+            ) AS answered {group}""", binds)
 
 
 def _event(r: RowMapping) -> Event:

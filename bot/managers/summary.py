@@ -191,12 +191,17 @@ class Summaries:
         other_flags: dict[str, set[int]] = defaultdict(set)
         stuck: list[JobRow] = []
 
+        submitted = {job.id: _submissions(job, data.handoffs.get(job.id, []),
+                                          data.events.get(job.id, []))
+                     for job in data.jobs.values()}
+        part_ends = await self.reports.part_ends(
+            {j: times[0] for j, times in submitted.items() if times and inside(times[0])}, end)
         for job in data.jobs.values():
             if job.created_at > as_of:
                 continue
             handoffs = data.handoffs.get(job.id, [])
             events = data.events.get(job.id, [])
-            submissions = _submissions(job, handoffs, events)
+            submissions = submitted[job.id]
             active = (
                 inside(job.created_at) or inside(job.closed_at) or job.id in data.touched
                 or any(inside(t) for t in submissions)
@@ -242,7 +247,7 @@ class Summaries:
                 summary.stopped.append(Stopped(job.id, name, job.stop_reason))
             if submissions and inside(submissions[0]):
                 job_samples.append((submissions[0] - job.created_at, job.id))
-                ends = data.part_ends.get(job.id, {})
+                ends = part_ends.get(job.id, {})
                 for part, took in _part_times(procedure, job, ends, submissions[0]).items():
                     part_samples[part].append((took, job.id))
             if not active:
