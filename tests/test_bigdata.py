@@ -83,7 +83,7 @@ async def _export_peak(url: str, period: Period) -> tuple[int, int]:
 
 async def test_the_export_streams_in_constant_memory(tmp_path: Path,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    jobs = 100
+    jobs = 40
     monkeypatch.setattr(reports, "BATCH", jobs // 2)  # two batches held at most: one written,
     tz = Settings(_env_file=None, timezone="Europe/Berlin").tz  # type: ignore[call-arg]
     everything = Period(date(2020, 1, 1), date(2026, 3, 31), tz)
