@@ -22,7 +22,7 @@ from bot.store import Answer, Store
 # Jobs a report over [start, end) may mention: every job created before the end that is
 # still open, waiting or to be fixed, or that changed after the start (its state at the end
 # of the period may differ from today's). Jobs unchanged since before the start are as
-# they were then. One indexed read each (`jobs_status_updated`, `jobs_updated_created`):
+# they were then. One indexed read each (`jobs_unfinished`, `jobs_updated_created`):
 # `created_at || ''` keeps the planner off `jobs_created`, which would read every older job.
 RELEVANT = """SELECT id FROM jobs WHERE status IN ('open', 'submitted', 'rejected')
                 AND created_at || '' < :end
@@ -48,7 +48,7 @@ ACTIVITY = f"""SELECT jobs.id,
 # Audit entries the summary reads one by one (index `audit_job_action_at`).
 EVENTS = f"""SELECT * FROM audit WHERE job_id IN ({RELEVANT}) AND at < :end
              AND action IN ('submitted', 'flag') ORDER BY at, id"""
-# A job's first submission: the earliest of its audit entries, hand-offs and `submitted_at`.
+# What an answer's audit entry is called (`Reports.part_ends`).
 ANSWER_ACTIONS = ("answer", "safety_confirmed")
 # Jobs created in [start, end): the export (index `jobs_created`), a batch at a time.
 CREATED = "SELECT id FROM jobs WHERE created_at >= :start AND created_at < :end"
