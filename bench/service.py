@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import statistics
@@ -71,12 +72,51 @@ async def walk_for(w: World, seconds: float) -> tuple[int, float]:
     return sum(len(p.sent) for p in w.installers), time.monotonic() - began
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of a process and its waited-for children, from /proc."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return 0.0
+    return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def server_pids(cluster: Cluster | None) -> list[int]:
+    """The PostgreSQL cluster's processes: the postmaster and its children."""
+    if cluster is None:
+        return []
+    postmaster = int((cluster.root / "data" / "postmaster.pid").read_text().split()[0])
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == postmaster:
+                children.append(int(stat.parent.name))
+    return [postmaster, *children]
+
+
 async def bot_run(workdir: Path, installers: int, instances: int, url: str,
-                  seconds: float) -> dict[str, float]:
+                  seconds: float, cluster: Cluster | None = None) -> dict[str, float]:
+    """One configuration's run: throughput, latency, and CPU per answer of each instance, of
+    the database server and of this process (emulator, fakes, installers)."""
     async with fleet_world(workdir, installers, instances, url, use_nginx=have_nginx()) as w:
+        pids = [bot.proc.pid for bot in w.bot.instances]  # type: ignore[attr-defined]
+        before = [cpu_seconds(p) for p in pids]
+        server = server_pids(cluster)
+        server_before = sum(cpu_seconds(p) for p in server)
+        own = time.process_time()
         answers, wall = await walk_for(w, seconds)
+        bots = [cpu_seconds(p) - b for p, b in zip(pids, before, strict=True)]
+        server_cpu = sum(cpu_seconds(p) for p in server_pids(cluster)) - server_before
+        own = time.process_time() - own
         lat = latencies(w)
-    return figures(answers, wall, lat)
+    result = figures(answers, wall, lat)
+    per = 1000 / max(answers, 1)
+    result["bot_cpu_ms"] = sum(bots) * per
+    result["bot_cpu_ms_each"] = [round(b * per, 1) for b in bots]  # type: ignore[assignment]
+    result["pg_cpu_ms"] = server_cpu * per
+    result["driver_cpu_ms"] = own * per
+    result["cpu_busy"] = (sum(bots) + server_cpu + own) / wall / (os.cpu_count() or 1)
+    return result
 
 
 def figures(answers: int, wall: float, lat: list[float]) -> dict[str, float]:
@@ -184,7 +224,7 @@ async def run(args: argparse.Namespace) -> None:
                     assert cluster is not None
                     with cluster.database() as url:
                         results[name] = await bot_run(workdir, args.installers, instances,
-                                                      url, args.seconds)
+                                                      url, args.seconds, cluster)
             print(f"  {name:<9} {json.dumps(results[name])}", file=sys.stderr, flush=True)
     finally:
         if cluster is not None:
@@ -192,12 +232,15 @@ async def run(args: argparse.Namespace) -> None:
     print(f"{args.installers} installers, {args.seconds:.0f} s a configuration, proxy: "
           f"{'nginx' if have_nginx() else 'python round-robin'}, {os.cpu_count()} cores")
     print(f"  {'config':<10} {'answers':>8} {'answers/s':>10} {'median ms':>10} {'p95 ms':>8}"
-          f" {'vs pg x1':>9}")
+          f" {'vs pg x1':>9}  CPU ms per answer: bots (each), PostgreSQL, driver; cores busy")
     base = results.get("pg-1", {}).get("per_s")
     for name, r in results.items():
         ratio = f"{r['per_s'] / base:.2f}" if base else "-"
+        cpu = (f"{r['bot_cpu_ms']:.1f} {r['bot_cpu_ms_each']}, {r['pg_cpu_ms']:.1f}, "
+               f"{r['driver_cpu_ms']:.1f}; {r['cpu_busy'] * 100:.0f}%"
+               if "bot_cpu_ms" in r else "")
         print(f"  {name:<10} {r['answers']:>8.0f} {r['per_s']:>10.1f} {r['median_ms']:>10.0f} "
-              f"{r['p95_ms']:>8.0f} {ratio:>9}")
+              f"{r['p95_ms']:>8.0f} {ratio:>9}  {cpu}")
 
 
 def main() -> None:

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import io
 import logging
+import tempfile
 from collections.abc import Awaitable, Callable
 
-from telegram import LinkPreviewOptions, Update
+from telegram import InputFile, LinkPreviewOptions, Update
 from telegram.constants import ParseMode
 from telegram.ext import Application, BaseHandler, CommandHandler
 
@@ -86,16 +88,21 @@ async def export_command(update: Update, context: PinpointContext) -> None:
         await context.bot.send_message(chat_id, texts.get("summary_report.export_usage"),
                                        parse_mode=ParseMode.HTML)
         return
-    text, count = await services.summaries.export_csv(period, texts)
     values = {"first": period.first.isoformat(), "last": period.last.isoformat()}
-    if not count:
-        await context.bot.send_message(chat_id, texts.get("summary_report.export_none",
-                                                          **values))
-        return
-    await context.bot.send_document(
-        chat_id, text.encode("utf-8-sig"), filename=export_name(period),
-        caption=texts.get("summary_report.export_caption", count=count, tz=tz.key, **values),
-    )
+    with tempfile.TemporaryFile() as file:  # written row by row, uploaded as it is read
+        text = io.TextIOWrapper(file, encoding="utf-8-sig", newline="")
+        count = await services.summaries.export_csv(period, text, texts)
+        text.detach()
+        if not count:
+            await context.bot.send_message(chat_id, texts.get("summary_report.export_none",
+                                                              **values))
+            return
+        file.seek(0)
+        await context.bot.send_document(
+            chat_id, InputFile(file, filename=export_name(period), read_file_handle=False),
+            caption=texts.get("summary_report.export_caption", count=count, tz=tz.key,
+                              **values),
+        )
     await services.store.audit(update.effective_user.id, None, "exported",
                                {**values, "jobs": count})
 

@@ -74,8 +74,7 @@ async def amain(
     services = await Services.create(settings, sync_roles=False)
     try:
         if args.csv:
-            text, _ = await services.summaries.export_csv(period)
-            out.write(text)
+            await services.summaries.export_csv(period, out)
             return 0
         summary = await services.summaries.compute(period, now)
         texts = services.texts.of(services.languages.manager)  # MANAGER_LANGUAGE

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -21,9 +22,11 @@ from bot.store import Answer, Store
 # Jobs a report over [start, end) may mention: every job created before the end that is
 # still open, waiting or to be fixed, or that changed after the start (its state at the end
 # of the period may differ from today's). Jobs unchanged since before the start are as
-# they were then.
-RELEVANT = """SELECT id FROM jobs WHERE created_at < :end
-              AND (status IN ('open', 'submitted', 'rejected') OR updated_at >= :start)"""
+# they were then. One indexed read each (`jobs_unfinished`, `jobs_updated_created`):
+# `created_at || ''` keeps the planner off `jobs_created`, which would read every older job.
+RELEVANT = """SELECT id FROM jobs WHERE status IN ('open', 'submitted', 'rejected')
+                AND created_at || '' < :end
+              UNION SELECT id FROM jobs WHERE updated_at >= :start AND created_at || '' < :end"""
 # The jobs columns JobRow names (`pending` only by its step), and the joined user columns.
 KNOWN_COLUMNS = {
     "id", "visit_id", "installer_id", "chat_id", "status", "cursor", "pending",
@@ -31,8 +34,25 @@ KNOWN_COLUMNS = {
     "submitted_at", "closed_at", "reminded_at", "first_name", "last_name", "username",
     "account",
 }
-# Jobs created in [start, end): the export.
+JOBS = """SELECT jobs.*, users.first_name, users.last_name, users.username,
+                 users.installer_id AS account
+          FROM jobs JOIN users ON users.id = jobs.installer_id"""
+# Per job, from the audit trail (index `audit_job_actor_at`): the installer's latest entry up
+# to the report's moment, and whether anything happened inside the period.
+ACTIVITY = f"""SELECT jobs.id,
+    (SELECT MAX(a.at) FROM audit a WHERE a.job_id = jobs.id AND a.actor_id = jobs.installer_id
+       AND a.at <= :as_of AND a.at < :end) AS last_activity,
+    (SELECT 1 FROM audit a WHERE a.job_id = jobs.id AND a.at >= :start AND a.at < :end
+       LIMIT 1) AS touched
+    FROM jobs WHERE jobs.id IN ({RELEVANT})"""
+# Audit entries the summary reads one by one (index `audit_job_action_at`).
+EVENTS = f"""SELECT * FROM audit WHERE job_id IN ({RELEVANT}) AND at < :end
+             AND action IN ('submitted', 'flag') ORDER BY at, id"""
+# What an answer's audit entry is called (`Reports.part_ends`).
+ANSWER_ACTIONS = ("answer", "safety_confirmed")
+# Jobs created in [start, end): the export (index `jobs_created`), a batch at a time.
 CREATED = "SELECT id FROM jobs WHERE created_at >= :start AND created_at < :end"
+BATCH = 500
 
 
 def iso(moment: datetime) -> str:
@@ -108,7 +128,13 @@ class FlagRow:
 @dataclass
 class ReportData:
     """Jobs by id and, per job, their hand-offs, audit events, answers and flags (oldest
-    first), plus the names of everyone involved."""
+    first), plus the names of everyone involved.
+
+    For a summary, `events` holds only submissions and flags, `answers` only the model
+    chosen, and the rest of the audit trail comes aggregated: `last_activity` (the
+    installer's latest entry up to the report's moment) and `touched` (jobs with an entry in
+    the period); `Reports.part_ends` reads how long the parts took.
+    """
 
     jobs: dict[int, JobRow] = field(default_factory=dict)
     handoffs: dict[int, list[HandoffRow]] = field(default_factory=lambda: defaultdict(list))
@@ -116,6 +142,8 @@ class ReportData:
     answers: dict[int, dict[str, Answer]] = field(default_factory=lambda: defaultdict(dict))
     flags: dict[int, list[FlagRow]] = field(default_factory=lambda: defaultdict(list))
     names: dict[int, str] = field(default_factory=dict)
+    last_activity: dict[int, datetime] = field(default_factory=dict)
+    touched: set[int] = field(default_factory=set)
 
 
 def person_name(first: str | None, last: str | None, username: str | None, user_id: int) -> str:
@@ -124,75 +152,107 @@ def person_name(first: str | None, last: str | None, username: str | None, user_
     return name or (f"@{username}" if username else str(user_id))
 
 
+def _job_row(r: RowMapping) -> JobRow:
+    pending = json.loads(r["pending"]) if r["pending"] else None
+    return JobRow(
+        id=r["id"], visit_id=r["visit_id"], installer_id=r["installer_id"],
+        chat_id=r["chat_id"], status=r["status"], cursor=r["cursor"],
+        pending_step=pending.get("step") if isinstance(pending, dict) else None,
+        prompt_message_id=r["prompt_message_id"], stop_reason=r["stop_reason"],
+        reopened_part=r["reopened_part"], created_at=_time(r["created_at"]),
+        updated_at=_time(r["updated_at"]), submitted_at=_time(r["submitted_at"]),
+        closed_at=_time(r["closed_at"]), reminded_at=_time(r["reminded_at"]),
+        installer_name=person_name(r["first_name"], r["last_name"], r["username"],
+                                   r["installer_id"]),
+        installer_username=r["username"], installer_account=r["account"],
+        extra={k: r[k] for k in r.keys() if k not in KNOWN_COLUMNS},  # noqa: SIM118
+    )  # type: ignore[arg-type]
+
+
+def _ids(job_ids: Iterable[int]) -> str:
+    """Job ids as a literal SQL list (integers only)."""
+    return ",".join(str(int(i)) for i in job_ids) or "NULL"
+
+
 class Reports:
     """The reports' queries over a `Store`."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, parts: Mapping[str, str], model: str | None) -> None:
+        """`parts`: the procedure's part of each step id (answers are grouped by part in SQL);
+        `model`: the step whose answer is the station's model (read for every job)."""
         self.store = store
+        self.parts = dict(parts)
+        self.model = model
 
     async def _all(self, sql: str, params: dict[str, Any]) -> list[RowMapping]:
         return await self.store.fetch_all(sql, params)
 
-    async def load(self, start: datetime, end: datetime, created_only: bool = False) -> ReportData:
-        """Everything about the jobs of [start, end): the relevant jobs, or (`created_only`)
-        the jobs created in the range. Audit events after `end` are left out."""
-        selection = CREATED if created_only else RELEVANT
-        params = {"start": iso(start), "end": iso(end)}
+    async def load(self, start: datetime, end: datetime, as_of: datetime) -> ReportData:
+        """What a summary of [start, end) as of `as_of` reads: the relevant jobs with their
+        hand-offs, submissions, flags and chosen model, and the audit trail aggregated."""
+        params = {"start": iso(start), "end": iso(end), "as_of": iso(as_of)}
         data = ReportData()
-        for r in await self._all(
-            f"""SELECT jobs.*, users.first_name, users.last_name, users.username,
-                       users.installer_id AS account
-                FROM jobs JOIN users ON users.id = jobs.installer_id
-                WHERE jobs.id IN ({selection}) ORDER BY jobs.id""",
-            params,
-        ):
-            pending = json.loads(r["pending"]) if r["pending"] else None
-            data.jobs[r["id"]] = JobRow(
-                id=r["id"], visit_id=r["visit_id"], installer_id=r["installer_id"],
-                chat_id=r["chat_id"], status=r["status"], cursor=r["cursor"],
-                pending_step=pending.get("step") if isinstance(pending, dict) else None,
-                prompt_message_id=r["prompt_message_id"], stop_reason=r["stop_reason"],
-                reopened_part=r["reopened_part"], created_at=_time(r["created_at"]),
-                updated_at=_time(r["updated_at"]), submitted_at=_time(r["submitted_at"]),
-                closed_at=_time(r["closed_at"]), reminded_at=_time(r["reminded_at"]),
-                installer_name=person_name(r["first_name"], r["last_name"], r["username"],
-                                           r["installer_id"]),
-                installer_username=r["username"], installer_account=r["account"],
-                extra={k: r[k] for k in r.keys() if k not in KNOWN_COLUMNS},  # noqa: SIM118
-            )  # type: ignore[arg-type]
-            data.names[r["installer_id"]] = data.jobs[r["id"]].installer_name
-        for r in await self._all(
-            f"""SELECT * FROM handoffs WHERE job_id IN ({selection}) ORDER BY id""", params
-        ):
-            data.handoffs[r["job_id"]].append(HandoffRow(
-                r["id"], r["job_id"], _time(r["created_at"]), r["decision"], r["decided_by"],
-                _time(r["decided_at"]), r["reason"], r["redo_part"],
-            ))  # type: ignore[arg-type]
-        for r in await self._all(
-            f"""SELECT * FROM audit WHERE job_id IN ({selection}) AND at < :end
-                ORDER BY at, id""",
-            params,
-        ):
-            data.events[r["job_id"]].append(Event(
-                r["job_id"], _time(r["at"]), r["actor_id"], r["action"],
-                json.loads(r["detail"] or "{}"),
-            ))  # type: ignore[arg-type]
-        for r in await self._all(
-            f"SELECT * FROM answers WHERE job_id IN ({selection})", params
-        ):
-            data.answers[r["job_id"]][r["step"]] = Answer(
-                r["step"], json.loads(r["value"]), r["source"], _time(r["answered_at"])
-            )  # type: ignore[arg-type]
-        for r in await self._all(
-            f"SELECT * FROM flags WHERE job_id IN ({selection}) ORDER BY id", params
-        ):
-            data.flags[r["job_id"]].append(FlagRow(
-                r["job_id"], r["kind"], r["step"], json.loads(r["detail"] or "{}"),
-                _time(r["at"]),
-            ))  # type: ignore[arg-type]
-        deciders = {h.decided_by for hs in data.handoffs.values() for h in hs if h.decided_by}
-        data.names.update(await self.names(deciders - set(data.names)))
+        await self._jobs(data, f"{JOBS} WHERE jobs.id IN ({RELEVANT}) ORDER BY jobs.id",
+                         params)
+        await self._handoffs(data, f"SELECT * FROM handoffs WHERE job_id IN ({RELEVANT})",
+                             params)
+        for r in await self._all(ACTIVITY, params):
+            if r["last_activity"]:
+                data.last_activity[r["id"]] = _time(r["last_activity"])  # type: ignore
+            if r["touched"]:
+                data.touched.add(r["id"])
+        for r in await self._all(EVENTS, params):
+            data.events[r["job_id"]].append(_event(r))
+        if self.model:
+            await self._answers(data, f"""SELECT * FROM answers WHERE step = :model
+                                          AND job_id IN ({RELEVANT})""",
+                                params | {"model": self.model})
+        await self._flags(data, f"SELECT * FROM flags WHERE job_id IN ({RELEVANT}) ORDER BY id",
+                          params)
+        await self._deciders(data)
         return data
+
+    async def answers_of(self, job_ids: Iterable[int]) -> dict[int, dict[str, Answer]]:
+        """Every answer of these jobs."""
+        data = ReportData()
+        await self._answers(data, f"SELECT * FROM answers WHERE job_id IN ({_ids(job_ids)})",
+                            {})
+        return data.answers
+
+    async def answer_steps(self, start: datetime, end: datetime) -> set[str]:
+        """The steps answered in the jobs created in [start, end)."""
+        rows = await self._all(f"SELECT DISTINCT step FROM answers WHERE job_id IN ({CREATED})",
+                               {"start": iso(start), "end": iso(end)})
+        return {r["step"] for r in rows}
+
+    async def created(self, start: datetime, end: datetime) -> AsyncIterator[ReportData]:
+        """The jobs created in [start, end) with everything around them, in order of
+        creation, `BATCH` jobs at a time (each batch read in its own statements, from where
+        the last one ended: memory stays constant, and the bot's statements take their turns
+        between batches)."""
+        after: tuple[str, int] = ("", 0)
+        params = {"start": iso(start), "end": iso(end)}
+        while True:
+            data = ReportData()
+            await self._jobs(data, f"""{JOBS} WHERE jobs.created_at >= :start
+                AND jobs.created_at < :end AND (jobs.created_at, jobs.id) > (:at, :id)
+                ORDER BY jobs.created_at, jobs.id LIMIT {BATCH}""",
+                params | {"at": after[0], "id": after[1]})
+            if not data.jobs:
+                return
+            last = list(data.jobs.values())[-1]
+            batch = params | {"at": after[0], "id": after[1], "last_at": iso(last.created_at),
+                              "last_id": last.id}
+            ids = """SELECT id FROM jobs WHERE created_at >= :start AND created_at < :end
+                      AND (created_at, id) > (:at, :id)
+                      AND (created_at, id) <= (:last_at, :last_id)"""  # the same text each time
+            await self._handoffs(data, f"SELECT * FROM handoffs WHERE job_id IN ({ids})", batch)
+            await self._answers(data, f"SELECT * FROM answers WHERE job_id IN ({ids})", batch)
+            await self._flags(data, f"SELECT * FROM flags WHERE job_id IN ({ids}) ORDER BY id",
+                              batch)
+            await self._deciders(data)
+            yield data
+            after = (iso(last.created_at), last.id)
 
     async def names(self, user_ids: set[int]) -> dict[int, str]:
         """Display names of these users (unknown ids are left out)."""
@@ -204,3 +264,94 @@ class Reports:
         )
         return {r["id"]: person_name(r["first_name"], r["last_name"], r["username"], r["id"])
                 for r in rows}
+
+    async def _jobs(self, data: ReportData, sql: str, params: dict[str, Any]) -> None:
+        for r in await self._all(sql, params):
+            data.jobs[r["id"]] = job = _job_row(r)
+            data.names[r["installer_id"]] = job.installer_name
+
+    async def _handoffs(self, data: ReportData, sql: str, params: dict[str, Any]) -> None:
+        for r in await self._all(f"{sql} ORDER BY id", params):
+            data.handoffs[r["job_id"]].append(HandoffRow(
+                r["id"], r["job_id"], _time(r["created_at"]), r["decision"], r["decided_by"],
+                _time(r["decided_at"]), r["reason"], r["redo_part"],
+            ))  # type: ignore[arg-type]
+
+    async def _answers(self, data: ReportData, sql: str, params: dict[str, Any]) -> None:
+        for r in await self._all(sql, params):
+            data.answers[r["job_id"]][r["step"]] = Answer(
+                r["step"], json.loads(r["value"]), r["source"], _time(r["answered_at"])
+            )  # type: ignore[arg-type]
+
+    async def _flags(self, data: ReportData, sql: str, params: dict[str, Any]) -> None:
+        for r in await self._all(sql, params):
+            data.flags[r["job_id"]].append(FlagRow(
+                r["job_id"], r["kind"], r["step"], json.loads(r["detail"] or "{}"),
+                _time(r["at"]),
+            ))  # type: ignore[arg-type]
+
+    async def _deciders(self, data: ReportData) -> None:
+        deciders = {h.decided_by for hs in data.handoffs.values() for h in hs if h.decided_by}
+        data.names.update(await self.names(deciders - set(data.names)))
+
+    async def part_ends(self, firsts: Mapping[int, datetime], end: datetime
+                        ) -> dict[int, dict[str, datetime]]:
+        """Per job (`firsts`: its first submission) and part, the last answer up to that
+        submission, from the audit trail before `end`.
+
+        Grouped in SQL, one row a job with the parts in columns, in the index's order (no
+        sort); the step is read from the entry's JSON. Jobs answered again after their first
+        submission (fixing a rejection) are then read entry by entry.
+        """
+        if not firsts or not self.parts:
+            return {}
+        parts = sorted(set(self.parts.values()))
+        ends: dict[int, dict[str, datetime]] = {}
+        late: list[int] = []
+        columns = ", ".join(f"MAX(CASE WHEN part = :p{i} THEN at END) AS p{i}"
+                            for i in range(len(parts)))
+        for r in await self._answered(firsts, f"job_id, {columns}, MAX(at) AS latest",
+                                      "GROUP BY job_id", end, parts):
+            if _time(r["latest"]) > firsts[r["job_id"]]:  # type: ignore[operator]
+                late.append(r["job_id"])
+                continue
+            ends[r["job_id"]] = {p: _time(r[f"p{i}"]) for i, p in enumerate(parts)
+                                 if r[f"p{i}"]}  # type: ignore[misc]
+        for r in await self._answered({j: firsts[j] for j in late}, "job_id, part, at",
+                                      "", end, parts):
+            at = _time(r["at"])
+            assert at is not None
+            if r["part"] is not None and at <= firsts[r["job_id"]]:
+                found = ends.setdefault(r["job_id"], {})
+                found[r["part"]] = max(found.get(r["part"], at), at)
+        return ends
+
+    async def _answered(self, jobs: Iterable[int], select: str, group: str, end: datetime,
+                        parts: list[str]) -> list[RowMapping]:
+        """`select` over the answer entries of these jobs before `end`, each with its part
+        (None: a step the procedure no longer has), `group`ed."""
+        if self.store.dialect == "postgresql":
+            key, prefix = "CAST(a.detail AS json) ->> 'step'", "split_part(step, '.', 1)"
+            unflattened = "LIMIT ALL"
+        else:
+            key = "json_extract(a.detail, '$.step')"
+            prefix = "substr(step || '.', 1, instr(step || '.', '.') - 1)"
+            unflattened = "LIMIT -1"  # each step read once, not once per use
+        names = {f"s{i}": s for i, s in enumerate(self.parts)}
+        cases = " ".join(f"WHEN :{n} THEN :p{parts.index(self.parts[s])}"
+                         for n, s in names.items())
+        binds = names | {f"p{i}": p for i, p in enumerate(parts)} | {"end": iso(end)}
+        actions = ", ".join(f"'{a}'" for a in ANSWER_ACTIONS)
+        return await self._all(f"""
+            SELECT {select} FROM (
+                SELECT job_id, CASE {prefix} {cases} END AS part, at FROM (
+                    SELECT a.job_id, {key} AS step, a.at FROM audit a
+                    WHERE a.job_id IN ({_ids(sorted(jobs))}) AND a.action IN ({actions})
+                      AND a.at < :end {unflattened}
+                ) AS steps {unflattened}
+            ) AS answered {group}""", binds)
+
+
+def _event(r: RowMapping) -> Event:
+    return Event(r["job_id"], _time(r["at"]), r["actor_id"], r["action"],
+                 json.loads(r["detail"] or "{}"))  # type: ignore[arg-type]

@@ -13,13 +13,13 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TextIO
 
 from bot.config import Settings
 from bot.engine.plan import chosen_model
 from bot.engine.procedure import Procedure
 from bot.engine.records import Records
-from bot.managers.export import jobs_csv
+from bot.managers.export import write_jobs_csv
 from bot.managers.periods import Period
 from bot.managers.reports import Event, HandoffRow, JobRow, ReportData, Reports
 from bot.managers.where import Where, questions
@@ -27,7 +27,6 @@ from bot.store import Answer, Store
 from bot.texts import Texts
 
 FAILURE_KINDS = ("firmware_too_old", "checklist_failed")
-ANSWER_ACTIONS = ("answer", "safety_confirmed")
 Inside = Callable[[datetime | None], bool]
 
 
@@ -160,9 +159,10 @@ class Summaries:
     answers) and the settings (time zone, limits), nothing more."""
 
     def __init__(self, store: Store, records: Records, settings: Settings) -> None:
-        self.reports = Reports(store)
-        self.records = records
         self.procedure = records.procedure
+        self.reports = Reports(store, {step.id: step.part for step in self.procedure.steps},
+                               self.procedure.key("model"))
+        self.records = records
         self.catalog = records.catalog
         self.settings = settings
 
@@ -174,8 +174,8 @@ class Summaries:
         are of the jobs first submitted in the period (creation to first submission).
         """
         settings, procedure = self.settings, self.procedure
-        data = await self.reports.load(period.start, period.end)
         as_of = min(now, period.end)
+        data = await self.reports.load(period.start, period.end, as_of)
         summary = Summary(period, as_of, now,
                           timedelta(minutes=settings.stuck_after_minutes), procedure.parts)
         late_after = timedelta(minutes=settings.support_wait_minutes)
@@ -190,19 +190,26 @@ class Summaries:
         stations: Counter[tuple[str, str]] = Counter()
         failures: dict[tuple[int, str], Failure] = {}
         other_flags: dict[str, set[int]] = defaultdict(set)
+        stuck: list[JobRow] = []
 
+        submitted = {job.id: _submissions(job, data.handoffs.get(job.id, []),
+                                          data.events.get(job.id, []))
+                     for job in data.jobs.values()}
+        part_ends = await self.reports.part_ends(
+            {j: times[0] for j, times in submitted.items() if times and inside(times[0])}, end)
         for job in data.jobs.values():
             if job.created_at > as_of:
                 continue
             handoffs = data.handoffs.get(job.id, [])
             events = data.events.get(job.id, [])
-            submissions = _submissions(job, handoffs, events)
+            submissions = submitted[job.id]
             active = (
-                inside(job.created_at) or inside(job.closed_at)
-                or any(inside(e.at) for e in events) or any(inside(t) for t in submissions)
+                inside(job.created_at) or inside(job.closed_at) or job.id in data.touched
+                or any(inside(t) for t in submissions)
                 or any(inside(h.decided_at) for h in handoffs)
             )
-            state, since = _state_at(job, handoffs, events, submissions, as_of)
+            activity = max(job.created_at, data.last_activity.get(job.id, job.created_at))
+            state, since = _state_at(job, handoffs, activity, submissions, as_of)
             if state == "in_progress" and as_of - since >= summary.stuck_after:
                 state = "stuck"
             if not active and state not in ("waiting", "stuck", "to_fix"):
@@ -215,8 +222,8 @@ class Summaries:
                 waited = as_of - since
                 summary.waiting.append(Waiting(job.id, name, since, waited, waited >= late_after))
             elif state == "stuck":
-                where = self._where(job, data.answers.get(job.id, {}), as_of)
-                summary.stuck.append(Stuck(job.id, name, as_of - since, where))
+                stuck.append(job)
+                summary.stuck.append(Stuck(job.id, name, as_of - since, None))
             if inside(job.created_at):
                 person.started += 1
                 summary.started += 1
@@ -241,7 +248,8 @@ class Summaries:
                 summary.stopped.append(Stopped(job.id, name, job.stop_reason))
             if submissions and inside(submissions[0]):
                 job_samples.append((submissions[0] - job.created_at, job.id))
-                for part, took in _part_times(procedure, job, events, submissions[0]).items():
+                ends = part_ends.get(job.id, {})
+                for part, took in _part_times(procedure, job, ends, submissions[0]).items():
                     part_samples[part].append((took, job.id))
             if not active:
                 continue
@@ -253,6 +261,10 @@ class Summaries:
                 stations[key] += 1
             _collect_flags(job, data, events, inside, failures, other_flags)
 
+        answers = await self.reports.answers_of(j.id for j in stuck)
+        summary.stuck = [Stuck(s.job, s.installer, s.idle, self._where(
+            job, answers.get(job.id, {}), as_of)) for s, job in zip(summary.stuck, stuck,
+                                                                    strict=True)]
         summary.installers = sorted(
             people.values(), key=lambda p: (-sum(p.states.values()), p.name.lower(), p.user_id))
         summary.waiting.sort(key=lambda w: (-w.waited, w.job))
@@ -270,13 +282,13 @@ class Summaries:
         summary.other_flags = {k: len(v) for k, v in sorted(other_flags.items())}
         return summary
 
-    async def export_csv(self, period: Period,
-                         texts: Texts | None = None) -> tuple[str, int]:
-        """The CSV of the jobs created in the period (headers in the language of `texts`,
-        else the columns' ids), and how many there are."""
-        data = await self.reports.load(period.start, period.end, created_only=True)
-        return (jobs_csv(data, self.procedure, self.catalog, self.settings.tz, texts),
-                len(data.jobs))
+    async def export_csv(self, period: Period, out: TextIO, texts: Texts | None = None) -> int:
+        """Write the CSV of the jobs created in the period to `out`, row by row (headers in
+        the language of `texts`, else the columns' ids); how many jobs there are."""
+        start, end = period.start, period.end
+        present = await self.reports.answer_steps(start, end)
+        return await write_jobs_csv(out, self.reports.created(start, end), present,
+                                    self.procedure, self.catalog, self.settings.tz, texts)
 
     def _where(self, job: JobRow, answers: dict[str, Answer], as_of: datetime) -> Where | None:
         """The question the job waited on at `as_of`: its current one when the job has not
@@ -299,18 +311,17 @@ def _submissions(job: JobRow, handoffs: list[HandoffRow], events: list[Event]) -
 
 
 def _state_at(
-    job: JobRow, handoffs: list[HandoffRow], events: list[Event], submissions: list[datetime],
+    job: JobRow, handoffs: list[HandoffRow], activity: datetime, submissions: list[datetime],
     as_of: datetime,
 ) -> tuple[str, datetime]:
-    """The job's state at `as_of` and since when (for open jobs: its last activity).
+    """The job's state at `as_of` and since when (for open jobs: its last activity, the
+    latest of its creation and the installer's audit entries up to `as_of`).
 
     Rebuilt from the hand-offs and the audit trail, so a past day's report shows what was
     waiting or stuck at that day's end, not what is waiting now.
     """
     if job.status in ("cancelled", "stopped") and job.closed_at and job.closed_at <= as_of:
         return job.status, job.closed_at
-    activity = [job.created_at, *(e.at for e in events
-                                  if e.at <= as_of and e.actor_id == job.installer_id)]
     so_far = [h for h in handoffs if h.created_at <= as_of]
     if so_far:
         last = so_far[-1]
@@ -318,10 +329,9 @@ def _state_at(
             return "waiting", last.created_at
         if last.decision == "verified":
             return "verified", last.decided_at
-        acted = [t for t in activity if t > last.decided_at]
-        if not acted:
+        if activity <= last.decided_at:
             return "to_fix", last.decided_at
-        return "in_progress", max(acted)
+        return "in_progress", activity
     if [t for t in submissions if t <= as_of]:
         # Submitted, but no hand-off recorded: trust the job's status if it has not
         # changed since.
@@ -329,10 +339,10 @@ def _state_at(
             current = {"verified": "verified", "rejected": "to_fix",
                        "open": "in_progress"}.get(job.status, "waiting")
             if current == "in_progress":
-                return current, max(activity)
+                return current, activity
             return current, job.updated_at if current != "waiting" else submissions[-1]
         return "waiting", max(t for t in submissions if t <= as_of)
-    return "in_progress", max(activity)
+    return "in_progress", activity
 
 
 def _verified_inside(job: JobRow, handoffs: list[HandoffRow], inside: Inside) -> bool:
@@ -343,18 +353,12 @@ def _verified_inside(job: JobRow, handoffs: list[HandoffRow], inside: Inside) ->
 
 
 
-def _part_times(procedure: Procedure, job: JobRow, events: list[Event],
+def _part_times(procedure: Procedure, job: JobRow, ends: dict[str, datetime],
                 submitted: datetime) -> dict[str, timedelta]:
     """Time per part up to the first submission: from the previous part's last answer (or
-    the job's start) to the part's own last answer."""
-    last: dict[str, datetime] = {}
-    for e in events:
-        if e.at > submitted or e.action not in ANSWER_ACTIONS:
-            continue
-        step = str(e.detail.get("step", "")).split(".")[0]
-        if procedure.has(step):
-            part = procedure.step(step).part
-            last[part] = max(last.get(part, e.at), e.at)
+    the job's start) to the part's own last answer (`ends`: each part's last answer up to the
+    first submission)."""
+    last = dict(ends)
     submit = procedure.with_role("submit")
     final = submit.part if submit else procedure.parts[-1]
     last[final] = max(last.get(final, submitted), submitted)
