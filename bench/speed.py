@@ -162,7 +162,8 @@ def answer_latencies(w: World, kinds: Callable[[str], bool]) -> list[float]:
     return found
 
 
-async def bot_run(workdir: Path, installers: int, seconds: float) -> dict[str, float]:
+async def bot_run(workdir: Path, installers: int, seconds: float,
+                  top: bool = False) -> dict[str, float]:
     command = [sys.executable, CHILD, "bot"]
     async with world(workdir, installers, command=command) as w:
         meter = Meter(w.emu, w.bot, workdir)
@@ -178,6 +179,8 @@ async def bot_run(workdir: Path, installers: int, seconds: float) -> dict[str, f
         wall = time.monotonic() - began
         answers = sum(len(p.sent) for p in w.installers)
         await meter.stop(answers)
+        if top:
+            print((workdir / COUNT_FILE).with_suffix(".top").read_text(), file=sys.stderr)
         result = summary(answers, wall, answer_latencies(w, lambda _k: True))
         text = summary(0, 1, answer_latencies(w, lambda k: k in ("text", "button")))
         photo = summary(0, 1, answer_latencies(w, lambda k: k == "photo"))
@@ -221,7 +224,7 @@ async def run(args: argparse.Namespace) -> None:
             results[n]["floor"] = await floor_run(Path(tmp), n, args.seconds)
         print(f"  {n} floor {results[n]['floor']}", file=sys.stderr, flush=True)
         with tempfile.TemporaryDirectory(prefix="pinpoint-speed-") as tmp:
-            results[n]["bot"] = await bot_run(Path(tmp), n, args.seconds)
+            results[n]["bot"] = await bot_run(Path(tmp), n, args.seconds, args.top)
         print(f"  {n} bot {results[n]['bot']}", file=sys.stderr, flush=True)
     report(results, args.seconds)
 
@@ -232,6 +235,8 @@ def main() -> None:
     parser.add_argument("--installers", default="1,10,50,100",
                         type=lambda s: [int(x) for x in s.split(",")])
     parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--top", action="store_true",
+                        help="print the bot's most frequent SQL statements (whole life)")
     asyncio.run(run(parser.parse_args()))
 
 

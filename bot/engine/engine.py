@@ -94,6 +94,7 @@ class Engine:
         reply = await kind.question(self.desk, view, slot)
         reply.text = f"{self.records.header(view)}\n{reply.text}"
         reply.prompt = True
+        reply.asks = self.asking(view)
         rows = reply.buttons
         say = lambda special: buttons.encode(Say(job.id, slot.key, special))  # noqa: E731
         current = view.answers.get(slot.key)
@@ -120,7 +121,8 @@ class Engine:
         rows = [[Button(self.t(caution.yes), say(Special.CAUTION_YES)),
                  Button(self.t(caution.no), say(Special.CAUTION_NO))]]
         text = self.t(caution.text, **caution.values)
-        return Reply(f"{self.records.header(view)}\n{text}", rows, prompt=True)
+        return Reply(f"{self.records.header(view)}\n{text}", rows, prompt=True,
+                     asks=self.asking(view))
 
     @staticmethod
     def asking(view: JobView) -> str | None:
@@ -130,14 +132,11 @@ class Engine:
             return None
         return f"caution:{view.current.key}" if view.job.pending else view.current.key
 
-    async def remember_prompt(self, job_id: int, message_id: int | None) -> None:
-        """Note that the job's current question was sent, and the message whose buttons
-        belong to it."""
-        job = await self.store.job(job_id)
-        if job is None:
-            return
-        asked = self.asking(await self.view(job)) if job.status == OPEN else job.asked
-        await self.store.update_job(job_id, prompt_message_id=message_id, asked=asked)
+    async def remember_prompt(self, job_id: int, message_id: int | None,
+                              asked: str | None) -> None:
+        """Note that the job's question `asked` (the prompt's `asks`) was sent, and the
+        message whose buttons belong to it; one statement, nothing read."""
+        await self.store.remember_prompt(job_id, message_id, asked)
 
     async def owed_questions(self) -> list[tuple[int, Outcome]]:
         """Open jobs whose current question was never sent (the bot stopped between storing

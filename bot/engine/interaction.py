@@ -25,7 +25,8 @@ class Reply:
 
     `keyboard` is "location" for a reply keyboard with a share-location button labelled
     `keyboard_label`, "remove" to take a reply keyboard away, or None. `prompt` marks the
-    question of the current step: the handler reports its message id back to the engine.
+    question of the current step (`asks`: which, see `Engine.asking`): the handler reports
+    its message id back to the engine.
     `force_reply` asks the reader to answer by replying; `reply_to` quotes a message;
     `remember` is called with the sent message's id.
     """
@@ -35,6 +36,7 @@ class Reply:
     keyboard: str | None = None
     keyboard_label: str = ""
     prompt: bool = False
+    asks: str | None = None
     force_reply: bool = False
     reply_to: int | None = None
     remember: Callable[[int], Awaitable[None]] | None = None

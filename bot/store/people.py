@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import time
+from typing import Any
+
 from sqlalchemy.engine import RowMapping
 
 from bot.store.connection import Database
 from bot.store.records import ROLES, User
+
+ROLES_CACHE_S = 30.0
+ROLES_CACHED_AT_MOST = 10_000
 
 
 def _user(row: RowMapping) -> User:
@@ -14,7 +20,12 @@ def _user(row: RowMapping) -> User:
 
 
 class People(Database):
-    """Users and roles."""
+    """Users and roles; a person's roles are cached for `ROLES_CACHE_S` (every update needs
+    them), forgotten at once when this process grants or revokes one (`forget_roles`)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._roles: dict[int, tuple[float, frozenset[str]]] = {}
 
     async def user(self, user_id: int) -> User | None:
         """The user with this Telegram id, or None."""
@@ -70,10 +81,26 @@ class People(Database):
         )
         return _user(row) if row else None
 
-    async def roles(self, user_id: int) -> set[str]:
-        """The roles this user holds."""
+    async def roles(self, user_id: int) -> frozenset[str]:
+        """The roles this user holds (cached; another instance's change shows within
+        `ROLES_CACHE_S`)."""
+        cached = self._roles.get(user_id)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
         rows = await self.fetch_all("SELECT role FROM roles WHERE user_id = ?", (user_id,))
-        return {r["role"] for r in rows}
+        roles = frozenset(r["role"] for r in rows)
+        if len(self._roles) > ROLES_CACHED_AT_MOST:
+            self._roles.clear()
+        self._roles[user_id] = (time.monotonic() + ROLES_CACHE_S, roles)
+        return roles
+
+    def forget_roles(self, user_id: int | None = None) -> None:
+        """Drop the cached roles of a user (None: everyone's): call it after changing the
+        roles table other than through `grant` and `revoke`."""
+        if user_id is None:
+            self._roles.clear()
+        else:
+            self._roles.pop(user_id, None)
 
     async def grant(self, user_id: int, role: str, by: int | None) -> bool:
         """Give a role; True when it is new."""
@@ -84,6 +111,7 @@ class People(Database):
             "ON CONFLICT DO NOTHING",
             (user_id, role, by, self.now()),
         )
+        self.forget_roles(user_id)
         return cur.rowcount > 0
 
     async def revoke(self, user_id: int, role: str) -> bool:
@@ -91,6 +119,7 @@ class People(Database):
         cur = await self._exec(
             "DELETE FROM roles WHERE user_id = ? AND role = ?", (user_id, role)
         )
+        self.forget_roles(user_id)
         return cur.rowcount > 0
 
     async def users_with_role(self, role: str) -> list[User]:
