@@ -162,10 +162,13 @@ def answer_latencies(w: World, kinds: Callable[[str], bool]) -> list[float]:
     return found
 
 
-async def bot_run(workdir: Path, installers: int, seconds: float,
-                  top: bool = False) -> dict[str, float]:
+async def bot_run(workdir: Path, installers: int, seconds: float, top: bool = False,
+                  profile: str | None = None) -> dict[str, float]:
     command = [sys.executable, CHILD, "bot"]
-    async with world(workdir, installers, command=command) as w:
+    extra = {"SPEED_PROFILE": str(Path(profile).resolve())} if profile else None
+    async with world(workdir, installers, extra, command=command) as w:
+        for person in w.installers:  # nobody nudges with /start: a slow bot is measured
+            person.patience_s = 120.0
         meter = Meter(w.emu, w.bot, workdir)
         await meter.start()
         keep_going = asyncio.Event()
@@ -224,7 +227,8 @@ async def run(args: argparse.Namespace) -> None:
             results[n]["floor"] = await floor_run(Path(tmp), n, args.seconds)
         print(f"  {n} floor {results[n]['floor']}", file=sys.stderr, flush=True)
         with tempfile.TemporaryDirectory(prefix="pinpoint-speed-") as tmp:
-            results[n]["bot"] = await bot_run(Path(tmp), n, args.seconds, args.top)
+            results[n]["bot"] = await bot_run(Path(tmp), n, args.seconds, args.top,
+                                             args.profile)
         print(f"  {n} bot {results[n]['bot']}", file=sys.stderr, flush=True)
     report(results, args.seconds)
 
@@ -237,6 +241,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--top", action="store_true",
                         help="print the bot's most frequent SQL statements (whole life)")
+    parser.add_argument("--profile", metavar="FILE",
+                        help="profile the bot (cProfile) into FILE (the last run's)")
     asyncio.run(run(parser.parse_args()))
 
 

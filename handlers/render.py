@@ -132,7 +132,8 @@ async def apply(update: Update, context: PinpointContext, outcome: Outcome) -> N
                 log.warning("could not notify chat %s: %s", notice.chat_id, exc)
             except TelegramError:
                 log.exception("could not notify chat %s", notice.chat_id)
-        await deliver(context)
+        if context.services.store.notices_queued:
+            await deliver(context)
     finally:
         await edits
     if query is not None:

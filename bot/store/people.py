@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from sqlalchemy.engine import RowMapping
@@ -10,8 +9,7 @@ from sqlalchemy.engine import RowMapping
 from bot.store.connection import Database
 from bot.store.records import ROLES, User
 
-ROLES_CACHE_S = 30.0
-ROLES_CACHED_AT_MOST = 10_000
+CACHED_AT_MOST = 10_000  # people whose row and roles are cached (SQLite)
 
 
 def _user(row: RowMapping) -> User:
@@ -20,17 +18,53 @@ def _user(row: RowMapping) -> User:
 
 
 class People(Database):
-    """Users and roles; a person's roles are cached for `ROLES_CACHE_S` (every update needs
-    them), forgotten at once when this process grants or revokes one (`forget_roles`)."""
+    """Users and roles. Every update needs its sender's row and roles: on SQLite (one
+    instance owns the database) both are cached, and forgotten whenever this store changes
+    them (`forget_person`); on PostgreSQL (instances share it) they are read each time."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._roles: dict[int, tuple[float, frozenset[str]]] = {}
+        self._users: dict[int, User] = {}
+        self._roles: dict[int, frozenset[str]] = {}
+        self._changed: set[int | None] = set()  # forgotten in a transaction: again at commit
+
+    def _caching(self) -> bool:
+        """Cache what is read now? Not on PostgreSQL, nor inside a transaction (it may be
+        rolled back)."""
+        return self.dialect == "sqlite" and not self.in_transaction()
+
+    def _after_commit(self) -> None:
+        super()._after_commit()
+        changed, self._changed = self._changed, set()
+        for user_id in changed:  # a reader may have cached the row before the commit
+            self._forget(user_id)
+
+    def forget_person(self, user_id: int | None = None) -> None:
+        """Drop a user's cached row and roles (None: everyone's). The store's own writes do;
+        call it after changing the users or roles tables any other way."""
+        if self.in_transaction():
+            self._changed.add(user_id)
+        self._forget(user_id)
+
+    def _forget(self, user_id: int | None) -> None:
+        if user_id is None:
+            self._users.clear()
+            self._roles.clear()
+        else:
+            self._users.pop(user_id, None)
+            self._roles.pop(user_id, None)
 
     async def user(self, user_id: int) -> User | None:
         """The user with this Telegram id, or None."""
+        if user_id in self._users:
+            return self._users[user_id]
         row = await self.fetch_one("SELECT * FROM users WHERE id = ?", (user_id,))
-        return _user(row) if row else None
+        user = _user(row) if row else None
+        if user is not None and self._caching():
+            if len(self._users) > CACHED_AT_MOST:
+                self._users.clear()
+            self._users[user_id] = user
+        return user
 
     async def upsert_user(
         self, user_id: int, first_name: str, last_name: str | None = None,
@@ -47,6 +81,7 @@ class People(Database):
                    language = excluded.language, updated_at = excluded.updated_at""",
             (user_id, first_name or "", last_name, username, language, now, now),
         )
+        self.forget_person(user_id)
         user = await self.user(user_id)
         assert user is not None
         return user
@@ -65,6 +100,7 @@ class People(Database):
                updated_at = ? WHERE id = ? AND (CAST(? AS TEXT) IS NULL OR status = ?)""",
             (status, installer_id, self.now(), user_id, only_from, only_from),
         )
+        self.forget_person(user_id)
         return cur.rowcount > 0
 
     async def user_by_installer_id(self, installer_id: str) -> User | None:
@@ -82,25 +118,16 @@ class People(Database):
         return _user(row) if row else None
 
     async def roles(self, user_id: int) -> frozenset[str]:
-        """The roles this user holds (cached; another instance's change shows within
-        `ROLES_CACHE_S`)."""
-        cached = self._roles.get(user_id)
-        if cached is not None and cached[0] > time.monotonic():
-            return cached[1]
+        """The roles this user holds."""
+        if user_id in self._roles:
+            return self._roles[user_id]
         rows = await self.fetch_all("SELECT role FROM roles WHERE user_id = ?", (user_id,))
         roles = frozenset(r["role"] for r in rows)
-        if len(self._roles) > ROLES_CACHED_AT_MOST:
-            self._roles.clear()
-        self._roles[user_id] = (time.monotonic() + ROLES_CACHE_S, roles)
+        if self._caching():
+            if len(self._roles) > CACHED_AT_MOST:
+                self._roles.clear()
+            self._roles[user_id] = roles
         return roles
-
-    def forget_roles(self, user_id: int | None = None) -> None:
-        """Drop the cached roles of a user (None: everyone's): call it after changing the
-        roles table other than through `grant` and `revoke`."""
-        if user_id is None:
-            self._roles.clear()
-        else:
-            self._roles.pop(user_id, None)
 
     async def grant(self, user_id: int, role: str, by: int | None) -> bool:
         """Give a role; True when it is new."""
@@ -111,7 +138,7 @@ class People(Database):
             "ON CONFLICT DO NOTHING",
             (user_id, role, by, self.now()),
         )
-        self.forget_roles(user_id)
+        self.forget_person(user_id)
         return cur.rowcount > 0
 
     async def revoke(self, user_id: int, role: str) -> bool:
@@ -119,7 +146,7 @@ class People(Database):
         cur = await self._exec(
             "DELETE FROM roles WHERE user_id = ? AND role = ?", (user_id, role)
         )
-        self.forget_roles(user_id)
+        self.forget_person(user_id)
         return cur.rowcount > 0
 
     async def users_with_role(self, role: str) -> list[User]:
