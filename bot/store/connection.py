@@ -107,8 +107,6 @@ def _sqlite_pragmas(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _begin(conn: Any) -> None:
-        if conn.info.get("single"):
-            return  # one statement on its own: SQLite's autocommit makes it atomic
         conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.info.get("immediate") else "BEGIN")
 
 
@@ -158,17 +156,12 @@ class Database:
     """
 
     def __init__(self, engine: AsyncEngine, clock: Callable[[], datetime],
-                 shared: AsyncConnection | None,
-                 reader: AsyncConnection | None = None) -> None:
+                 shared: AsyncConnection | None) -> None:
         self.engine = engine
         self.clock = clock
         self.dialect = engine.dialect.name  # "sqlite" or "postgresql"
-        self._shared = shared  # SQLite: the one connection every write takes turns on
+        self._shared = shared  # SQLite: the one connection every statement takes turns on
         self._lock = asyncio.Lock()
-        # SQLite file: a second connection for reads outside a transaction, which WAL lets
-        # run beside a write in progress (they see what is committed)
-        self._reader = reader
-        self._read_lock = asyncio.Lock()
         self._transactions: dict[asyncio.Task[Any], AsyncConnection] = {}
         # PostgreSQL: a task holding a person's lock runs its statements on that connection
         self._pinned: dict[asyncio.Task[Any], AsyncConnection] = {}
@@ -178,26 +171,16 @@ class Database:
         """Connect to `sqlite:///path`, `postgresql://...` or a SQLite file's path, apply
         pending migrations, return the database."""
         engine = create_engine(database)
-        shared = reader = None
         try:
             await migrations.upgrade(engine)
-            if engine.dialect.name == "sqlite":
-                shared = await engine.connect()
-                if engine.url.database not in (None, "", ":memory:"):  # a file: a reader
-                    reader = await engine.connect()
-                    reader.info["single"] = True
+            shared = await engine.connect() if engine.dialect.name == "sqlite" else None
         except BaseException:
-            for conn in (shared, reader):
-                if conn is not None:
-                    await conn.close()
             await engine.dispose()
             raise
-        return cls(engine, clock, shared, reader)
+        return cls(engine, clock, shared)
 
     async def close(self) -> None:
         """Close the connections."""
-        if self._reader is not None:
-            await self._reader.close()
         if self._shared is not None:
             await self._shared.close()
         await self.engine.dispose()
@@ -281,29 +264,17 @@ class Database:
     async def _run(self, sql: str, params: Iterable[Any] | Mapping[str, Any],
                    rows: bool) -> Any:
         """One statement: inside this task's transaction, or on its own, committed at once.
-        Its rows, or (a write) what it changed. (SQLite runs a statement on its own without
-        `BEGIN`: autocommit makes it atomic.)
+        Its rows, or (a write) what it changed.
 
-        On SQLite every write takes a turn on the shared connection: another task's write
-        slipping in meanwhile would slip into another task's open transaction. A read outside
-        a transaction takes the reader's turn instead (a file database), so it does not wait
-        for a transaction in progress.
+        On SQLite every statement takes a turn, reads included: another task's write
+        slipping in meanwhile would slip into another task's open transaction.
         """
         statement, binds = _bind(sql, params)
         conn = self._transactions.get(asyncio.current_task())  # type: ignore[arg-type]
         if conn is not None:
             return _taken(await conn.execute(statement, binds), rows)
-        if rows and self._reader is not None:
-            async with self._read_lock, self._reader.begin():
-                return _taken(await self._reader.execute(statement, binds), rows)
-        async with self._connection() as conn:
-            if self._shared is not None:  # SQLite: no BEGIN, no COMMIT around it
-                conn.info["single"] = True
-            try:
-                async with conn.begin():
-                    return _taken(await conn.execute(statement, binds), rows)
-            finally:
-                conn.info.pop("single", None)
+        async with self._connection() as conn, conn.begin():
+            return _taken(await conn.execute(statement, binds), rows)
 
     async def _exec(self, sql: str, params: Iterable[Any] = ()) -> Written:
         """Run one write (`?` marks its parameters); how many rows it changed."""
