@@ -208,8 +208,10 @@ def bot_env(emu: BotApiEmulator, db: Path, geocoder_url: str, webhook: FakeWebho
 
 
 @contextlib.asynccontextmanager
-async def world(workdir: Path, installers: int, extra_env: dict[str, str] | None = None):
-    """Start the emulator, fakes and bot; register the installers; stop it all at the end."""
+async def world(workdir: Path, installers: int, extra_env: dict[str, str] | None = None,
+                command: list[str] | None = None):
+    """Start the emulator, fakes and bot (`command`, by default `python -m bot run`); register
+    the installers; stop it all at the end."""
     emu = BotApiEmulator()
     arrivals: dict[tuple[int, int], float] = {}
     fetched: dict[int, int] = {}
@@ -230,7 +232,7 @@ async def world(workdir: Path, installers: int, extra_env: dict[str, str] | None
     ids = [FIRST_INSTALLER + i for i in range(installers)]
     db = workdir / "pinpoint.db"
     env = bot_env(emu, db, geocoder.url, webhook, ids) | (extra_env or {})
-    bot = BotProcess(emu, env, workdir)
+    bot = BotProcess(emu, env, workdir, command=command)
     sam = emu.user(SUPPORT_ID, "Sam")
     support = emu.group(SUPPORT_CHAT_ID, "ChargeNet support", members=[sam])
     w = World(emu, geocoder, webhook, bot, db, support, arrivals=arrivals, fetched=fetched)

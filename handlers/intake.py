@@ -10,7 +10,9 @@ before its handlers have run, so a crash loses it. Here:
 2. `Dispatcher` processes them: in arrival order for each person, side by side across
    people. A person's backlog waits in that person's own queue, so it never occupies the
    shared capacity (`slots`); a person with more than `per_person` updates waiting gets one
-   polite "slow down" and the excess is dropped (and logged).
+   polite "slow down" and the excess is dropped (and logged). Updates carrying a photo or a
+   file (download, decoding, the QR pool: CPU) have a smaller capacity of their own
+   (`photo_slots`), so a burst of photos cannot hold up anyone's typed or pressed answers.
 3. Several instances on one PostgreSQL database (`Turns`): a person's update is processed
    under that person's lock across instances (`Store.person_turn`), and under it first the
    person's earlier updates that another instance received but has not finished (those a
@@ -47,6 +49,7 @@ log = logging.getLogger(__name__)
 ALLOWED_UPDATES = ("message", "edited_message", "callback_query")
 PER_PERSON_QUEUE = 20
 SHARED_SLOTS = 64
+PHOTO_SLOTS = 4
 POLL_TIMEOUT_S = 10
 POLL_BACKOFF_S = (1.0, 2.0, 5.0, 10.0, 30.0)
 
@@ -83,11 +86,18 @@ def sender_of(update: Update) -> int:
     return 0
 
 
+def carries_file(update: Update) -> bool:
+    """Whether an update brings a photo or a file (work for the CPU beyond its text)."""
+    message = update.message
+    return message is not None and bool(message.photo or message.document)
+
+
 class Dispatcher:
     """Runs updates in order per person and concurrently across people, fairly."""
 
     def __init__(self, process: Callable[[Update], Awaitable[object]], inbox: Inbox, *,
-                 slots: int = SHARED_SLOTS, per_person: int = PER_PERSON_QUEUE,
+                 slots: int = SHARED_SLOTS, photo_slots: int = PHOTO_SLOTS,
+                 per_person: int = PER_PERSON_QUEUE,
                  on_overflow: Callable[[Update], Awaitable[object]] | None = None,
                  turns: Turns | None = None,
                  decode: Callable[[Received], Update | None] | None = None) -> None:
@@ -96,6 +106,7 @@ class Dispatcher:
         self._decode = decode
         self._inbox = inbox
         self._slots = asyncio.Semaphore(slots)
+        self._photo_slots = asyncio.Semaphore(photo_slots)
         self._per_person = per_person
         self._on_overflow = on_overflow
         self._queues: dict[int, deque[Update]] = {}
@@ -133,7 +144,7 @@ class Dispatcher:
         try:
             while queue:
                 update = queue[0]
-                async with self._slots:
+                async with self._photo_slots if carries_file(update) else self._slots:
                     if self._turns is None:
                         await self._run(update)
                     else:

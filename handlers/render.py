@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from contextvars import ContextVar
 from dataclasses import replace
@@ -128,13 +129,38 @@ async def _retire(context: PinpointContext, update: Update, message_id: int, mar
 async def apply(update: Update, context: PinpointContext, outcome: Outcome) -> None:
     """Carry out an outcome in answer to this update.
 
-    A pressed button is answered last, once its effects are visible: the phone's spinner
-    stops when the new question is there. Notices the change queued (to this chat or
-    others) go out after the replies (`handlers.notices`).
+    Edits of earlier messages (the pressed one's mark, new buttons) go out alongside the
+    replies: the next question does not wait for them. A pressed button is answered last,
+    once its effects are visible: the phone's spinner stops when the new question is there.
+    Notices the change queued (to this chat or others) go out after the replies
+    (`handlers.notices`).
     """
     query = update.callback_query
     if query is None and outcome.alert:
         outcome.replies.insert(0, Reply(outcome.alert))
+    edits = asyncio.create_task(_edit(update, context, outcome))
+    try:
+        chat_id = update.effective_chat.id if update.effective_chat else None
+        if chat_id is not None:
+            await send_replies(context, chat_id, outcome)
+        for notice in outcome.notices:
+            try:
+                await send(context, notice.chat_id, notice.reply)
+            except (Forbidden, BadRequest) as exc:
+                log.warning("could not notify chat %s: %s", notice.chat_id, exc)
+            except TelegramError:
+                log.exception("could not notify chat %s", notice.chat_id)
+        if context.services.store.notices_queued:
+            await deliver(context)
+    finally:
+        await edits
+    if query is not None:
+        await answer(query, outcome.alert or None)
+
+
+async def _edit(update: Update, context: PinpointContext, outcome: Outcome) -> None:
+    """The outcome's edits of messages sent earlier, in order."""
+    query = update.callback_query
     if outcome.retire is not None:
         await _retire(context, update, *outcome.retire)
     if outcome.edit is not None and query is not None:
@@ -151,19 +177,6 @@ async def apply(update: Update, context: PinpointContext, outcome: Outcome) -> N
         except BadRequest as exc:
             log.debug("buttons not changed: %s", exc)
     await apply_edits(context, outcome)
-    chat_id = update.effective_chat.id if update.effective_chat else None
-    if chat_id is not None:
-        await send_replies(context, chat_id, outcome)
-    for notice in outcome.notices:
-        try:
-            await send(context, notice.chat_id, notice.reply)
-        except (Forbidden, BadRequest) as exc:
-            log.warning("could not notify chat %s: %s", notice.chat_id, exc)
-        except TelegramError:
-            log.exception("could not notify chat %s", notice.chat_id)
-    await deliver(context)
-    if query is not None:
-        await answer(query, outcome.alert or None)
 
 
 async def send_replies(context: PinpointContext, chat_id: int, outcome: Outcome) -> None:
@@ -180,7 +193,8 @@ async def send_replies(context: PinpointContext, chat_id: int, outcome: Outcome)
         if reply.prompt:  # only buttons need retiring
             asked = True
             await engine.remember_prompt(outcome.job_id,
-                                         message.message_id if reply.buttons else None)
+                                         message.message_id if reply.buttons else None,
+                                         reply.asks)
         elif reply.buttons:
             await engine.keyboards.shown(outcome.job_id, message.message_id)
         if reply.buttons:

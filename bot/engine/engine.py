@@ -96,6 +96,7 @@ class Engine:
         reply = await kind.question(self.desk, view, slot)
         reply.text = f"{self.records.header(view)}\n{reply.text}"
         reply.prompt = True
+        reply.asks = self.asking(view)
         rows = reply.buttons
         say = lambda special: buttons.encode(Say(job.id, slot.key, special))  # noqa: E731
         current = view.answers.get(slot.key)
@@ -122,7 +123,8 @@ class Engine:
         rows = [[Button(self.t(caution.yes), say(Special.CAUTION_YES)),
                  Button(self.t(caution.no), say(Special.CAUTION_NO))]]
         text = self.t(caution.text, **caution.values)
-        return Reply(f"{self.records.header(view)}\n{text}", rows, prompt=True)
+        return Reply(f"{self.records.header(view)}\n{text}", rows, prompt=True,
+                     asks=self.asking(view))
 
     @staticmethod
     def asking(view: JobView) -> str | None:
@@ -132,16 +134,14 @@ class Engine:
             return None
         return f"caution:{view.current.key}" if view.job.pending else view.current.key
 
-    async def remember_prompt(self, job_id: int, message_id: int | None) -> None:
-        """Note that the job's current question was sent, and the message whose buttons
-        belong to it."""
-        job = await self.store.job(job_id)
-        if job is None:
-            return
-        asked = self.asking(await self.view(job)) if job.status == OPEN else job.asked
-        live = ({"keyboards": [*job.keyboards, message_id]}
-                if message_id is not None and message_id not in job.keyboards else {})
-        await self.store.update_job(job_id, prompt_message_id=message_id, asked=asked, **live)
+    async def remember_prompt(self, job_id: int, message_id: int | None,
+                              asked: str | None) -> None:
+        """Note that the job's question `asked` (the prompt's `asks`) was sent, and the
+        message whose buttons belong to it (one of the job's live keyboards)."""
+        async with self.store.transaction():
+            await self.store.remember_prompt(job_id, message_id, asked)
+            if message_id is not None:
+                await self.keyboards.shown(job_id, message_id)
 
     async def owed_questions(self) -> list[tuple[int, Outcome]]:
         """Open jobs whose current question was never sent (the bot stopped between storing

@@ -25,8 +25,9 @@ class Reply:
 
     `keyboard` is "location" for a reply keyboard with a share-location button labelled
     `keyboard_label`, "web_app" for one with a button opening the Mini App at `keyboard_url`,
-    "remove" to take a reply keyboard away, or None. `prompt` marks the
-    question of the current step: the handler reports its message id back to the engine.
+    "remove" to take a reply keyboard away, or None. `prompt` marks the question of the
+    current step (`asks`: which, see `Engine.asking`): the handler reports its message id
+    back to the engine.
     `force_reply` asks the reader to answer by replying; `reply_to` quotes a message;
     `remember` is called with the sent message's id.
     """
@@ -37,6 +38,7 @@ class Reply:
     keyboard_label: str = ""
     keyboard_url: str = ""
     prompt: bool = False
+    asks: str | None = None
     force_reply: bool = False
     reply_to: int | None = None
     remember: Callable[[int], Awaitable[None]] | None = None

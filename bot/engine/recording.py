@@ -3,6 +3,8 @@ caution, settle the caution, refuse one, flag, submit; then ask the next questio
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -14,6 +16,7 @@ from bot.engine.plan import JobView, Slot, cursor_without, shorten
 from bot.engine.records import Records
 from bot.engine.validators import Invalid
 from bot.store import SUBMITTED, Answer, Job
+from bot.store.connection import parse_time
 
 Prompter = Callable[[JobView], Awaitable[Reply]]
 OnSubmit = Callable[[int], Awaitable[None]]
@@ -31,6 +34,7 @@ class Recorder:
         self.procedure = records.procedure
         self.prompt = prompt
         self.on_submit = on_submit
+        self._fresh: dict[int, JobView] = {}  # job id: its view as `save` left it, for `next`
 
     # Marks on answered questions ------------------------------------------------------
 
@@ -85,6 +89,7 @@ class Recorder:
 
     async def clear(self, job: Job, keys: list[str]) -> None:
         """Clear these answers and what depends on them."""
+        self._fresh.pop(job.id, None)
         answers = await self.store.answers(job.id)
         doomed = set(self.dependant_keys(keys, answers)) | set(keys)
         async with self.store.transaction():
@@ -163,6 +168,8 @@ class Recorder:
         job = view.job
         previous = view.answers.get(slot.key)
         shown = self.records.describe(slot, Answer(slot.key, value, source, job.updated_at))
+        own = not self.store.in_transaction()
+        dependants: list[str] = []
         async with self.store.transaction():
             if previous is not None and previous.value != value:
                 dependants = [k for k in self.dependant_keys([slot.key], view.answers)
@@ -178,7 +185,21 @@ class Recorder:
                                    {"step": slot.key, "value": shown, "source": source})
             answered = cursor_without(job.cursor, slot.key, *(extra or {}))
             await self.store.update_job(job.id, cursor=answered, pending=None)
+        if own:  # committed by itself: the job as now stored, for the next question
+            written = {slot.key: (value, source), **(extra or {})}
+            self._fresh[job.id] = self._written(view, dependants, written, answered)
         return shown
+
+    def _written(self, view: JobView, cleared: list[str],
+                 written: Mapping[str, tuple[Any, str]], cursor: str | None) -> JobView:
+        """The view after `save`, without reading back what it wrote."""
+        at = parse_time(self.store.now())
+        assert at is not None
+        answers = {k: a for k, a in view.answers.items() if k not in cleared}
+        for key, (value, source) in written.items():  # values as they read back
+            answers[key] = Answer(key, json.loads(json.dumps(value)), source, at)
+        job = dataclasses.replace(view.job, cursor=cursor, pending=None, updated_at=at)
+        return self.records.build(job, answers)
 
     def acks(self, slot: Slot, shown: str) -> list[Reply]:
         """A note that takes the share-location (or scan) keyboard away once it is answered."""
@@ -188,8 +209,9 @@ class Recorder:
         return []
 
     async def next(self, job_id: int, replies: list[Reply]) -> Outcome:
-        """These replies, then the job's current question."""
-        view = await self.records.job_view(job_id)
+        """These replies, then the job's current question (the job as `save` just wrote it,
+        else read)."""
+        view = self._fresh.pop(job_id, None) or await self.records.job_view(job_id)
         return Outcome([*replies, await self.prompt(view)], job_id=job_id)
 
     async def submit(self, view: JobView, slot: Slot, user_id: int,

@@ -60,7 +60,10 @@ class Records:
 
     async def view(self, job: Job) -> JobView:
         """Load a job's answers and work out its plan and current question."""
-        answers = await self.store.answers(job.id)
+        return self.build(job, await self.store.answers(job.id))
+
+    def build(self, job: Job, answers: dict[str, Answer]) -> JobView:
+        """A job's view from its answers (as stored): its plan and current question."""
         model = chosen_model(self.procedure, self.catalog, answers)
         slots = self.plan(answers, model)
         current = current_slot(slots, answers, job.cursor)

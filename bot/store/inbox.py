@@ -6,10 +6,12 @@ from collections.abc import Iterable
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, timedelta
+from typing import Any
 
 from bot.store.connection import Database
 
 KEEP_DONE = timedelta(days=2)  # Telegram keeps an unconfirmed update for 24 hours
+MARKED_AT_MOST = 10_000
 
 # The update being processed in this task: a transaction that commits its effects also marks
 # it done, so after a crash it is not processed again (and its answer not applied twice).
@@ -30,6 +32,12 @@ class Inbox(Database):
 
     holder: str | None = None  # this instance's name (set by `bot.store.coordination`)
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Updates a committed transaction marked done whose processing has not ended yet:
+        # marking them again would be a statement for nothing.
+        self._marked: set[int] = set()
+
     async def receive(self, update_id: int, sender: int, payload: str) -> bool:
         """Keep an update; False when it was received before (a redelivery)."""
         cur = await self._exec(
@@ -39,7 +47,10 @@ class Inbox(Database):
         return cur.rowcount > 0
 
     async def done(self, update_id: int) -> None:
-        """Mark an update processed."""
+        """Mark an update processed (no statement when a transaction of its processing did)."""
+        if update_id in self._marked:
+            self._marked.discard(update_id)
+            return
         await self._exec("UPDATE inbox SET done_at = ? WHERE update_id = ? AND done_at IS NULL",
                          (self.now(), update_id))
 
@@ -47,10 +58,18 @@ class Inbox(Database):
         """The update whose effects this transaction commits is done, atomically with them."""
         await super()._before_commit()
         update_id = processing.get()
-        if update_id is not None:
+        if update_id is not None and update_id not in self._marked:
             await self._exec(
                 "UPDATE inbox SET done_at = ? WHERE update_id = ? AND done_at IS NULL",
                 (self.now(), update_id))
+
+    def _after_commit(self) -> None:
+        super()._after_commit()
+        update_id = processing.get()
+        if update_id is not None:
+            if len(self._marked) > MARKED_AT_MOST:  # left by tasks spawned while processing
+                self._marked.clear()
+            self._marked.add(update_id)
 
     async def unfinished(self, received_before: str | None = None) -> list[Received]:
         """Updates received (before `received_before`, if given) but not processed, oldest

@@ -95,6 +95,15 @@ class Jobs(AuditTrail):
             f"UPDATE jobs SET {assignments} WHERE id = ?", (*values.values(), job_id)
         )
 
+    async def remember_prompt(self, job_id: int, message_id: int | None,
+                              asked: str | None) -> None:
+        """The job's question message (its buttons') id, and which question it asked (kept
+        only while the job is open)."""
+        await self._write(
+            "UPDATE jobs SET prompt_message_id = ?, updated_at = ?, "
+            "asked = CASE WHEN status = 'open' THEN ? ELSE asked END WHERE id = ?",
+            (message_id, self.now(), asked, job_id))
+
     async def open_jobs(self) -> list[Job]:
         """Every open job, oldest first (the start-up catch-up checks what they are owed)."""
         rows = await self.fetch_all("SELECT * FROM jobs WHERE status = 'open' ORDER BY id")

@@ -46,7 +46,13 @@ def _notice(row: RowMapping) -> QueuedNotice:
 
 
 class Notices(Database):
-    """Queued Telegram notices."""
+    """Queued Telegram notices. `notices_queued` tells whether this process committed one
+    since `due_notices` last read them all (an update's own sender need not look otherwise)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.notices_queued = True  # until first read: some may be left from before
+        self._queued_uncommitted = False
 
     async def queue_notice(self, chat_id: int, text: str, buttons: list[list[dict[str, Any]]],
                            dedup_key: str, reply_to: int | None = None) -> bool:
@@ -59,16 +65,28 @@ class Notices(Database):
                ON CONFLICT (dedup_key) DO NOTHING""",
             (chat_id, text, json.dumps(buttons), reply_to, dedup_key, now, now),
         )
+        if self.in_transaction():  # seen by readers once committed
+            self._queued_uncommitted = True
+        else:
+            self.notices_queued = True
         return cur.rowcount > 0
+
+    def _after_commit(self) -> None:
+        super()._after_commit()
+        if self._queued_uncommitted:
+            self._queued_uncommitted, self.notices_queued = False, True
 
     async def due_notices(self, limit: int = BATCH) -> list[QueuedNotice]:
         """Unsent notices due now, oldest first (those being sent too: `lease_notice` tells,
         and a chat's later notices wait for them)."""
+        self.notices_queued = False
         rows = await self.fetch_all(
             """SELECT * FROM notices WHERE sent_at IS NULL AND failed_at IS NULL
                AND next_attempt_at <= ? ORDER BY id LIMIT ?""",
             (self.now(), limit),
         )
+        if len(rows) >= limit:
+            self.notices_queued = True  # more than a batch: look again next time
         return [_notice(r) for r in rows]
 
     async def lease_notice(self, notice_id: int, until: str) -> bool:

@@ -6,10 +6,14 @@ Every change of a person's roles or registration status goes through `grant`, `r
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy.engine import RowMapping
 
 from bot.store.connection import Database, parse_time
 from bot.store.records import ROLES, User
+
+CACHED_AT_MOST = 10_000  # people whose row and roles are cached (SQLite)
 
 
 def _user(row: RowMapping) -> User:
@@ -19,12 +23,53 @@ def _user(row: RowMapping) -> User:
 
 
 class People(Database):
-    """Users and roles."""
+    """Users and roles. Every update needs its sender's row and roles: on SQLite (one
+    instance owns the database) both are cached, and forgotten whenever this store changes
+    them (`forget_person`); on PostgreSQL (instances share it) they are read each time."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._users: dict[int, User] = {}
+        self._roles: dict[int, frozenset[str]] = {}
+        self._changed: set[int | None] = set()  # forgotten in a transaction: again at commit
+
+    def _caching(self) -> bool:
+        """Cache what is read now? Not on PostgreSQL, nor inside a transaction (it may be
+        rolled back)."""
+        return self.dialect == "sqlite" and not self.in_transaction()
+
+    def _after_commit(self) -> None:
+        super()._after_commit()
+        changed, self._changed = self._changed, set()
+        for user_id in changed:  # a reader may have cached the row before the commit
+            self._forget(user_id)
+
+    def forget_person(self, user_id: int | None = None) -> None:
+        """Drop a user's cached row and roles (None: everyone's). The store's own writes do;
+        call it after changing the users or roles tables any other way."""
+        if self.in_transaction():
+            self._changed.add(user_id)
+        self._forget(user_id)
+
+    def _forget(self, user_id: int | None) -> None:
+        if user_id is None:
+            self._users.clear()
+            self._roles.clear()
+        else:
+            self._users.pop(user_id, None)
+            self._roles.pop(user_id, None)
 
     async def user(self, user_id: int) -> User | None:
         """The user with this Telegram id, or None."""
+        if user_id in self._users:
+            return self._users[user_id]
         row = await self.fetch_one("SELECT * FROM users WHERE id = ?", (user_id,))
-        return _user(row) if row else None
+        user = _user(row) if row else None
+        if user is not None and self._caching():
+            if len(self._users) > CACHED_AT_MOST:
+                self._users.clear()
+            self._users[user_id] = user
+        return user
 
     async def upsert_user(
         self, user_id: int, first_name: str, last_name: str | None = None,
@@ -43,6 +88,7 @@ class People(Database):
                    updated_at = excluded.updated_at""",
             (user_id, first_name or "", last_name, username, language, now, now),
         )
+        self.forget_person(user_id)
         user = await self.user(user_id)
         assert user is not None
         return user
@@ -51,6 +97,7 @@ class People(Database):
         """The language the person chose with /language."""
         await self._exec("UPDATE users SET language = ?, updated_at = ? WHERE id = ?",
                          (language, self.now(), user_id))
+        self.forget_person(user_id)
 
     async def chat_language(self, chat_id: int) -> str | None:
         """The language set for a group chat (a managers' chat), or None."""
@@ -83,6 +130,7 @@ class People(Database):
                AND (CAST(? AS TEXT) IS NULL OR status = ?)""",
             (status, installer_id, now, now, user_id, only_from, only_from),
         )
+        self.forget_person(user_id)
         return cur.rowcount > 0
 
     async def reset_user(self, user_id: int) -> bool:
@@ -96,6 +144,7 @@ class People(Database):
                 (now, now, user_id),
             )
             revoked = await self.revoke(user_id, "installer")
+            self.forget_person(user_id)
         return cur.rowcount > 0 or revoked
 
     async def user_by_installer_id(self, installer_id: str) -> User | None:
@@ -119,10 +168,17 @@ class People(Database):
         )
         return _user(row) if row else None
 
-    async def roles(self, user_id: int) -> set[str]:
+    async def roles(self, user_id: int) -> frozenset[str]:
         """The roles this user holds."""
+        if user_id in self._roles:
+            return self._roles[user_id]
         rows = await self.fetch_all("SELECT role FROM roles WHERE user_id = ?", (user_id,))
-        return {r["role"] for r in rows}
+        roles = frozenset(r["role"] for r in rows)
+        if self._caching():
+            if len(self._roles) > CACHED_AT_MOST:
+                self._roles.clear()
+            self._roles[user_id] = roles
+        return roles
 
     async def grant(self, user_id: int, role: str, by: int | None) -> bool:
         """Give a role; True when it is new."""
@@ -133,6 +189,7 @@ class People(Database):
             "ON CONFLICT DO NOTHING",
             (user_id, role, by, self.now()),
         )
+        self.forget_person(user_id)
         return cur.rowcount > 0
 
     async def revoke(self, user_id: int, role: str) -> bool:
@@ -140,6 +197,7 @@ class People(Database):
         cur = await self._exec(
             "DELETE FROM roles WHERE user_id = ? AND role = ?", (user_id, role)
         )
+        self.forget_person(user_id)
         return cur.rowcount > 0
 
     async def users_with_role(self, role: str) -> list[User]:
