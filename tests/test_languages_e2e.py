@@ -80,7 +80,6 @@ def german_answers() -> dict[str, Action]:
             "new_or_replacement": press("step.new_or_replacement.option.new"),
             "model_confirm": press("step.model_confirm.option.yes"),
             "serial_check": press("step.serial_check.option.yes"),
-            "serial_final": press("step.serial_final.option.yes"),
             "building": press("option.skip_rest"), "floor": press("option.skip"),
             "restrictions": press("option.skip"), "access_notes": press("option.skip"),
             "cabinet_closed": press("step.cabinet_closed.button"),
