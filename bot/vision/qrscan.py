@@ -292,16 +292,33 @@ def _grid(
     invert: bool,
     read_clean: Callable[[np.ndarray], list[str]] = _zxing_clean,
     denoise: float = 0.0,
+    matched: bool = False,
 ) -> None:
     key = "inv" if invert else "work"
     src = ctx.blurred(key, denoise) if denoise else ctx.array(key).astype(np.float32)
-    finders = qrgrid.find_finders(
-        src, invert=invert, radius=radius, limit=24, contrast=ctx.contrast(blur, radius)
-    )
+    if matched:
+        finders = qrgrid.match_finders(ctx.array(key))
+    else:
+        finders = qrgrid.find_finders(
+            src, invert=invert, radius=radius, limit=24, contrast=ctx.contrast(blur, radius)
+        )
     fits = qrgrid.fit_codes(src, finders)
-    if not fits:
-        return
-    soft = ctx.blurred(key, denoise + 0.5)
+    if fits:
+        _read_fits(ctx, col, src, ctx.blurred(key, denoise + 0.5), fits, read_clean)
+
+
+def _read_fits(
+    ctx: ScanContext,
+    col: Collector,
+    src: np.ndarray,
+    soft: np.ndarray,
+    fits: list[qrgrid.GridFit],
+    read_clean: Callable[[np.ndarray], list[str]] = _zxing_clean,
+    origin: tuple[float, float] = (0.0, 0.0),
+    scale: float = 1.0,
+) -> None:
+    """Read fitted codes of `src` (a crop of the working copy at `origin`, `scale` times as
+    large, or the whole of it); unread good fits become suspects."""
 
     def read(fit: qrgrid.GridFit) -> str | None:
         seen: set[bytes] = set()
@@ -323,15 +340,13 @@ def _grid(
             bent = qrgrid.bend(src, fit)
             if bent is not fit:
                 text = read(bent)
+        quad = fit.quad / scale + origin
+        centre = ctx.frac(*quad.mean(axis=0))
+        extent = _extent(quad.tolist(), ctx.work.width, ctx.work.height)
         if text is not None:
-            extent = _extent(fit.quad.tolist(), ctx.work.width, ctx.work.height)
-            col.symbol(Symbol(text, "QRCode", ctx.frac(*fit.centre), "grid", extent))
+            col.symbol(Symbol(text, "QRCode", centre, "grid", extent))
         elif fit.score >= SUSPECT_SCORE:
-            col.suspect(
-                ctx.frac(*fit.centre),
-                _extent(fit.quad.tolist(), ctx.work.width, ctx.work.height),
-                fit.module * ctx.work_scale[0],
-            )
+            col.suspect(centre, extent, fit.module / scale * ctx.work_scale[0])
 
 
 def step_grid(ctx: ScanContext, col: Collector) -> None:
@@ -345,6 +360,52 @@ def step_grid_denoise(ctx: ScanContext, col: Collector) -> None:
         _grid(ctx, col, radius=8, blur=0.8, invert=False, denoise=0.8)
 
 
+CROP_UP = 2
+"""Upscaling of the crops around located but unread codes (`step_grid_crop`)."""
+
+
+def step_grid_crop(ctx: ScanContext, col: Collector) -> None:
+    """Grid resampling of a 2× upscaled crop around each code located but not read so far.
+
+    zxing-cpp locates small tilted or curved codes whose checksum then fails; at twice the
+    size their finder patterns show up as clean runs and the grid fit gets a finer start.
+    """
+    done: list[Symbol] = []
+    work = ctx.work
+    for sus in list(col.outcome.suspects):
+        if ctx.expired():
+            col.outcome.timed_out = True
+            return
+        if any(d.overlaps(sus, 0.5) for d in done):
+            continue
+        done.append(sus)
+        (cx, cy), (ex, ey) = sus.centre, sus.extent
+        box = (
+            max(0, int((cx - 1.8 * ex) * work.width)),
+            max(0, int((cy - 1.8 * ey) * work.height)),
+            min(work.width, int((cx + 1.8 * ex) * work.width) + 1),
+            min(work.height, int((cy + 1.8 * ey) * work.height) + 1),
+        )
+        if box[2] - box[0] < 16 or box[3] - box[1] < 16:
+            continue
+        crop = work.crop(box)
+        up = crop.resize(
+            (crop.width * CROP_UP, crop.height * CROP_UP), Image.Resampling.BICUBIC
+        )
+        src = np.asarray(up, np.float32)
+        fits = qrgrid.fit_codes(src, qrgrid.find_finders(src, radius=8 * CROP_UP, limit=24))
+        if fits:
+            soft = np.asarray(up.filter(ImageFilter.GaussianBlur(CROP_UP * 0.5)), np.float32)
+            _read_fits(ctx, col, src, soft, fits, origin=box[:2], scale=CROP_UP)
+        if col.outcome.accepted:
+            return
+
+
+def step_grid_matched(ctx: ScanContext, col: Collector) -> None:
+    """Grid resampling of a smoothed copy around finder patterns found by matched filtering."""
+    _grid(ctx, col, radius=8, blur=0.8, invert=False, denoise=0.8, matched=True)
+
+
 def step_grid_inverted(ctx: ScanContext, col: Collector) -> None:
     """Grid resampling for light-on-dark codes."""
     _grid(ctx, col, radius=8, blur=0.0, invert=True)
@@ -356,6 +417,8 @@ QR_STEPS: dict[str, Step] = {
     "grid": step_grid,
     "grid-denoise": step_grid_denoise,
     "grid-inverted": step_grid_inverted,
+    "grid-crop": step_grid_crop,
+    "grid-matched": step_grid_matched,
     "zbar": step_zbar,
 }
 """The QR cascade, in order."""
