@@ -292,16 +292,12 @@ def _grid(
     invert: bool,
     read_clean: Callable[[np.ndarray], list[str]] = _zxing_clean,
     denoise: float = 0.0,
-    matched: bool = False,
 ) -> None:
     key = "inv" if invert else "work"
     src = ctx.blurred(key, denoise) if denoise else ctx.array(key).astype(np.float32)
-    if matched:
-        finders = qrgrid.match_finders(ctx.array(key))
-    else:
-        finders = qrgrid.find_finders(
-            src, invert=invert, radius=radius, limit=24, contrast=ctx.contrast(blur, radius)
-        )
+    finders = qrgrid.find_finders(
+        src, invert=invert, radius=radius, limit=24, contrast=ctx.contrast(blur, radius)
+    )
     fits = qrgrid.fit_codes(src, finders)
     if fits:
         _read_fits(ctx, col, src, ctx.blurred(key, denoise + 0.5), fits, read_clean)
@@ -316,9 +312,11 @@ def _read_fits(
     read_clean: Callable[[np.ndarray], list[str]] = _zxing_clean,
     origin: tuple[float, float] = (0.0, 0.0),
     scale: float = 1.0,
+    bend: bool = True,
 ) -> None:
     """Read fitted codes of `src` (a crop of the working copy at `origin`, `scale` times as
-    large, or the whole of it); unread good fits become suspects."""
+    large, or the whole of it), with `bend` also as a curved label; unread good fits become
+    suspects."""
 
     def read(fit: qrgrid.GridFit) -> str | None:
         seen: set[bytes] = set()
@@ -336,7 +334,7 @@ def _read_fits(
             col.outcome.timed_out = True
             return
         text = read(fit)
-        if text is None and fit.score >= 0.8 and not ctx.expired():  # maybe a curved label
+        if text is None and bend and fit.score >= 0.8 and not ctx.expired():  # curved label?
             bent = qrgrid.bend(src, fit)
             if bent is not fit:
                 text = read(bent)
@@ -361,7 +359,26 @@ def step_grid_denoise(ctx: ScanContext, col: Collector) -> None:
 
 
 CROP_UP = 2
-"""Upscaling of the crops around located but unread codes (`step_grid_crop`)."""
+"""Upscaling of the crops the grid reads around places where a code may be."""
+
+MATCHED_CROPS = 4
+"""Regions around the strongest matched-filter finder candidates that `step_grid_matched`
+reads at `CROP_UP` (the code was in the first four on the harder corpus)."""
+
+
+def _grid_in_box(ctx: ScanContext, col: Collector, box: tuple[int, int, int, int]) -> None:
+    """Grid resampling of a `CROP_UP`× upscaled crop (`box`: left, top, right, bottom)."""
+    work = ctx.work
+    box = (max(0, box[0]), max(0, box[1]), min(work.width, box[2]), min(work.height, box[3]))
+    if box[2] - box[0] < 16 or box[3] - box[1] < 16:
+        return
+    crop = work.crop(box)
+    up = crop.resize((crop.width * CROP_UP, crop.height * CROP_UP), Image.Resampling.BICUBIC)
+    src = np.asarray(up, np.float32)
+    fits = qrgrid.fit_codes(src, qrgrid.find_finders(src, radius=8 * CROP_UP, limit=24))
+    if fits:
+        soft = np.asarray(up.filter(ImageFilter.GaussianBlur(CROP_UP * 0.5)), np.float32)
+        _read_fits(ctx, col, src, soft, fits, origin=box[:2], scale=CROP_UP, bend=False)
 
 
 def step_grid_crop(ctx: ScanContext, col: Collector) -> None:
@@ -371,7 +388,6 @@ def step_grid_crop(ctx: ScanContext, col: Collector) -> None:
     size their finder patterns show up as clean runs and the grid fit gets a finer start.
     """
     done: list[Symbol] = []
-    work = ctx.work
     for sus in list(col.outcome.suspects):
         if ctx.expired():
             col.outcome.timed_out = True
@@ -380,30 +396,46 @@ def step_grid_crop(ctx: ScanContext, col: Collector) -> None:
             continue
         done.append(sus)
         (cx, cy), (ex, ey) = sus.centre, sus.extent
-        box = (
-            max(0, int((cx - 1.8 * ex) * work.width)),
-            max(0, int((cy - 1.8 * ey) * work.height)),
-            min(work.width, int((cx + 1.8 * ex) * work.width) + 1),
-            min(work.height, int((cy + 1.8 * ey) * work.height) + 1),
+        w, h = ctx.work.size
+        _grid_in_box(
+            ctx,
+            col,
+            (
+                int((cx - 1.8 * ex) * w),
+                int((cy - 1.8 * ey) * h),
+                int((cx + 1.8 * ex) * w) + 1,
+                int((cy + 1.8 * ey) * h) + 1,
+            ),
         )
-        if box[2] - box[0] < 16 or box[3] - box[1] < 16:
-            continue
-        crop = work.crop(box)
-        up = crop.resize(
-            (crop.width * CROP_UP, crop.height * CROP_UP), Image.Resampling.BICUBIC
-        )
-        src = np.asarray(up, np.float32)
-        fits = qrgrid.fit_codes(src, qrgrid.find_finders(src, radius=8 * CROP_UP, limit=24))
-        if fits:
-            soft = np.asarray(up.filter(ImageFilter.GaussianBlur(CROP_UP * 0.5)), np.float32)
-            _read_fits(ctx, col, src, soft, fits, origin=box[:2], scale=CROP_UP)
         if col.outcome.accepted:
             return
 
 
 def step_grid_matched(ctx: ScanContext, col: Collector) -> None:
-    """Grid resampling of a smoothed copy around finder patterns found by matched filtering."""
-    _grid(ctx, col, radius=8, blur=0.8, invert=False, denoise=0.8, matched=True)
+    """Grid resampling where matched filtering finds finder patterns that noise hides.
+
+    First a 2× upscaled crop around each of the strongest few candidates (±30 modules: the
+    whole code, whichever finder it is), then one fit over all candidates on a smoothed copy.
+    """
+    finders = qrgrid.match_finders(ctx.array("work"))
+    done: list[qrgrid.Finder] = []
+    for f in finders:
+        if len(done) >= MATCHED_CROPS or col.outcome.accepted:
+            break
+        if ctx.expired():
+            col.outcome.timed_out = True
+            return
+        if any(np.hypot(f.x - d.x, f.y - d.y) < 20 * d.module for d in done):
+            continue
+        done.append(f)
+        r = int(30 * f.module)
+        _grid_in_box(ctx, col, (int(f.x) - r, int(f.y) - r, int(f.x) + r, int(f.y) + r))
+    if col.outcome.accepted or ctx.expired():
+        return
+    src = ctx.blurred("work", 0.8)
+    fits = qrgrid.fit_codes(src, finders)
+    if fits:
+        _read_fits(ctx, col, src, ctx.blurred("work", 1.3), fits)
 
 
 def step_grid_inverted(ctx: ScanContext, col: Collector) -> None:
@@ -414,10 +446,10 @@ def step_grid_inverted(ctx: ScanContext, col: Collector) -> None:
 QR_STEPS: dict[str, Step] = {
     "zxing": step_zxing_full,
     "zxing-up2": step_zxing_up2,
+    "grid-crop": step_grid_crop,
     "grid": step_grid,
     "grid-denoise": step_grid_denoise,
     "grid-inverted": step_grid_inverted,
-    "grid-crop": step_grid_crop,
     "grid-matched": step_grid_matched,
     "zbar": step_zbar,
 }
