@@ -298,7 +298,7 @@ def _grid(
     finders = qrgrid.find_finders(
         src, invert=invert, radius=radius, limit=24, contrast=ctx.contrast(blur, radius)
     )
-    fits = qrgrid.fit_codes(src, finders, max_refine=MATCHED_REFINE)
+    fits = qrgrid.fit_codes(src, finders)
     if fits:
         _read_fits(ctx, col, src, ctx.blurred(key, denoise + 0.5), fits, read_clean)
 
