@@ -237,6 +237,53 @@ def find_finders(
     return found
 
 
+def match_finders(
+    a: np.ndarray, modules: tuple[float, ...] = (2.0, 2.4, 2.9), limit: int = 16
+) -> list[Finder]:
+    """Finder-pattern candidates by matched filtering, for noise that breaks run-lengths.
+
+    At each module size u, box means over 3u, 5u, 7u and 9u squares give the mean of the dark
+    centre, the light ring, the dark ring and the light separator; a finder is where all three
+    steps between them have the right sign (score: the smallest step, grey levels). Averaging
+    over whole rings is what survives noise that breaks 1:1:3:1:1 runs. The score is taken
+    every second pixel (the grid fit refines the centres). Strongest first.
+    """
+    img = Image.fromarray(np.clip(a, 0, 255).astype(np.uint8, copy=False))
+    step = 2
+    best: np.ndarray | None = None
+    size: np.ndarray | None = None
+    for u in modules:
+        means, areas = [], []
+        for k in (3, 5, 7, 9):
+            r = (k * u - 1) / 2
+            box = img.filter(ImageFilter.BoxBlur(r))
+            means.append(np.asarray(box, np.float32)[::step, ::step])
+            areas.append((2 * r + 1) ** 2)
+        c, b5, b7, b9 = means
+        ring1 = (b5 * areas[1] - c * areas[0]) / (areas[1] - areas[0])
+        ring2 = (b7 * areas[2] - b5 * areas[1]) / (areas[2] - areas[1])
+        ring3 = (b9 * areas[3] - b7 * areas[2]) / (areas[3] - areas[2])
+        score = np.minimum(np.minimum(ring1 - c, ring1 - ring2), ring3 - ring2)
+        if best is None or size is None:
+            best, size = score, np.full(score.shape, u, np.float32)
+        else:
+            better = score > best
+            best[better] = score[better]
+            size[better] = u
+    assert best is not None and size is not None
+    peaks = np.argwhere((best >= _max_filter(best, 2)) & (best > 4.0))
+    order = np.argsort(-best[peaks[:, 0], peaks[:, 1]], kind="stable")
+    found: list[Finder] = []
+    for py, px in peaks[order][: limit * 8]:
+        x, y, u = float(px * step), float(py * step), float(size[py, px])
+        if any(np.hypot(f.x - x, f.y - y) < 3.5 * f.module for f in found):
+            continue
+        found.append(Finder(x, y, u, float(best[py, px])))
+        if len(found) >= limit:
+            break
+    return found
+
+
 # ---------------------------------------------------------------------------------------------
 # Grid fitting
 

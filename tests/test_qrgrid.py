@@ -1,0 +1,56 @@
+"""Unit tests: the QR grid rescue's locators and the crop step (`bot.vision.qrgrid`, `qrscan`)."""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+from bot.vision import qrgrid, qrscan
+from bot.vision.sticker import StickerConfig, parse_payload
+from testkit import qrsynth
+
+TEXT = "https://o.example-network.com/activate?mac=0024B100000A12E8&pw=PAAXGUANPK"
+
+
+def small_code(module: float, rotation: float = 0.0) -> tuple[np.ndarray, int]:
+    """The sticker's code, dark on light, `module` px a module (4 px quiet zone), and its n."""
+    matrix = qrsynth.qr_matrix(TEXT, "m")
+    n = matrix.shape[0]
+    img = np.ones((n + 8, n + 8))
+    img[4 : 4 + n, 4 : 4 + n] = np.where(matrix, 0.0, 1.0)
+    big = Image.fromarray((np.kron(img, np.ones((10, 10))) * 255).astype(np.uint8))
+    side = round(big.width * module / 10)
+    small = big.resize((side, side), Image.Resampling.BOX)
+    if rotation:
+        small = small.rotate(rotation, Image.Resampling.BICUBIC, expand=True, fillcolor=255)
+    return np.asarray(small, float), n
+
+
+def test_matched_filtering_finds_finder_patterns_under_strong_noise() -> None:
+    code, n = small_code(2.5)
+    canvas = np.full((400, 500), 120.0)
+    canvas[100 : 100 + code.shape[0], 150 : 150 + code.shape[1]] = code * 0.25 + 90
+    noisy = np.clip(canvas + np.random.default_rng(5).normal(0, 22, canvas.shape), 0, 255)
+    assert qrgrid.find_finders(noisy.astype(np.float32), radius=8) == []  # runs are broken
+    found = qrgrid.match_finders(noisy)[:3]
+    corners = ((3.5, 3.5), (3.5, n - 3.5), (n - 3.5, 3.5))
+    centres = [(150 + (4 + c) * 2.5, 100 + (4 + r) * 2.5) for r, c in corners]
+    for x, y in centres:
+        assert any(np.hypot(f.x - x, f.y - y) <= 2.5 for f in found), (x, y, found)
+
+
+def test_a_located_but_unread_code_is_read_from_an_upscaled_crop() -> None:
+    code, _ = small_code(1.9, rotation=20)
+    canvas = np.full((600, 800), 140.0)
+    y0, x0 = 250, 420
+    canvas[y0 : y0 + code.shape[0], x0 : x0 + code.shape[1]] = code * 0.5 + 60
+    grey = Image.fromarray(canvas.astype(np.uint8))
+    config = StickerConfig()
+    ctx = qrscan.ScanContext(grey)
+    col = qrscan.Collector(lambda t: parse_payload(t, config) is not None)
+    half = code.shape[1] / 2
+    centre = ((x0 + half) / grey.width, (y0 + half) / grey.height)
+    col.suspect(centre, (half / grey.width, half / grey.height))
+    qrscan.step_grid_crop(ctx, col)
+    assert [s.text for s in col.outcome.accepted] == [TEXT]
+    assert np.allclose(col.outcome.accepted[0].centre, centre, atol=0.01)  # in the photo
