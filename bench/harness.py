@@ -282,6 +282,26 @@ def open_job(db: Path | str, installer: int) -> tuple[int, str] | None:
     return rows[0] if rows else None
 
 
+async def ping_all(players: list[Any], seconds: float, timeout_s: float = 60.0
+                   ) -> tuple[list[float], float]:
+    """Each player sends `ping N` and waits for its echo, again and again for `seconds`:
+    every round trip's seconds, and the wall time (the floor's and the echo bot's load)."""
+    lat: list[float] = []
+    began = time.monotonic()
+
+    async def ping(player: Any) -> None:
+        n = 0
+        while time.monotonic() - began < seconds:
+            n += 1
+            start = time.monotonic()
+            await player.send(f"ping {n}")
+            await player.wait_for_text(f"ping {n}", timeout=timeout_s)
+            lat.append(time.monotonic() - start)
+
+    await asyncio.gather(*(ping(p) for p in players))
+    return lat, time.monotonic() - began
+
+
 # -- people ------------------------------------------------------------------------------------
 
 

@@ -35,7 +35,7 @@ from aiohttp import web
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from fleet import Fleet, fleet_world, have_nginx
-from harness import ROOT, BotApiEmulator, World, bot_env
+from harness import ROOT, BotApiEmulator, World, bot_env, ping_all
 
 sys.path.insert(0, str(ROOT / "tests"))
 from stores import Cluster, pg_bindir
@@ -171,20 +171,7 @@ async def echo_run(workdir: Path, installers: int, seconds: float) -> dict[str, 
     try:
         await fleet.start()
         players = [emu.user(9000 + i, f"P{i}") for i in range(installers)]
-        lat: list[float] = []
-        began = time.monotonic()
-
-        async def ping(player) -> None:  # type: ignore[no-untyped-def]
-            n = 0
-            while time.monotonic() - began < seconds:
-                n += 1
-                start = time.monotonic()
-                await player.send(f"ping {n}")
-                await player.wait_for_text(f"ping {n}", timeout=30)
-                lat.append(time.monotonic() - start)
-
-        await asyncio.gather(*(ping(p) for p in players))
-        wall = time.monotonic() - began
+        lat, wall = await ping_all(players, seconds, timeout_s=30)
     finally:
         await fleet.stop()
         await emu.stop()

@@ -30,11 +30,10 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import BotApiEmulator, BotProcess, World, bot_env, world
+from harness import BotApiEmulator, BotProcess, World, bot_env, ping_all, world
 
 CHILD = str(Path(__file__).resolve().with_name("speed_child.py"))
 COUNT_FILE = "sql-count"  # where a child writes its SQL statement count (speed_child.py)
@@ -117,20 +116,7 @@ async def floor_run(workdir: Path, installers: int, seconds: float) -> dict[str,
             await p.wait_for_text("warm", timeout=30)
         meter = Meter(emu, proc, workdir)
         await meter.start()
-        lat: list[float] = []
-        began = time.monotonic()
-
-        async def ping(player: Any) -> None:
-            n = 0
-            while time.monotonic() - began < seconds:
-                n += 1
-                start = time.monotonic()
-                await player.send(f"ping {n}")
-                await player.wait_for_text(f"ping {n}", timeout=60)
-                lat.append(time.monotonic() - start)
-
-        await asyncio.gather(*(ping(p) for p in players))
-        wall = time.monotonic() - began
+        lat, wall = await ping_all(players, seconds, timeout_s=60)
         await meter.stop(len(lat))
     finally:
         await proc.stop()

@@ -13,9 +13,14 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from bot.config import Settings
+from bot.config import DATA_DIR, PROCEDURE_PATH, TEXTS_DIR, Settings
+from bot.engine.catalog import Catalog
+from bot.engine.kinds import KINDS
+from bot.engine.procedure import Procedure
+from bot.engine.validators import VALIDATORS
 from bot.places.spacing import reset_rate_limits
 from bot.services import Services
+from bot.texts import Texts
 from handlers.app import build_application, start_polling, stop_polling
 from sandbox.launcher import Sandbox
 from testkit.emulator import BotApiEmulator, Player
@@ -234,3 +239,21 @@ def photo_bytes(width: int = 1280, height: int = 960, fmt: str = "JPEG",
     kwargs = {"exif": exif} if exif is not None else {}
     image.save(out, fmt, quality=85, **kwargs)
     return out.getvalue()
+
+
+# -- the shipped procedure, catalog and texts ----------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def procedure() -> Procedure:
+    return Procedure.load(PROCEDURE_PATH, VALIDATORS, KINDS)
+
+
+@pytest.fixture(scope="module")
+def catalog() -> Catalog:
+    return Catalog.load(DATA_DIR / "catalog.toml", DATA_DIR / "checklists.toml")
+
+
+@pytest.fixture(scope="module")
+def texts() -> Texts:
+    return Texts(TEXTS_DIR)

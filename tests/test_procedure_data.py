@@ -6,27 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import DATA_DIR, PROCEDURE_PATH, TEXTS_DIR
+from bot.config import PROCEDURE_PATH
 from bot.engine.catalog import Catalog
 from bot.engine.kinds import KINDS
 from bot.engine.procedure import Procedure, condition_holds
 from bot.engine.validators import VALIDATORS
 from bot.texts import Safe, Texts
-
-
-@pytest.fixture(scope="module")
-def procedure() -> Procedure:
-    return Procedure.load(PROCEDURE_PATH, VALIDATORS, KINDS)
-
-
-@pytest.fixture(scope="module")
-def catalog() -> Catalog:
-    return Catalog.load(DATA_DIR / "catalog.toml", DATA_DIR / "checklists.toml")
-
-
-@pytest.fixture(scope="module")
-def texts() -> Texts:
-    return Texts(TEXTS_DIR)
 
 
 def test_every_step_has_an_english_prompt_and_help(procedure: Procedure, texts: Texts) -> None:

@@ -9,31 +9,16 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.config import DATA_DIR, PROCEDURE_PATH, TEXTS_DIR
+from bot.config import TEXTS_DIR
 from bot.engine.catalog import Catalog
 from bot.engine.kinds import KINDS
 from bot.engine.plan import Slot, chosen_model, plan, progress
 from bot.engine.procedure import Procedure
-from bot.engine.validators import VALIDATORS, Invalid, check_screen_mac
+from bot.engine.validators import Invalid, check_screen_mac
 from bot.store import Answer
 from bot.texts import Texts
 
 NOW = datetime(2026, 3, 12, tzinfo=UTC)
-
-
-@pytest.fixture(scope="module")
-def procedure() -> Procedure:
-    return Procedure.load(PROCEDURE_PATH, VALIDATORS, KINDS)
-
-
-@pytest.fixture(scope="module")
-def catalog() -> Catalog:
-    return Catalog.load(DATA_DIR / "catalog.toml", DATA_DIR / "checklists.toml")
-
-
-@pytest.fixture(scope="module")
-def texts() -> Texts:
-    return Texts(TEXTS_DIR)
 
 
 def counts(procedure: Procedure, catalog: Catalog, given: dict[str, tuple[object, str]]
