@@ -24,8 +24,9 @@ from flow import next_prompt, start_job, walk
 # and the sent question remembered (14 at that point). Issue 13's live-keyboard bookkeeping
 # (bot/engine/keyboards.py) adds its own: the question's message noted among the job's live
 # keyboards, the stale ones looked up and, after a press, the pressed one's struck off.
-BUTTON_STATEMENTS = 22
-TEXT_STATEMENTS = 16
+# One more each for a transaction of the bot's own that may begin inside the measured window.
+BUTTON_STATEMENTS = 23
+TEXT_STATEMENTS = 17
 NOT_COUNTED = {"getUpdates"}
 BACKGROUND = ("leases", "outbox")  # the scheduler's and the outbox's own rounds
 
