@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import Support, World, dump, query, world
+from harness import Support, answer_latencies, dump, query, world
 from tally import TARGETS, count, report
 
 SENDS = ("sendMessage", "sendPhoto", "sendMediaGroup", "sendVenue", "sendLocation",
@@ -31,18 +31,6 @@ SENDS = ("sendMessage", "sendPhoto", "sendMediaGroup", "sendVenue", "sendLocatio
 PATIENCE_S = 30.0  # a person waits this long for the next question before sending /start
 FAULT_TARGETS = tuple(t for t in TARGETS if "(after a kill)" not in t and
                       "updates never fetched" not in t)
-
-
-def latencies(w: World) -> list[float]:
-    """Seconds from each answer to the bot's next message in that chat, sorted."""
-    out = []
-    for person in w.installers:
-        times = sorted(t for (chat, _), t in w.arrivals.items() if chat == person.uid)
-        for sent in person.sent:
-            later = next((t for t in times if t >= sent.at), None)
-            if later is not None:
-                out.append(later - sent.at)
-    return sorted(out)
 
 
 async def run(args: argparse.Namespace) -> int:
@@ -87,7 +75,7 @@ async def run(args: argparse.Namespace) -> int:
                     raise task.exception()  # type: ignore[misc]
             await w.bot.stop()
             result = count(w, support, [])
-            waits = latencies(w)
+            waits = answer_latencies(w)
             result["429 injected"] = rules[0].injected
             result["5xx (HTML) injected"] = rules[1].injected
             result["dropped connections"] = rules[2].injected

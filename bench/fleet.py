@@ -31,9 +31,9 @@ from harness import (
     BotProcess,
     FakeNominatim,
     FakeWebhook,
-    Installer,
     World,
     bot_env,
+    register,
 )
 
 sys.path.insert(0, str(ROOT / "deploy"))
@@ -192,13 +192,7 @@ async def fleet_world(workdir: Path, installers: int, instances: int, database_u
               arrivals=arrivals)
     try:
         await fleet.start()
-        for i, uid in enumerate(ids):
-            player = emu.user(uid, f"Installer{i}")
-            await player.send("/start")
-            await player.wait_for_text("installer ID", timeout=30)
-            await player.send(f"INS-{uid:05d}")
-            await player.wait_for_text("approved", timeout=30)
-            w.installers.append(Installer(w, player, i))
+        await register(w, ids)
         yield w
     finally:
         await fleet.stop()

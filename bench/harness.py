@@ -19,6 +19,7 @@ import sqlite3
 import sys
 import time
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -238,13 +239,7 @@ async def world(workdir: Path, installers: int, extra_env: dict[str, str] | None
     w = World(emu, geocoder, webhook, bot, db, support, arrivals=arrivals, fetched=fetched)
     try:
         await bot.start()
-        for i, uid in enumerate(ids):
-            player = emu.user(uid, f"Installer{i}")
-            await player.send("/start")
-            await player.wait_for_text("installer ID", timeout=30)
-            await player.send(f"INS-{uid:05d}")
-            await player.wait_for_text("approved", timeout=30)
-            w.installers.append(Installer(w, player, i))
+        await register(w, ids)
         yield w
     finally:
         await bot.stop()
@@ -301,6 +296,33 @@ async def ping_all(players: list[Any], seconds: float, timeout_s: float = 60.0
     await asyncio.gather(*(ping(p) for p in players))
     return lat, time.monotonic() - began
 
+
+async def register(w: World, ids: list[int]) -> None:
+    """Each of `ids` registers as an installer (pre-approved) and joins the world's walkers."""
+    for i, uid in enumerate(ids):
+        player = w.emu.user(uid, f"Installer{i}")
+        await player.send("/start")
+        await player.wait_for_text("installer ID", timeout=30)
+        await player.send(f"INS-{uid:05d}")
+        await player.wait_for_text("approved", timeout=30)
+        w.installers.append(Installer(w, player, i))
+
+
+def answer_latencies(w: World, kinds: Callable[[str], bool] = lambda _kind: True
+                     ) -> list[float]:
+    """Seconds from each answer of the chosen kinds to the bot's next message in that chat,
+    sorted."""
+    by_chat: dict[int, list[float]] = {}
+    for (chat, _), at in w.arrivals.items():
+        by_chat.setdefault(chat, []).append(at)
+    found = []
+    for person in w.installers:
+        arrivals = sorted(by_chat.get(person.uid, []))
+        for sent in person.sent:
+            later = next((a for a in arrivals if a >= sent.at), None)
+            if later is not None and kinds(sent.kind):
+                found.append(later - sent.at)
+    return sorted(found)
 
 # -- people ------------------------------------------------------------------------------------
 

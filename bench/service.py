@@ -35,28 +35,13 @@ from aiohttp import web
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from fleet import Fleet, fleet_world, have_nginx
-from harness import ROOT, BotApiEmulator, World, bot_env, ping_all
+from harness import ROOT, BotApiEmulator, World, answer_latencies, bot_env, ping_all
 
 sys.path.insert(0, str(ROOT / "tests"))
 from stores import Cluster, pg_bindir
 
 CONFIGS = {"echo": ("echo", 1), "sqlite-1": ("sqlite", 1), "pg-1": ("postgresql", 1),
            "pg-3": ("postgresql", 3)}
-
-
-def latencies(w: World) -> list[float]:
-    """Seconds from each answer to the bot's next message in that chat."""
-    by_chat: dict[int, list[float]] = {}
-    for (chat, _), at in w.arrivals.items():
-        by_chat.setdefault(chat, []).append(at)
-    found = []
-    for person in w.installers:
-        arrivals = sorted(by_chat.get(person.uid, []))
-        for sent in person.sent:
-            later = next((a for a in arrivals if a > sent.at), None)
-            if later is not None:
-                found.append(later - sent.at)
-    return found
 
 
 async def walk_for(w: World, seconds: float) -> tuple[int, float]:
@@ -108,7 +93,7 @@ async def bot_run(workdir: Path, installers: int, instances: int, url: str,
         bots = [cpu_seconds(p) - b for p, b in zip(pids, before, strict=True)]
         server_cpu = sum(cpu_seconds(p) for p in server_pids(cluster)) - server_before
         own = time.process_time() - own
-        lat = latencies(w)
+        lat = answer_latencies(w)
     result = figures(answers, wall, lat)
     per = 1000 / max(answers, 1)
     result["bot_cpu_ms"] = sum(bots) * per

@@ -28,12 +28,11 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import BotApiEmulator, BotProcess, World, bot_env, ping_all, world
+from harness import BotApiEmulator, BotProcess, answer_latencies, bot_env, ping_all, world
 
 CHILD = str(Path(__file__).resolve().with_name("speed_child.py"))
 COUNT_FILE = "sql-count"  # where a child writes its SQL statement count (speed_child.py)
@@ -131,21 +130,6 @@ class _Nowhere:
 
 
 # -- the bot's run ---------------------------------------------------------------------------
-
-
-def answer_latencies(w: World, kinds: Callable[[str], bool]) -> list[float]:
-    """Seconds from each answer of the chosen kinds to the bot's next message in that chat."""
-    by_chat: dict[int, list[float]] = {}
-    for (chat, _), at in w.arrivals.items():
-        by_chat.setdefault(chat, []).append(at)
-    found = []
-    for person in w.installers:
-        arrivals = sorted(by_chat.get(person.uid, []))
-        for sent in person.sent:
-            later = next((a for a in arrivals if a > sent.at), None)
-            if later is not None and kinds(sent.kind):
-                found.append(later - sent.at)
-    return found
 
 
 async def bot_run(workdir: Path, installers: int, seconds: float, top: bool = False,
