@@ -178,6 +178,7 @@ async def start_polling(app: Application, poll_timeout: int = 10) -> None:
                     timeout_s=poll_timeout)
     app.bot_data["intake"] = (poller, dispatcher)
     await services.store.forget_done()
+    await services.store.release_earlier_leases()  # a killed run's leases must not wait
     await app.start()
     await poller.resume()
     try:  # what people sent while the bot was down goes first: it may answer what is owed
@@ -230,6 +231,7 @@ async def start_webhook(app: Application) -> None:
     server = WebhookServer(receiver, Monitoring(app), settings.webhook_path)
     app.bot_data["intake"] = (server, dispatcher)
     await services.store.forget_done()
+    await services.store.release_earlier_leases()  # a killed run's leases must not wait
     await app.start()
     await receiver.resume()
     await settle_then_catch_up(app, dispatcher)

@@ -109,6 +109,7 @@ class Coordination(Database):
             cur = await self._exec("DELETE FROM leases WHERE name = ?", (INSTANCE + holder,))
             if cur.rowcount:
                 mine.add(holder)
+        await self.release_leases_of(sorted(mine))  # its jobs run elsewhere at once
         return mine
 
     async def gone(self, holders: Iterable[str]) -> set[str]:
@@ -140,6 +141,24 @@ class Coordination(Database):
                    OR leases.holder = excluded.holder""",
             (name, self.holder, until, now.astimezone(UTC).isoformat()))
         return cur.rowcount > 0
+
+    async def release_leases_of(self, holders: list[str]) -> int:
+        """Free the leases `holders` still hold (they died without releasing them)."""
+        if not holders:
+            return 0
+        cur = await self._exec(
+            f"UPDATE leases SET holder = NULL, until = NULL WHERE holder IN "
+            f"({', '.join('?' * len(holders))})", tuple(holders))
+        return cur.rowcount
+
+    async def release_earlier_leases(self) -> int:
+        """One instance (SQLite): at start, free the leases an earlier run of the bot held
+        when it was killed, so the start-up catch-up and the jobs run at once."""
+        if self.shared:
+            return 0
+        cur = await self._exec("UPDATE leases SET holder = NULL, until = NULL "
+                               "WHERE holder IS NOT NULL AND holder <> ?", (self.holder,))
+        return cur.rowcount
 
     async def release_leases(self) -> int:
         """Give up every lease this store holds (at close); how many it held."""
