@@ -29,6 +29,9 @@ NOTICE_GRACE = timedelta(minutes=2)  # a decision's own notice may still be on i
 POST_GRACE = timedelta(minutes=1)  # a hand-off's own update may still be posting it
 ORPHAN_AGE = timedelta(minutes=1)  # this old and not processed: its instance is lost
 ORPHAN_CHECK_S = 2.0  # several instances: how often to look for a dead one's updates
+# A dead instance's owed questions wait this long: an answer it took and never acknowledged
+# is redelivered by Telegram meanwhile, and asking before it arrives asks a question twice.
+OWED_GRACE_S = 10.0
 UNTIL_NOW = 2**62  # every update_id
 CATCH_UP = "catch-up"
 CATCH_UP_LEASE_S = 150.0  # the job runs every minute: a dead holder's lease soon expires
@@ -75,9 +78,15 @@ async def adopt_orphans(context: PinpointContext) -> int:
     if adopted:
         log.info("adopted %d updates another instance left unfinished", adopted)
     if await store.departed():
-        log.info("an instance has died: asking the questions it owed")
-        await ask_owed_questions(context)
+        log.info("an instance has died: asking the questions it owed in %.0f s", OWED_GRACE_S)
+        context.job_queue.run_once(owed_after_departure, OWED_GRACE_S, name="owed-questions")
     return adopted
+
+
+async def owed_after_departure(context: PinpointContext) -> None:
+    """The questions a dead instance owed, once its unacknowledged updates had time to come
+    back (each person checked under their turn)."""
+    await ask_owed_questions(context)
 
 
 async def ask_owed_questions(context: PinpointContext) -> None:
