@@ -86,10 +86,15 @@ async def test_type_instead_keeps_nothing_read(bot: RunningBot, ana: Player) -> 
     await ana.send_photo(code_photo(STICKER_URL))
     await next_prompt(ana, timeout=20)
     await ana.press("Type it instead")
-    await next_prompt(ana)
+    question = await next_prompt(ana)
+    assert "Type the <b>MAC address</b>" in question.text or "Type the MAC address" in question.text
+    assert "Type it instead" not in str(question.buttons)  # typing now, not another photo
     job = await bot.services.store.open_job(ana.user_id)
     assert "mac" not in await bot.services.store.answers(job.id)
     assert await current_step(bot, ana) == "mac"
+    await ana.send("0024:B100:0002:1A2B")
+    await next_prompt(ana)
+    assert await current_step(bot, ana) == "password"
 
 
 async def test_iccid_from_the_sim_holders_barcode(bot: RunningBot, ana: Player) -> None:

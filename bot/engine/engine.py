@@ -261,8 +261,11 @@ class Engine:
         if pending:
             if special not in (Special.CAUTION_YES, Special.CAUTION_NO):
                 return stale
-            return await self.recorder.settle(view, slot, special is Special.CAUTION_YES,
-                                              user_id, message_id)
+            outcome = await self.recorder.settle(view, slot, special is Special.CAUTION_YES,
+                                                 user_id, message_id)
+            if special is Special.CAUTION_NO:
+                return self.kind(slot).declined(self.desk, view, slot, pending.caution, outcome)
+            return outcome
         step, recorder = slot.step, self.recorder
         if special is Special.KEEP and slot.key in view.answers:
             await self.store.update_job(job.id, cursor=cursor_without(job.cursor, slot.key))

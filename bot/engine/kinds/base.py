@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 from bot.engine.addresses import AddressSteps
 from bot.engine.buttons import Action
 from bot.engine.catalog import Catalog, Model
+from bot.engine.caution import Caution
 from bot.engine.checks import Checks
 from bot.engine.codes import CodeReading
 from bot.engine.interaction import Input, Outcome, Reply
@@ -74,6 +75,11 @@ class Kind:
                     user_id: int, message_id: int | None) -> Outcome:
         """A button of the step's question (specials common to all kinds are handled before)."""
         return Outcome(alert=desk.records.t("job.stale_button"))
+
+    def declined(self, desk: Desk, view: JobView, slot: Slot, caution: Caution,
+                 outcome: Outcome) -> Outcome:
+        """What follows a held answer the installer declined: by default the question again."""
+        return outcome
 
     def describe(self, records: Records, step: Step, value: Any) -> str:
         """A short, safe-to-show rendering of a stored value."""

@@ -8,6 +8,8 @@ from typing import Any
 
 from bot.engine import buttons
 from bot.engine.buttons import Action, Say, Special
+from bot.engine.caution import Caution
+from bot.engine.codes import CONFIRM
 from bot.engine.interaction import Button, Input, Outcome, Reply
 from bot.engine.kinds.base import Desk, Kind
 from bot.engine.plan import JobView, Slot
@@ -58,8 +60,22 @@ class TextKind(Kind):
         if action != Say(view.job.id, slot.key, Special.TYPE) or slot.step.reader is None:
             return await super().press(desk, view, slot, action, user_id, message_id)
         asked = await desk.recorder.prompt(view)
+        return Outcome(edit=self.typing(desk, view, slot, asked), job_id=view.job.id)
+
+    def declined(self, desk: Desk, view: JobView, slot: Slot, caution: Caution,
+                 outcome: Outcome) -> Outcome:
+        """"Type it instead" on what a photo read: the question comes back as the typing
+        prompt, not as a request for another photo."""
+        asked = outcome.replies[-1] if outcome.replies else None
+        if slot.step.reader is None or caution.no != CONFIRM["no"] or not (asked and asked.prompt):
+            return outcome
+        outcome.replies[-1] = self.typing(desk, view, slot, asked)
+        return outcome
+
+    def typing(self, desk: Desk, view: JobView, slot: Slot, asked: Reply) -> Reply:
+        """The photo question `asked` turned into the typing prompt (its other buttons stay)."""
         text = f"{desk.records.header(view)}\n{self.typed(desk, view, slot)}"
-        return Outcome(edit=Reply(text, asked.buttons[1:], prompt=True), job_id=view.job.id)
+        return Reply(text, asked.buttons[1:], prompt=True)
 
     async def take(self, desk: Desk, view: JobView, slot: Slot, inp: Input,
                    user_id: int) -> Outcome | None:
