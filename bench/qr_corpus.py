@@ -2,6 +2,7 @@
 
     python bench/qr_corpus.py [--out bench/out/qr-corpus] [--count 240] [--seed 7] [--big 12]
     python bench/qr_corpus.py --hard [--out bench/out/qr-corpus-hard] [--count 250] [--seed 15]
+                              [--big 16]
 
 Levels 1–4 as in `../shared/qr-corpus` plus what that corpus lacks: light-on-dark stickers,
 curved surfaces, partial shadows, a second QR code (type plate, manual link, look-alike sticker
@@ -11,7 +12,9 @@ EXIF orientation. `score.py` from the shared corpus can score it as well.
 `--hard` makes issue 15's harder corpus instead: levels 2–3 as above, level 4 (modules 2–3 px)
 and level 5 (modules 1.5–2.5 px) with horizontal stickers, landscape frames, noise σ 10–20,
 curved labels, shadows and look-alike codes (`qrsynth.hard_shot`), and photos without the
-sticker; all 1280 px JPEGs as Telegram sends them.
+sticker; 1280 px JPEGs as Telegram sends them, plus `--big` 12 MP originals sent as files
+(`hard_big_*`, drawn after the others from their own seed, so the 1280 px photos stay the same:
+levels 4–5 and code-free ones, three in four framed like a phone photo, the rest from afar).
 """
 
 from __future__ import annotations
@@ -59,8 +62,9 @@ def make(out: Path, count: int, seed: int, big: int) -> dict:
     return _manifest(out, images, seed, count, "bench")
 
 
-def make_hard(out: Path, count: int, seed: int) -> dict:
-    """Write issue 15's harder corpus: `count` 1280 px photos, about 7 % without a sticker."""
+def make_hard(out: Path, count: int, seed: int, big: int = 16) -> dict:
+    """Write issue 15's harder corpus: `count` 1280 px photos, about 7 % without a sticker,
+    and `big` 12 MP files (levels 4–5, one in eight without a sticker)."""
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     images: dict[str, dict] = {}
@@ -77,7 +81,22 @@ def make_hard(out: Path, count: int, seed: int) -> dict:
         name, entry = _write(out, f"hard_{i:04d}", shot, rng, "JPEG", quality, None)
         images[name] = entry
         _progress(i, count, t0)
-    return _manifest(out, images, seed, count, "hard")
+    rng = np.random.default_rng(seed + 1000)
+    for i in range(big):
+        level = 4 + i % 2
+        shot = qrsynth.code_free_shot(rng, level) if i % 8 == 7 else qrsynth.hard_shot(rng, level)
+        shot.size = (4032, 3024) if rng.random() < 0.5 else (3024, 4032)
+        if rng.random() < 0.75:  # same framing as a phone photo, more pixels
+            shot.module_px *= 3.15
+        shot.params["sent_as_file"] = True
+        fmt = str(rng.choice(["JPEG", "JPEG", "HEIF", "WEBP"]))
+        orientation = int(rng.choice([1, 3, 6, 8]))
+        name, entry = _write(
+            out, f"hard_big_{i:02d}", shot, rng, fmt, int(rng.uniform(80, 95)), orientation
+        )
+        images[name] = entry
+        _progress(i, big, t0)
+    return _manifest(out, images, seed, count + big, "hard")
 
 
 def _write(
@@ -128,14 +147,15 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--count", type=int, default=None)
     ap.add_argument("--seed", type=int, default=None)
-    ap.add_argument("--big", type=int, default=12, help="how many 12 MP files")
+    ap.add_argument("--big", type=int, default=None, help="how many 12 MP files (12; hard: 16)")
     a = ap.parse_args()
     if a.hard:
         out = a.out or ROOT / "bench" / "out" / "qr-corpus-hard"
-        make_hard(out, a.count or 250, 15 if a.seed is None else a.seed)
+        make_hard(out, a.count or 250, 15 if a.seed is None else a.seed,
+                  16 if a.big is None else a.big)
     else:
         out = a.out or ROOT / "bench" / "out" / "qr-corpus"
-        make(out, a.count or 240, 7 if a.seed is None else a.seed, a.big)
+        make(out, a.count or 240, 7 if a.seed is None else a.seed, 12 if a.big is None else a.big)
 
 
 if __name__ == "__main__":

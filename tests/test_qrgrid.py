@@ -54,3 +54,13 @@ def test_a_located_but_unread_code_is_read_from_an_upscaled_crop() -> None:
     qrscan.step_grid_crop(ctx, col)
     assert [s.text for s in col.outcome.accepted] == [TEXT]
     assert np.allclose(col.outcome.accepted[0].centre, centre, atol=0.01)  # in the photo
+
+
+def test_a_spent_cpu_allowance_stops_the_cascade_without_a_timeout() -> None:
+    canvas = np.random.default_rng(3).normal(128, 20, (480, 640)).clip(0, 255).astype(np.uint8)
+    grey = Image.fromarray(canvas)
+    capped = qrscan.scan(grey, lambda t: True, cpu_s=0.0)
+    assert capped.capped and not capped.timed_out
+    assert capped.steps == []
+    full = qrscan.scan(grey, lambda t: True)
+    assert not full.halted and full.steps == list(qrscan.QR_STEPS)

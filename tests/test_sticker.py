@@ -332,6 +332,12 @@ def test_a_spent_budget_is_reported() -> None:
     assert res.error == "timeout"
 
 
+def test_a_spent_cpu_allowance_gives_the_found_so_far_answer_not_a_timeout() -> None:
+    data = jpeg(scene([(PAYLOAD.text, (0.5, 0.5))]))
+    assert decode(data, cpu_s=0.0).error == "no_code"  # no step started: nothing found
+    assert decode(data).ok  # the default allowance reads it
+
+
 # ---------------------------------------------------------------------------------------------
 # Off the event loop, and the command line
 

@@ -12,6 +12,7 @@ Only numpy is used.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import combinations
 
@@ -257,7 +258,7 @@ def match_finders(
         for k in (3, 5, 7, 9):
             r = (k * u - 1) / 2
             box = img.filter(ImageFilter.BoxBlur(r))
-            means.append(np.asarray(box, np.float32)[::step, ::step])
+            means.append(np.asarray(box)[::step, ::step].astype(np.float32))
             areas.append((2 * r + 1) ** 2)
         c, b5, b7, b9 = means
         ring1 = (b5 * areas[1] - c * areas[0]) / (areas[1] - areas[0])
@@ -494,11 +495,12 @@ def fit_codes(
     max_refine: int = 6,
     min_start: float = 0.2,
     min_score: float = 0.55,
+    stop: Callable[[], bool] | None = None,
 ) -> list[GridFit]:
     """Fit module grids to the most promising finder triples and versions; best first.
 
     Every plausible triple is tried with versions around its size estimate at the rough affine
-    position (cheap); only the best few starts are refined.
+    position (cheap); only the best few starts are refined, until `stop()` says time is up.
     """
     starts: list[tuple[float, int, np.ndarray]] = []
     fitters: dict[int, _Fitter] = {}
@@ -513,7 +515,7 @@ def fit_codes(
     starts.sort(key=lambda s: -s[0])
     fits: list[GridFit] = []
     for start, version, quad in starts[:max_refine]:
-        if start < 0.6 * starts[0][0]:
+        if start < 0.6 * starts[0][0] or (stop is not None and stop()):
             break
         refined, _, score = fitters[version].refine(quad)
         if score < min_score:

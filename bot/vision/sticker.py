@@ -44,7 +44,7 @@ from bot.engine.validators import normalise_mac, normalise_password
 from bot.vision import barcodes
 from bot.vision.advice import Advice, advise
 from bot.vision.images import ImageError, load_image
-from bot.vision.qrscan import ScanOutcome, Step, scan
+from bot.vision.qrscan import SCAN_CPU_S, ScanOutcome, Step, scan
 
 log = logging.getLogger(__name__)
 
@@ -200,10 +200,13 @@ def decode(
     budget_s: float | None = None,
     steps: list[str] | None = None,
     registry: dict[str, Step] | None = None,
+    cpu_s: float | None = SCAN_CPU_S,
 ) -> StickerResult:
     """Read the sticker from image bytes (synchronous, CPU-bound, safe on any bytes).
 
-    With `budget_s`, no further step starts once it is spent (`error="timeout"`).
+    With `budget_s`, no further step starts once it is spent (`error="timeout"`). After
+    `cpu_s` of CPU time (more for photos above 1280×960, see `qrscan.scan`) the cascade stops
+    and reports what it found so far (a located code: "move closer"; else `no_code`).
     `steps` and `registry` choose other cascades (for the benchmark).
     """
     t0 = time.monotonic()
@@ -226,6 +229,7 @@ def decode(
             deadline=deadline,
             steps=steps,
             registry=registry,
+            cpu_s=cpu_s,
         )
     except MemoryError:
         return done(StickerResult(None, None, "too_large"))
