@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -31,8 +31,8 @@ RELEVANT = """SELECT id FROM jobs WHERE status IN ('open', 'submitted', 'rejecte
 KNOWN_COLUMNS = {
     "id", "visit_id", "installer_id", "chat_id", "status", "cursor", "pending",
     "prompt_message_id", "stop_reason", "reopened_part", "created_at", "updated_at",
-    "submitted_at", "closed_at", "reminded_at", "first_name", "last_name", "username",
-    "account",
+    "submitted_at", "closed_at", "reminded_at", "part_ends", "first_name", "last_name",
+    "username", "account",
 }
 JOBS = """SELECT jobs.*, users.first_name, users.last_name, users.username,
                  users.installer_id AS account
@@ -48,8 +48,6 @@ ACTIVITY = f"""SELECT jobs.id,
 # Audit entries the summary reads one by one (index `audit_job_action_at`).
 EVENTS = f"""SELECT * FROM audit WHERE job_id IN ({RELEVANT}) AND at < :end
              AND action IN ('submitted', 'flag') ORDER BY at, id"""
-# What an answer's audit entry is called (`Reports.part_ends`).
-ANSWER_ACTIONS = ("answer", "safety_confirmed")
 # Jobs created in [start, end): the export (index `jobs_created`), a batch at a time.
 CREATED = "SELECT id FROM jobs WHERE created_at >= :start AND created_at < :end"
 BATCH = 500
@@ -86,6 +84,7 @@ class JobRow:
     installer_name: str
     installer_username: str | None
     installer_account: str | None
+    part_ends: str | None  # JSON: each part's last answer until the first submission
     extra: dict[str, Any] = field(default_factory=dict)  # columns added by later migrations
 
 
@@ -133,7 +132,7 @@ class ReportData:
     For a summary, `events` holds only submissions and flags, `answers` only the model
     chosen, and the rest of the audit trail comes aggregated: `last_activity` (the
     installer's latest entry up to the report's moment) and `touched` (jobs with an entry in
-    the period); `Reports.part_ends` reads how long the parts took.
+    the period); each job's `part_ends` tells how long its parts took.
     """
 
     jobs: dict[int, JobRow] = field(default_factory=dict)
@@ -165,6 +164,7 @@ def _job_row(r: RowMapping) -> JobRow:
         installer_name=person_name(r["first_name"], r["last_name"], r["username"],
                                    r["installer_id"]),
         installer_username=r["username"], installer_account=r["account"],
+        part_ends=r["part_ends"],
         extra={k: r[k] for k in r.keys() if k not in KNOWN_COLUMNS},  # noqa: SIM118
     )  # type: ignore[arg-type]
 
@@ -177,11 +177,9 @@ def _ids(job_ids: Iterable[int]) -> str:
 class Reports:
     """The reports' queries over a `Store`."""
 
-    def __init__(self, store: Store, parts: Mapping[str, str], model: str | None) -> None:
-        """`parts`: the procedure's part of each step id (answers are grouped by part in SQL);
-        `model`: the step whose answer is the station's model (read for every job)."""
+    def __init__(self, store: Store, model: str | None) -> None:
+        """`model`: the step whose answer is the station's model (read for every job)."""
         self.store = store
-        self.parts = dict(parts)
         self.model = model
 
     async def _all(self, sql: str, params: dict[str, Any]) -> list[RowMapping]:
@@ -293,63 +291,6 @@ class Reports:
     async def _deciders(self, data: ReportData) -> None:
         deciders = {h.decided_by for hs in data.handoffs.values() for h in hs if h.decided_by}
         data.names.update(await self.names(deciders - set(data.names)))
-
-    async def part_ends(self, firsts: Mapping[int, datetime], end: datetime
-                        ) -> dict[int, dict[str, datetime]]:
-        """Per job (`firsts`: its first submission) and part, the last answer up to that
-        submission, from the audit trail before `end`.
-
-        Grouped in SQL, one row a job with the parts in columns, in the index's order (no
-        sort); the step is read from the entry's JSON. Jobs answered again after their first
-        submission (fixing a rejection) are then read entry by entry.
-        """
-        if not firsts or not self.parts:
-            return {}
-        parts = sorted(set(self.parts.values()))
-        ends: dict[int, dict[str, datetime]] = {}
-        late: list[int] = []
-        columns = ", ".join(f"MAX(CASE WHEN part = :p{i} THEN at END) AS p{i}"
-                            for i in range(len(parts)))
-        for r in await self._answered(firsts, f"job_id, {columns}, MAX(at) AS latest",
-                                      "GROUP BY job_id", end, parts):
-            if _time(r["latest"]) > firsts[r["job_id"]]:  # type: ignore[operator]
-                late.append(r["job_id"])
-                continue
-            ends[r["job_id"]] = {p: _time(r[f"p{i}"]) for i, p in enumerate(parts)
-                                 if r[f"p{i}"]}  # type: ignore[misc]
-        for r in await self._answered({j: firsts[j] for j in late}, "job_id, part, at",
-                                      "", end, parts):
-            at = _time(r["at"])
-            assert at is not None
-            if r["part"] is not None and at <= firsts[r["job_id"]]:
-                found = ends.setdefault(r["job_id"], {})
-                found[r["part"]] = max(found.get(r["part"], at), at)
-        return ends
-
-    async def _answered(self, jobs: Iterable[int], select: str, group: str, end: datetime,
-                        parts: list[str]) -> list[RowMapping]:
-        """`select` over the answer entries of these jobs before `end`, each with its part
-        (None: a step the procedure no longer has), `group`ed."""
-        if self.store.dialect == "postgresql":
-            key, prefix = "CAST(a.detail AS json) ->> 'step'", "split_part(step, '.', 1)"
-            unflattened = "LIMIT ALL"
-        else:
-            key = "json_extract(a.detail, '$.step')"
-            prefix = "substr(step || '.', 1, instr(step || '.', '.') - 1)"
-            unflattened = "LIMIT -1"  # each step read once, not once per use
-        names = {f"s{i}": s for i, s in enumerate(self.parts)}
-        cases = " ".join(f"WHEN :{n} THEN :p{parts.index(self.parts[s])}"
-                         for n, s in names.items())
-        binds = names | {f"p{i}": p for i, p in enumerate(parts)} | {"end": iso(end)}
-        actions = ", ".join(f"'{a}'" for a in ANSWER_ACTIONS)
-        return await self._all(f"""
-            SELECT {select} FROM (
-                SELECT job_id, CASE {prefix} {cases} END AS part, at FROM (
-                    SELECT a.job_id, {key} AS step, a.at FROM audit a
-                    WHERE a.job_id IN ({_ids(sorted(jobs))}) AND a.action IN ({actions})
-                      AND a.at < :end {unflattened}
-                ) AS steps {unflattened}
-            ) AS answered {group}""", binds)
 
 
 def _event(r: RowMapping) -> Event:

@@ -8,6 +8,7 @@ short Telegram-HTML message and a chart, `Summaries.export_csv` exports the jobs
 
 from __future__ import annotations
 
+import json
 import statistics
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
@@ -160,8 +161,7 @@ class Summaries:
 
     def __init__(self, store: Store, records: Records, settings: Settings) -> None:
         self.procedure = records.procedure
-        self.reports = Reports(store, {step.id: step.part for step in self.procedure.steps},
-                               self.procedure.key("model"))
+        self.reports = Reports(store, self.procedure.key("model"))
         self.records = records
         self.catalog = records.catalog
         self.settings = settings
@@ -195,8 +195,6 @@ class Summaries:
         submitted = {job.id: _submissions(job, data.handoffs.get(job.id, []),
                                           data.events.get(job.id, []))
                      for job in data.jobs.values()}
-        part_ends = await self.reports.part_ends(
-            {j: times[0] for j, times in submitted.items() if times and inside(times[0])}, end)
         for job in data.jobs.values():
             if job.created_at > as_of:
                 continue
@@ -248,7 +246,8 @@ class Summaries:
                 summary.stopped.append(Stopped(job.id, name, job.stop_reason))
             if submissions and inside(submissions[0]):
                 job_samples.append((submissions[0] - job.created_at, job.id))
-                ends = part_ends.get(job.id, {})
+                ends = {p: datetime.fromisoformat(t)
+                        for p, t in json.loads(job.part_ends or "{}").items()}
                 for part, took in _part_times(procedure, job, ends, submissions[0]).items():
                     part_samples[part].append((took, job.id))
             if not active:
