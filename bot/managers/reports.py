@@ -34,19 +34,26 @@ KNOWN_COLUMNS = {
     "submitted_at", "closed_at", "reminded_at", "part_ends", "first_name", "last_name",
     "username", "account",
 }
-JOBS = """SELECT jobs.*, users.first_name, users.last_name, users.username,
-                 users.installer_id AS account
-          FROM jobs JOIN users ON users.id = jobs.installer_id"""
-# Per job, from the audit trail (index `audit_job_actor_at`): the installer's latest entry up
-# to the report's moment, and whether anything happened inside the period.
-ACTIVITY = f"""SELECT jobs.id,
+SELECTED = """SELECT jobs.*, users.first_name, users.last_name, users.username,
+                     users.installer_id AS account"""
+JOINED = "FROM jobs JOIN users ON users.id = jobs.installer_id"
+JOBS = f"{SELECTED} {JOINED}"
+HANDOFFS = """SELECT id, job_id, created_at, decision, decided_by, decided_at, reason, redo_part
+              FROM handoffs"""
+# Per job, beside its row, from the audit trail (index `audit_job_actor_at`): the installer's
+# latest entry up to the report's moment and whether anything happened inside the period; and
+# the answer of the step that chooses the model (the answers' key).
+AROUND = """,
     (SELECT MAX(a.at) FROM audit a WHERE a.job_id = jobs.id AND a.actor_id = jobs.installer_id
        AND a.at <= :as_of AND a.at < :end) AS last_activity,
     (SELECT 1 FROM audit a WHERE a.job_id = jobs.id AND a.at >= :start AND a.at < :end
-       LIMIT 1) AS touched
-    FROM jobs WHERE jobs.id IN ({RELEVANT})"""
+       LIMIT 1) AS touched,
+    (SELECT value FROM answers WHERE answers.job_id = jobs.id AND answers.step = :model
+       ) AS model_answer"""
+AROUND_COLUMNS = {"last_activity", "touched", "model_answer"}
 # Audit entries the summary reads one by one (index `audit_job_action_at`).
-EVENTS = f"""SELECT * FROM audit WHERE job_id IN ({RELEVANT}) AND at < :end
+EVENTS = f"""SELECT job_id, at, actor_id, action, detail FROM audit
+             WHERE job_id IN ({RELEVANT}) AND at < :end
              AND action IN ('submitted', 'flag') ORDER BY at, id"""
 # Jobs created in [start, end): the export (index `jobs_created`), a batch at a time.
 CREATED = "SELECT id FROM jobs WHERE created_at >= :start AND created_at < :end"
@@ -129,10 +136,11 @@ class ReportData:
     """Jobs by id and, per job, their hand-offs, audit events, answers and flags (oldest
     first), plus the names of everyone involved.
 
-    For a summary, `events` holds only submissions and flags, `answers` only the model
-    chosen, and the rest of the audit trail comes aggregated: `last_activity` (the
-    installer's latest entry up to the report's moment) and `touched` (jobs with an entry in
-    the period); each job's `part_ends` tells how long its parts took.
+    For a summary, `events` holds only submissions and flags, `answers` nothing (`models`:
+    the answer that chose the model, by job), and the rest of the audit trail comes
+    aggregated: `last_activity` (the installer's latest entry up to the report's moment) and
+    `touched` (jobs with an entry in the period); each job's `part_ends` tells how long its
+    parts took.
     """
 
     jobs: dict[int, JobRow] = field(default_factory=dict)
@@ -141,6 +149,7 @@ class ReportData:
     answers: dict[int, dict[str, Answer]] = field(default_factory=lambda: defaultdict(dict))
     flags: dict[int, list[FlagRow]] = field(default_factory=lambda: defaultdict(list))
     names: dict[int, str] = field(default_factory=dict)
+    models: dict[int, Any] = field(default_factory=dict)
     last_activity: dict[int, datetime] = field(default_factory=dict)
     touched: set[int] = field(default_factory=set)
 
@@ -165,7 +174,8 @@ def _job_row(r: RowMapping) -> JobRow:
                                    r["installer_id"]),
         installer_username=r["username"], installer_account=r["account"],
         part_ends=r["part_ends"],
-        extra={k: r[k] for k in r.keys() if k not in KNOWN_COLUMNS},  # noqa: SIM118
+        extra={k: r[k] for k in r.keys()  # noqa: SIM118
+               if k not in KNOWN_COLUMNS and k not in AROUND_COLUMNS},
     )  # type: ignore[arg-type]
 
 
@@ -188,23 +198,23 @@ class Reports:
     async def load(self, start: datetime, end: datetime, as_of: datetime) -> ReportData:
         """What a summary of [start, end) as of `as_of` reads: the relevant jobs with their
         hand-offs, submissions, flags and chosen model, and the audit trail aggregated."""
-        params = {"start": iso(start), "end": iso(end), "as_of": iso(as_of)}
+        params = {"start": iso(start), "end": iso(end), "as_of": iso(as_of),
+                  "model": self.model}
         data = ReportData()
-        await self._jobs(data, f"{JOBS} WHERE jobs.id IN ({RELEVANT}) ORDER BY jobs.id",
-                         params)
-        await self._handoffs(data, f"SELECT * FROM handoffs WHERE job_id IN ({RELEVANT})",
-                             params)
-        for r in await self._all(ACTIVITY, params):
+        for r in await self._all(f"""{SELECTED}{AROUND} {JOINED}
+                                     WHERE jobs.id IN ({RELEVANT}) ORDER BY jobs.id""", params):
+            job_id = r["id"]
+            data.jobs[job_id] = job = _job_row(r)
+            data.names[r["installer_id"]] = job.installer_name
             if r["last_activity"]:
-                data.last_activity[r["id"]] = _time(r["last_activity"])  # type: ignore
+                data.last_activity[job_id] = datetime.fromisoformat(r["last_activity"])
             if r["touched"]:
-                data.touched.add(r["id"])
+                data.touched.add(job_id)
+            if r["model_answer"] is not None:
+                data.models[job_id] = json.loads(r["model_answer"])
+        await self._handoffs(data, f"{HANDOFFS} WHERE job_id IN ({RELEVANT})", params)
         for r in await self._all(EVENTS, params):
             data.events[r["job_id"]].append(_event(r))
-        if self.model:
-            await self._answers(data, f"""SELECT * FROM answers WHERE step = :model
-                                          AND job_id IN ({RELEVANT})""",
-                                params | {"model": self.model})
         await self._flags(data, f"SELECT * FROM flags WHERE job_id IN ({RELEVANT}) ORDER BY id",
                           params)
         await self._deciders(data)
@@ -244,7 +254,7 @@ class Reports:
             ids = """SELECT id FROM jobs WHERE created_at >= :start AND created_at < :end
                       AND (created_at, id) > (:at, :id)
                       AND (created_at, id) <= (:last_at, :last_id)"""  # the same text each time
-            await self._handoffs(data, f"SELECT * FROM handoffs WHERE job_id IN ({ids})", batch)
+            await self._handoffs(data, f"{HANDOFFS} WHERE job_id IN ({ids})", batch)
             await self._answers(data, f"SELECT * FROM answers WHERE job_id IN ({ids})", batch)
             await self._flags(data, f"SELECT * FROM flags WHERE job_id IN ({ids}) ORDER BY id",
                               batch)
@@ -294,5 +304,6 @@ class Reports:
 
 
 def _event(r: RowMapping) -> Event:
-    return Event(r["job_id"], _time(r["at"]), r["actor_id"], r["action"],
-                 json.loads(r["detail"] or "{}"))  # type: ignore[arg-type]
+    detail = r["detail"]
+    return Event(r["job_id"], datetime.fromisoformat(r["at"]), r["actor_id"], r["action"],
+                 json.loads(detail) if detail and detail != "{}" else {})

@@ -17,7 +17,6 @@ from datetime import datetime, timedelta
 from typing import Any, TextIO
 
 from bot.config import Settings
-from bot.engine.plan import chosen_model
 from bot.engine.procedure import Procedure
 from bot.engine.records import Records
 from bot.managers.export import write_jobs_csv
@@ -252,12 +251,10 @@ class Summaries:
                     part_samples[part].append((took, job.id))
             if not active:
                 continue
-            answers = data.answers.get(job.id, {})
-            chosen = answers.get(procedure.key("model") or "")
-            if chosen is not None:
-                model = chosen_model(procedure, self.catalog, answers)
-                key = (model.manufacturer, model.name) if model else ("?", str(chosen.value))
-                stations[key] += 1
+            if job.id in data.models:
+                value = data.models[job.id]
+                model = self.catalog.model(value)
+                stations[(model.manufacturer, model.name) if model else ("?", str(value))] += 1
             _collect_flags(job, data, events, inside, failures, other_flags)
 
         answers = await self.reports.answers_of(j.id for j in stuck)
