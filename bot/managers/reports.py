@@ -69,7 +69,7 @@ def _time(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class JobRow:
     """A job with every column and its installer's names."""
 
@@ -95,7 +95,7 @@ class JobRow:
     extra: dict[str, Any] = field(default_factory=dict)  # columns added by later migrations
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class HandoffRow:
     """One submission to support and what support decided."""
 
@@ -109,7 +109,7 @@ class HandoffRow:
     redo_part: str | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Event:
     """An audit entry of a job."""
 
@@ -120,7 +120,7 @@ class Event:
     detail: dict[str, Any]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FlagRow:
     """A flag on a job."""
 
@@ -136,16 +136,17 @@ class ReportData:
     """Jobs by id and, per job, their hand-offs, audit events, answers and flags (oldest
     first), plus the names of everyone involved.
 
-    For a summary, `events` holds only submissions and flags, `answers` nothing (`models`:
-    the answer that chose the model, by job), and the rest of the audit trail comes
-    aggregated: `last_activity` (the installer's latest entry up to the report's moment) and
-    `touched` (jobs with an entry in the period); each job's `part_ends` tells how long its
-    parts took.
+    For a summary, `events` holds only flags, `submitted` the audit's submission times,
+    `answers` nothing (`models`: the answer that chose the model, by job), and the rest of
+    the audit trail comes aggregated: `last_activity` (the installer's latest entry up to
+    the report's moment) and `touched` (jobs with an entry in the period); each job's
+    `part_ends` tells how long its parts took.
     """
 
     jobs: dict[int, JobRow] = field(default_factory=dict)
     handoffs: dict[int, list[HandoffRow]] = field(default_factory=lambda: defaultdict(list))
     events: dict[int, list[Event]] = field(default_factory=lambda: defaultdict(list))
+    submitted: dict[int, list[datetime]] = field(default_factory=lambda: defaultdict(list))
     answers: dict[int, dict[str, Answer]] = field(default_factory=lambda: defaultdict(dict))
     flags: dict[int, list[FlagRow]] = field(default_factory=lambda: defaultdict(list))
     names: dict[int, str] = field(default_factory=dict)
@@ -160,7 +161,8 @@ def person_name(first: str | None, last: str | None, username: str | None, user_
     return name or (f"@{username}" if username else str(user_id))
 
 
-def _job_row(r: RowMapping) -> JobRow:
+def _job_row(r: RowMapping, extra: Iterable[str] = ()) -> JobRow:
+    """The job of a row (`extra`: its columns JobRow does not name)."""
     pending = json.loads(r["pending"]) if r["pending"] else None
     return JobRow(
         id=r["id"], visit_id=r["visit_id"], installer_id=r["installer_id"],
@@ -174,9 +176,14 @@ def _job_row(r: RowMapping) -> JobRow:
                                    r["installer_id"]),
         installer_username=r["username"], installer_account=r["account"],
         part_ends=r["part_ends"],
-        extra={k: r[k] for k in r.keys()  # noqa: SIM118
-               if k not in KNOWN_COLUMNS and k not in AROUND_COLUMNS},
+        extra={k: r[k] for k in extra},
     )  # type: ignore[arg-type]
+
+
+def _extra(rows: list[RowMapping]) -> list[str]:
+    """The jobs' columns JobRow does not name (added by later migrations)."""
+    return [k for k in rows[0] if k not in KNOWN_COLUMNS and k not in AROUND_COLUMNS
+            ] if rows else []
 
 
 def _ids(job_ids: Iterable[int]) -> str:
@@ -201,10 +208,12 @@ class Reports:
         params = {"start": iso(start), "end": iso(end), "as_of": iso(as_of),
                   "model": self.model}
         data = ReportData()
-        for r in await self._all(f"""{SELECTED}{AROUND} {JOINED}
-                                     WHERE jobs.id IN ({RELEVANT}) ORDER BY jobs.id""", params):
+        rows = await self._all(f"""{SELECTED}{AROUND} {JOINED}
+                                   WHERE jobs.id IN ({RELEVANT}) ORDER BY jobs.id""", params)
+        extra = _extra(rows)
+        for r in rows:
             job_id = r["id"]
-            data.jobs[job_id] = job = _job_row(r)
+            data.jobs[job_id] = job = _job_row(r, extra)
             data.names[r["installer_id"]] = job.installer_name
             if r["last_activity"]:
                 data.last_activity[job_id] = datetime.fromisoformat(r["last_activity"])
@@ -214,7 +223,10 @@ class Reports:
                 data.models[job_id] = json.loads(r["model_answer"])
         await self._handoffs(data, f"{HANDOFFS} WHERE job_id IN ({RELEVANT})", params)
         for r in await self._all(EVENTS, params):
-            data.events[r["job_id"]].append(_event(r))
+            if r["action"] == "submitted":
+                data.submitted[r["job_id"]].append(datetime.fromisoformat(r["at"]))
+            else:
+                data.events[r["job_id"]].append(_event(r))
         await self._flags(data, f"SELECT * FROM flags WHERE job_id IN ({RELEVANT}) ORDER BY id",
                           params)
         await self._deciders(data)
@@ -274,8 +286,10 @@ class Reports:
                 for r in rows}
 
     async def _jobs(self, data: ReportData, sql: str, params: dict[str, Any]) -> None:
-        for r in await self._all(sql, params):
-            data.jobs[r["id"]] = job = _job_row(r)
+        rows = await self._all(sql, params)
+        extra = _extra(rows)
+        for r in rows:
+            data.jobs[r["id"]] = job = _job_row(r, extra)
             data.names[r["installer_id"]] = job.installer_name
 
     async def _handoffs(self, data: ReportData, sql: str, params: dict[str, Any]) -> None:
