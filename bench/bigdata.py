@@ -62,7 +62,7 @@ def iso(unix: float) -> str:
 
 def template(procedure: Procedure, catalog: Catalog) -> list[tuple[Any, ...]]:
     """Every answer a complete job gives, in order: (seq, step, value, source, offset in
-    seconds from the job's start, action, detail)."""
+    seconds from the job's start, action, detail, part)."""
     rows: list[tuple[Any, ...]] = []
     offset = 0
     rng = random.Random(7)
@@ -87,7 +87,7 @@ def template(procedure: Procedure, catalog: Catalog) -> list[tuple[Any, ...]]:
                 value.replace("%MODEL%", '""')))
             action = "safety_confirmed" if step.safety else "answer"
             detail = json.dumps({"step": key, "value": shown, "source": source})
-            rows.append((len(rows) + 1, key, value, source, offset, action, detail))
+            rows.append((len(rows) + 1, key, value, source, offset, action, detail, step.part))
     return rows
 
 
@@ -107,6 +107,7 @@ class Loader:
             self.lite = sqlite3.connect(self.target.removeprefix("sqlite:///"))
             self.lite.execute("PRAGMA journal_mode=OFF")  # the store sets WAL when it opens
             self.lite.execute("PRAGMA synchronous=OFF")
+            self.lite.execute("PRAGMA cache_size=-1000000")  # 1 GB: indexes built in memory
 
     async def close(self) -> None:
         if self.pg is not None:
@@ -121,6 +122,22 @@ class Loader:
             return (f"to_char(to_timestamp({unix_sql}) AT TIME ZONE 'UTC', "
                     "'YYYY-MM-DD\"T\"HH24:MI:SS') || '+00:00'")
         return f"strftime('%Y-%m-%dT%H:%M:%S', {unix_sql}, 'unixepoch') || '+00:00'"
+
+    async def drop_indexes(self, tables: Sequence[str]) -> list[str]:
+        """Drop the secondary indexes of these tables (not their keys); the statements that
+        create them again."""
+        if self.pg is not None:
+            found = [(r["indexname"], r["indexdef"]) for r in await self.pg.fetch(
+                """SELECT indexname, indexdef FROM pg_indexes WHERE tablename = ANY($1)
+                   AND indexname NOT IN (SELECT conname FROM pg_constraint)""", list(tables))]
+        else:
+            assert self.lite is not None
+            found = self.lite.execute(
+                f"""SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL
+                    AND tbl_name IN ({','.join('?' * len(tables))})""", tables).fetchall()
+        for name, _ in found:
+            await self.sql(f"DROP INDEX {name}")
+        return [create for _, create in found]
 
     async def sql(self, statement: str) -> None:
         if self.pg is not None:
@@ -155,11 +172,12 @@ class Loader:
 
 JOB_COLUMNS = ("id", "visit_id", "installer_id", "chat_id", "status", "prompt_message_id",
                "stop_reason", "created_at", "updated_at", "submitted_at", "closed_at",
-               "reopened_part")
+               "reopened_part", "part_ends")
 HANDOFF_COLUMNS = ("id", "job_id", "previous_id", "chat_id", "message_id", "created_at",
                    "decision", "decided_by", "decided_at", "reason", "redo_part", "posted_at",
                    "notified_at")
 AUDIT_COLUMNS = ("at", "actor_id", "job_id", "action", "detail")
+BIG_TABLES = ("visits", "jobs", "answers", "handoffs", "flags", "audit")
 
 
 class Plan:
@@ -170,6 +188,8 @@ class Plan:
         self.steps = steps
         self.models = models
         self.rng = random.Random(17)
+        # Each part's last answer, as an offset (a complete job's part ends)
+        self.part_ends = {s[7]: s[4] for s in steps}
         self.jobs: list[tuple[Any, ...]] = []
         self.base: list[tuple[Any, ...]] = []
         self.handoffs: list[tuple[Any, ...]] = []
@@ -192,9 +212,9 @@ class Plan:
         if t0 > NOW.timestamp() - 3600:
             t0 = int(NOW.timestamp()) - rng.randrange(3600, 8 * 3600)
         who = rng.choice(INSTALLER_IDS)
-        speed = rng.uniform(0.6, 2.0)
+        speed = rng.randrange(60, 200)  # percent of the template's pace
         model = rng.choice(self.models)
-        last_answer = t0 + int(self.steps[-1][4] * speed)
+        last_answer = t0 + self.steps[-1][4] * speed // 100
         roll = rng.random()
         recent = NOW.timestamp() - t0 < 12 * 3600
         fate = ("open" if roll < 0.4 else "waiting" if roll < 0.7 else "verified") if recent \
@@ -204,15 +224,15 @@ class Plan:
         answered = full
         if fate in ("open", "abandoned", "cancelled"):
             answered = rng.randrange(3, full - 1)
-            last_answer = t0 + int(self.steps[answered - 1][4] * speed)
+            last_answer = t0 + self.steps[answered - 1][4] * speed // 100
         elif fate == "stopped":
             answered = next(s[0] for s in self.steps if s[1] == "firmware")
-            last_answer = t0 + int(self.steps[answered - 1][4] * speed)
+            last_answer = t0 + self.steps[answered - 1][4] * speed // 100
         self.base.append((job_id, t0, speed, answered, who, model))
         audit = self.audit
         audit.append((iso(t0), who, job_id, "job_created", json.dumps({"visit": job_id})))
         status, submitted, closed, updated = "open", None, None, last_answer
-        reopened = stop_reason = None
+        reopened = stop_reason = part_ends = None
         if fate in ("cancelled", "stopped"):
             closed = updated = last_answer + rng.randrange(30, 600)
             status, stop_reason = fate, ("firmware_too_old" if fate == "stopped" else None)
@@ -228,6 +248,8 @@ class Plan:
                 self.flags.append((job_id, "checklist_failed", "checklist.signal",
                                    json.dumps({"item": "signal"}), iso(last_answer)))
             submitted = last_answer + rng.randrange(20, 120)
+            part_ends = json.dumps({p: iso(t0 + offset * speed // 100)
+                                    for p, offset in self.part_ends.items()})
             status, updated = "submitted", submitted
             decided = submitted + rng.randrange(300, 5400)
             previous = self._handoff(job_id, who, submitted, None if fate == "waiting" else (
@@ -245,7 +267,7 @@ class Plan:
                 status, closed, updated = "verified", decided, decided
         self.jobs.append((job_id, job_id, who, who, status, 1000 + job_id, stop_reason,
                           iso(t0), iso(updated), submitted and iso(submitted),
-                          closed and iso(closed), reopened))
+                          closed and iso(closed), reopened, part_ends))
 
     def _handoff(self, job_id: int, who: int, at: int, decision: tuple[str, int] | None,
                  previous: int | None) -> int:
@@ -295,9 +317,10 @@ async def generate(url: str, jobs: int) -> None:
         await loader.sql("CREATE TABLE bigdata_steps (seq INTEGER, step TEXT, value TEXT, "
                          "source TEXT, offset_s INTEGER, action TEXT, detail TEXT)")
         await loader.rows("bigdata_steps", ("seq", "step", "value", "source", "offset_s",
-                                            "action", "detail"), steps)
-        await loader.sql("CREATE TABLE bigdata_base (id BIGINT, t0 BIGINT, speed FLOAT, "
+                                            "action", "detail"), [s[:7] for s in steps])
+        await loader.sql("CREATE TABLE bigdata_base (id BIGINT, t0 BIGINT, speed INTEGER, "
                          "answered INTEGER, installer BIGINT, model TEXT)")
+        indexes = await loader.drop_indexes(BIG_TABLES)  # built once at the end: faster
         plan = Plan(jobs, steps, [m for m in catalog_models(catalog)])
         for first in range(1, jobs + 1, 100_000):
             plan.make(first, min(100_000, jobs + 1 - first))
@@ -311,7 +334,7 @@ async def generate(url: str, jobs: int) -> None:
             await loader.rows("audit", AUDIT_COLUMNS, plan.audit)
             print(f"  {first + len(plan.jobs) - 1:>9} jobs  {time.perf_counter() - began:6.1f} s",
                   flush=True)
-        when = loader.at("b.t0 + CAST(s.offset_s * b.speed AS INTEGER)")
+        when = loader.at("b.t0 + s.offset_s * b.speed / 100")
         joined = "FROM bigdata_base b JOIN bigdata_steps s ON s.seq <= b.answered"
         await loader.sql(f"""INSERT INTO answers (job_id, step, value, source, answered_at)
             SELECT b.id, s.step, REPLACE(s.value, '%MODEL%', '"' || b.model || '"'), s.source,
@@ -323,6 +346,9 @@ async def generate(url: str, jobs: int) -> None:
         print(f"  audit      {time.perf_counter() - began:6.1f} s", flush=True)
         await loader.sql("DROP TABLE bigdata_base")
         await loader.sql("DROP TABLE bigdata_steps")
+        for create in indexes:
+            await loader.sql(create)
+        print(f"  indexes    {time.perf_counter() - began:6.1f} s", flush=True)
         await loader.sql("ANALYZE")
     finally:
         await loader.close()

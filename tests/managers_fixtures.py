@@ -105,6 +105,8 @@ class Seeder:
         await self.store.save_answer(job_id, "submit", True, "button")
         await self.store.update_job(job_id, status="submitted", submitted_at=self.store.now())
         await self.store.audit(job.installer_id, job_id, "submitted", {})
+        await self.store.record_part_ends(job_id, {s.id: s.part for s in
+                                                   self.engine.records.procedure.steps})
         handoff = await self.store.add_handoff(job_id, -100)
         return handoff.id
 

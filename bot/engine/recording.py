@@ -235,6 +235,8 @@ class Recorder:
             await self.store.update_job(job.id, status=SUBMITTED, submitted_at=now, cursor=None,
                                         reopened_part=None)
             await self.store.audit(user_id, job.id, "submitted", {})
+            await self.store.record_part_ends(  # once: the first submission's
+                job.id, {s.id: s.part for s in self.records.procedure.steps})
             if self.on_submit is not None:  # the hand-off commits with the submission
                 await self.on_submit(job.id)
             for index, reply in enumerate(told):  # and so does the installer's confirmation

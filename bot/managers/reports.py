@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -31,25 +31,30 @@ RELEVANT = """SELECT id FROM jobs WHERE status IN ('open', 'submitted', 'rejecte
 KNOWN_COLUMNS = {
     "id", "visit_id", "installer_id", "chat_id", "status", "cursor", "pending",
     "prompt_message_id", "stop_reason", "reopened_part", "created_at", "updated_at",
-    "submitted_at", "closed_at", "reminded_at", "first_name", "last_name", "username",
-    "account",
+    "submitted_at", "closed_at", "reminded_at", "part_ends", "first_name", "last_name",
+    "username", "account",
 }
-JOBS = """SELECT jobs.*, users.first_name, users.last_name, users.username,
-                 users.installer_id AS account
-          FROM jobs JOIN users ON users.id = jobs.installer_id"""
-# Per job, from the audit trail (index `audit_job_actor_at`): the installer's latest entry up
-# to the report's moment, and whether anything happened inside the period.
-ACTIVITY = f"""SELECT jobs.id,
+SELECTED = """SELECT jobs.*, users.first_name, users.last_name, users.username,
+                     users.installer_id AS account"""
+JOINED = "FROM jobs JOIN users ON users.id = jobs.installer_id"
+JOBS = f"{SELECTED} {JOINED}"
+HANDOFFS = """SELECT id, job_id, created_at, decision, decided_by, decided_at, reason, redo_part
+              FROM handoffs"""
+# Per job, beside its row, from the audit trail (index `audit_job_actor_at`): the installer's
+# latest entry up to the report's moment and whether anything happened inside the period; and
+# the answer of the step that chooses the model (the answers' key).
+AROUND = """,
     (SELECT MAX(a.at) FROM audit a WHERE a.job_id = jobs.id AND a.actor_id = jobs.installer_id
        AND a.at <= :as_of AND a.at < :end) AS last_activity,
     (SELECT 1 FROM audit a WHERE a.job_id = jobs.id AND a.at >= :start AND a.at < :end
-       LIMIT 1) AS touched
-    FROM jobs WHERE jobs.id IN ({RELEVANT})"""
+       LIMIT 1) AS touched,
+    (SELECT value FROM answers WHERE answers.job_id = jobs.id AND answers.step = :model
+       ) AS model_answer"""
+AROUND_COLUMNS = {"last_activity", "touched", "model_answer"}
 # Audit entries the summary reads one by one (index `audit_job_action_at`).
-EVENTS = f"""SELECT * FROM audit WHERE job_id IN ({RELEVANT}) AND at < :end
+EVENTS = f"""SELECT job_id, at, actor_id, action, detail FROM audit
+             WHERE job_id IN ({RELEVANT}) AND at < :end
              AND action IN ('submitted', 'flag') ORDER BY at, id"""
-# What an answer's audit entry is called (`Reports.part_ends`).
-ANSWER_ACTIONS = ("answer", "safety_confirmed")
 # Jobs created in [start, end): the export (index `jobs_created`), a batch at a time.
 CREATED = "SELECT id FROM jobs WHERE created_at >= :start AND created_at < :end"
 BATCH = 500
@@ -64,7 +69,7 @@ def _time(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class JobRow:
     """A job with every column and its installer's names."""
 
@@ -86,10 +91,11 @@ class JobRow:
     installer_name: str
     installer_username: str | None
     installer_account: str | None
+    part_ends: str | None  # JSON: each part's last answer until the first submission
     extra: dict[str, Any] = field(default_factory=dict)  # columns added by later migrations
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class HandoffRow:
     """One submission to support and what support decided."""
 
@@ -103,7 +109,7 @@ class HandoffRow:
     redo_part: str | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Event:
     """An audit entry of a job."""
 
@@ -114,7 +120,7 @@ class Event:
     detail: dict[str, Any]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FlagRow:
     """A flag on a job."""
 
@@ -130,18 +136,21 @@ class ReportData:
     """Jobs by id and, per job, their hand-offs, audit events, answers and flags (oldest
     first), plus the names of everyone involved.
 
-    For a summary, `events` holds only submissions and flags, `answers` only the model
-    chosen, and the rest of the audit trail comes aggregated: `last_activity` (the
-    installer's latest entry up to the report's moment) and `touched` (jobs with an entry in
-    the period); `Reports.part_ends` reads how long the parts took.
+    For a summary, `events` holds only flags, `submitted` the audit's submission times,
+    `answers` nothing (`models`: the answer that chose the model, by job), and the rest of
+    the audit trail comes aggregated: `last_activity` (the installer's latest entry up to
+    the report's moment) and `touched` (jobs with an entry in the period); each job's
+    `part_ends` tells how long its parts took.
     """
 
     jobs: dict[int, JobRow] = field(default_factory=dict)
     handoffs: dict[int, list[HandoffRow]] = field(default_factory=lambda: defaultdict(list))
     events: dict[int, list[Event]] = field(default_factory=lambda: defaultdict(list))
+    submitted: dict[int, list[datetime]] = field(default_factory=lambda: defaultdict(list))
     answers: dict[int, dict[str, Answer]] = field(default_factory=lambda: defaultdict(dict))
     flags: dict[int, list[FlagRow]] = field(default_factory=lambda: defaultdict(list))
     names: dict[int, str] = field(default_factory=dict)
+    models: dict[int, Any] = field(default_factory=dict)
     last_activity: dict[int, datetime] = field(default_factory=dict)
     touched: set[int] = field(default_factory=set)
 
@@ -152,7 +161,8 @@ def person_name(first: str | None, last: str | None, username: str | None, user_
     return name or (f"@{username}" if username else str(user_id))
 
 
-def _job_row(r: RowMapping) -> JobRow:
+def _job_row(r: RowMapping, extra: Iterable[str] = ()) -> JobRow:
+    """The job of a row (`extra`: its columns JobRow does not name)."""
     pending = json.loads(r["pending"]) if r["pending"] else None
     return JobRow(
         id=r["id"], visit_id=r["visit_id"], installer_id=r["installer_id"],
@@ -165,8 +175,15 @@ def _job_row(r: RowMapping) -> JobRow:
         installer_name=person_name(r["first_name"], r["last_name"], r["username"],
                                    r["installer_id"]),
         installer_username=r["username"], installer_account=r["account"],
-        extra={k: r[k] for k in r.keys() if k not in KNOWN_COLUMNS},  # noqa: SIM118
+        part_ends=r["part_ends"],
+        extra={k: r[k] for k in extra},
     )  # type: ignore[arg-type]
+
+
+def _extra(rows: list[RowMapping]) -> list[str]:
+    """The jobs' columns JobRow does not name (added by later migrations)."""
+    return [k for k in rows[0] if k not in KNOWN_COLUMNS and k not in AROUND_COLUMNS
+            ] if rows else []
 
 
 def _ids(job_ids: Iterable[int]) -> str:
@@ -177,11 +194,9 @@ def _ids(job_ids: Iterable[int]) -> str:
 class Reports:
     """The reports' queries over a `Store`."""
 
-    def __init__(self, store: Store, parts: Mapping[str, str], model: str | None) -> None:
-        """`parts`: the procedure's part of each step id (answers are grouped by part in SQL);
-        `model`: the step whose answer is the station's model (read for every job)."""
+    def __init__(self, store: Store, model: str | None) -> None:
+        """`model`: the step whose answer is the station's model (read for every job)."""
         self.store = store
-        self.parts = dict(parts)
         self.model = model
 
     async def _all(self, sql: str, params: dict[str, Any]) -> list[RowMapping]:
@@ -190,23 +205,28 @@ class Reports:
     async def load(self, start: datetime, end: datetime, as_of: datetime) -> ReportData:
         """What a summary of [start, end) as of `as_of` reads: the relevant jobs with their
         hand-offs, submissions, flags and chosen model, and the audit trail aggregated."""
-        params = {"start": iso(start), "end": iso(end), "as_of": iso(as_of)}
+        params = {"start": iso(start), "end": iso(end), "as_of": iso(as_of),
+                  "model": self.model}
         data = ReportData()
-        await self._jobs(data, f"{JOBS} WHERE jobs.id IN ({RELEVANT}) ORDER BY jobs.id",
-                         params)
-        await self._handoffs(data, f"SELECT * FROM handoffs WHERE job_id IN ({RELEVANT})",
-                             params)
-        for r in await self._all(ACTIVITY, params):
+        rows = await self._all(f"""{SELECTED}{AROUND} {JOINED}
+                                   WHERE jobs.id IN ({RELEVANT}) ORDER BY jobs.id""", params)
+        extra = _extra(rows)
+        for r in rows:
+            job_id = r["id"]
+            data.jobs[job_id] = job = _job_row(r, extra)
+            data.names[r["installer_id"]] = job.installer_name
             if r["last_activity"]:
-                data.last_activity[r["id"]] = _time(r["last_activity"])  # type: ignore
+                data.last_activity[job_id] = datetime.fromisoformat(r["last_activity"])
             if r["touched"]:
-                data.touched.add(r["id"])
+                data.touched.add(job_id)
+            if r["model_answer"] is not None:
+                data.models[job_id] = json.loads(r["model_answer"])
+        await self._handoffs(data, f"{HANDOFFS} WHERE job_id IN ({RELEVANT})", params)
         for r in await self._all(EVENTS, params):
-            data.events[r["job_id"]].append(_event(r))
-        if self.model:
-            await self._answers(data, f"""SELECT * FROM answers WHERE step = :model
-                                          AND job_id IN ({RELEVANT})""",
-                                params | {"model": self.model})
+            if r["action"] == "submitted":
+                data.submitted[r["job_id"]].append(datetime.fromisoformat(r["at"]))
+            else:
+                data.events[r["job_id"]].append(_event(r))
         await self._flags(data, f"SELECT * FROM flags WHERE job_id IN ({RELEVANT}) ORDER BY id",
                           params)
         await self._deciders(data)
@@ -246,7 +266,7 @@ class Reports:
             ids = """SELECT id FROM jobs WHERE created_at >= :start AND created_at < :end
                       AND (created_at, id) > (:at, :id)
                       AND (created_at, id) <= (:last_at, :last_id)"""  # the same text each time
-            await self._handoffs(data, f"SELECT * FROM handoffs WHERE job_id IN ({ids})", batch)
+            await self._handoffs(data, f"{HANDOFFS} WHERE job_id IN ({ids})", batch)
             await self._answers(data, f"SELECT * FROM answers WHERE job_id IN ({ids})", batch)
             await self._flags(data, f"SELECT * FROM flags WHERE job_id IN ({ids}) ORDER BY id",
                               batch)
@@ -266,8 +286,10 @@ class Reports:
                 for r in rows}
 
     async def _jobs(self, data: ReportData, sql: str, params: dict[str, Any]) -> None:
-        for r in await self._all(sql, params):
-            data.jobs[r["id"]] = job = _job_row(r)
+        rows = await self._all(sql, params)
+        extra = _extra(rows)
+        for r in rows:
+            data.jobs[r["id"]] = job = _job_row(r, extra)
             data.names[r["installer_id"]] = job.installer_name
 
     async def _handoffs(self, data: ReportData, sql: str, params: dict[str, Any]) -> None:
@@ -294,64 +316,8 @@ class Reports:
         deciders = {h.decided_by for hs in data.handoffs.values() for h in hs if h.decided_by}
         data.names.update(await self.names(deciders - set(data.names)))
 
-    async def part_ends(self, firsts: Mapping[int, datetime], end: datetime
-                        ) -> dict[int, dict[str, datetime]]:
-        """Per job (`firsts`: its first submission) and part, the last answer up to that
-        submission, from the audit trail before `end`.
-
-        Grouped in SQL, one row a job with the parts in columns, in the index's order (no
-        sort); the step is read from the entry's JSON. Jobs answered again after their first
-        submission (fixing a rejection) are then read entry by entry.
-        """
-        if not firsts or not self.parts:
-            return {}
-        parts = sorted(set(self.parts.values()))
-        ends: dict[int, dict[str, datetime]] = {}
-        late: list[int] = []
-        columns = ", ".join(f"MAX(CASE WHEN part = :p{i} THEN at END) AS p{i}"
-                            for i in range(len(parts)))
-        for r in await self._answered(firsts, f"job_id, {columns}, MAX(at) AS latest",
-                                      "GROUP BY job_id", end, parts):
-            if _time(r["latest"]) > firsts[r["job_id"]]:  # type: ignore[operator]
-                late.append(r["job_id"])
-                continue
-            ends[r["job_id"]] = {p: _time(r[f"p{i}"]) for i, p in enumerate(parts)
-                                 if r[f"p{i}"]}  # type: ignore[misc]
-        for r in await self._answered({j: firsts[j] for j in late}, "job_id, part, at",
-                                      "", end, parts):
-            at = _time(r["at"])
-            assert at is not None
-            if r["part"] is not None and at <= firsts[r["job_id"]]:
-                found = ends.setdefault(r["job_id"], {})
-                found[r["part"]] = max(found.get(r["part"], at), at)
-        return ends
-
-    async def _answered(self, jobs: Iterable[int], select: str, group: str, end: datetime,
-                        parts: list[str]) -> list[RowMapping]:
-        """`select` over the answer entries of these jobs before `end`, each with its part
-        (None: a step the procedure no longer has), `group`ed."""
-        if self.store.dialect == "postgresql":
-            key, prefix = "CAST(a.detail AS json) ->> 'step'", "split_part(step, '.', 1)"
-            unflattened = "LIMIT ALL"
-        else:
-            key = "json_extract(a.detail, '$.step')"
-            prefix = "substr(step || '.', 1, instr(step || '.', '.') - 1)"
-            unflattened = "LIMIT -1"  # each step read once, not once per use
-        names = {f"s{i}": s for i, s in enumerate(self.parts)}
-        cases = " ".join(f"WHEN :{n} THEN :p{parts.index(self.parts[s])}"
-                         for n, s in names.items())
-        binds = names | {f"p{i}": p for i, p in enumerate(parts)} | {"end": iso(end)}
-        actions = ", ".join(f"'{a}'" for a in ANSWER_ACTIONS)
-        return await self._all(f"""
-            SELECT {select} FROM (
-                SELECT job_id, CASE {prefix} {cases} END AS part, at FROM (
-                    SELECT a.job_id, {key} AS step, a.at FROM audit a
-                    WHERE a.job_id IN ({_ids(sorted(jobs))}) AND a.action IN ({actions})
-                      AND a.at < :end {unflattened}
-                ) AS steps {unflattened}
-            ) AS answered {group}""", binds)
-
 
 def _event(r: RowMapping) -> Event:
-    return Event(r["job_id"], _time(r["at"]), r["actor_id"], r["action"],
-                 json.loads(r["detail"] or "{}"))  # type: ignore[arg-type]
+    detail = r["detail"]
+    return Event(r["job_id"], datetime.fromisoformat(r["at"]), r["actor_id"], r["action"],
+                 json.loads(detail) if detail and detail != "{}" else {})

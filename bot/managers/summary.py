@@ -8,16 +8,16 @@ short Telegram-HTML message and a chart, `Summaries.export_csv` exports the jobs
 
 from __future__ import annotations
 
-import statistics
+import gc
+import json
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, TextIO
 
 from bot.config import Settings
-from bot.engine.plan import chosen_model
-from bot.engine.procedure import Procedure
 from bot.engine.records import Records
 from bot.managers.export import write_jobs_csv
 from bot.managers.periods import Period
@@ -45,8 +45,10 @@ class Spread:
         items = sorted(samples, key=lambda s: (s[0], -s[1]))
         if not items:
             return cls()
-        median = statistics.median(d.total_seconds() for d, _ in items)
-        return cls(len(items), timedelta(seconds=median), items[-1][0], items[-1][1])
+        n = len(items)
+        middle = items[n // 2][0].total_seconds()  # as `statistics.median` takes it
+        median = middle if n % 2 else (items[n // 2 - 1][0].total_seconds() + middle) / 2
+        return cls(n, timedelta(seconds=median), items[-1][0], items[-1][1])
 
 
 
@@ -160,8 +162,7 @@ class Summaries:
 
     def __init__(self, store: Store, records: Records, settings: Settings) -> None:
         self.procedure = records.procedure
-        self.reports = Reports(store, {step.id: step.part for step in self.procedure.steps},
-                               self.procedure.key("model"))
+        self.reports = Reports(store, self.procedure.key("model"))
         self.records = records
         self.catalog = records.catalog
         self.settings = settings
@@ -172,7 +173,15 @@ class Summaries:
         Counts are of events inside the period (jobs started, submitted, verified, rejected,
         cancelled, stopped); waiting and stuck jobs are those at the report's moment; durations
         are of the jobs first submitted in the period (creation to first submission).
+
+        Python's cyclic garbage collector waits meanwhile: a month is some 100,000 objects
+        made at once and none of them in a cycle, which it would otherwise walk again and
+        again (about a third of the month's time).
         """
+        with _collector_paused():
+            return await self._compute(period, now)
+
+    async def _compute(self, period: Period, now: datetime) -> Summary:
         settings, procedure = self.settings, self.procedure
         as_of = min(now, period.end)
         data = await self.reports.load(period.start, period.end, as_of)
@@ -192,21 +201,18 @@ class Summaries:
         other_flags: dict[str, set[int]] = defaultdict(set)
         stuck: list[JobRow] = []
 
-        submitted = {job.id: _submissions(job, data.handoffs.get(job.id, []),
-                                          data.events.get(job.id, []))
-                     for job in data.jobs.values()}
-        part_ends = await self.reports.part_ends(
-            {j: times[0] for j, times in submitted.items() if times and inside(times[0])}, end)
+        submit = procedure.with_role("submit")
+        final = submit.part if submit else procedure.parts[-1]
         for job in data.jobs.values():
             if job.created_at > as_of:
                 continue
             handoffs = data.handoffs.get(job.id, [])
             events = data.events.get(job.id, [])
-            submissions = submitted[job.id]
+            submissions = _submissions(job, handoffs, data.submitted.get(job.id, ()))
+            submitted_inside = any(inside(t) for t in submissions)
             active = (
                 inside(job.created_at) or inside(job.closed_at) or job.id in data.touched
-                or any(inside(t) for t in submissions)
-                or any(inside(h.decided_at) for h in handoffs)
+                or submitted_inside or any(inside(h.decided_at) for h in handoffs)
             )
             activity = max(job.created_at, data.last_activity.get(job.id, job.created_at))
             state, since = _state_at(job, handoffs, activity, submissions, as_of)
@@ -214,8 +220,10 @@ class Summaries:
                 state = "stuck"
             if not active and state not in ("waiting", "stuck", "to_fix"):
                 continue
-            person = people.setdefault(job.installer_id,
-                                       InstallerLine(job.installer_id, job.installer_name))
+            person = people.get(job.installer_id)
+            if person is None:
+                person = people[job.installer_id] = InstallerLine(job.installer_id,
+                                                                  job.installer_name)
             person.states[state] += 1
             name = job.installer_name
             if state == "waiting":
@@ -227,7 +235,7 @@ class Summaries:
             if inside(job.created_at):
                 person.started += 1
                 summary.started += 1
-            if any(inside(t) for t in submissions):
+            if submitted_inside:
                 person.submitted += 1
                 summary.submitted += 1
             if _verified_inside(job, handoffs, inside):
@@ -248,17 +256,17 @@ class Summaries:
                 summary.stopped.append(Stopped(job.id, name, job.stop_reason))
             if submissions and inside(submissions[0]):
                 job_samples.append((submissions[0] - job.created_at, job.id))
-                ends = part_ends.get(job.id, {})
-                for part, took in _part_times(procedure, job, ends, submissions[0]).items():
+                ends = {p: datetime.fromisoformat(t)
+                        for p, t in json.loads(job.part_ends or "{}").items()}
+                for part, took in _part_times(procedure.parts, final, job.created_at, ends,
+                                              submissions[0]).items():
                     part_samples[part].append((took, job.id))
             if not active:
                 continue
-            answers = data.answers.get(job.id, {})
-            chosen = answers.get(procedure.key("model") or "")
-            if chosen is not None:
-                model = chosen_model(procedure, self.catalog, answers)
-                key = (model.manufacturer, model.name) if model else ("?", str(chosen.value))
-                stations[key] += 1
+            if job.id in data.models:
+                value = data.models[job.id]
+                model = self.catalog.model(value)
+                stations[(model.manufacturer, model.name) if model else ("?", str(value))] += 1
             _collect_flags(job, data, events, inside, failures, other_flags)
 
         answers = await self.reports.answers_of(j.id for j in stuck)
@@ -301,9 +309,22 @@ class Summaries:
         return Where.of(slot) if slot else None
 
 
-def _submissions(job: JobRow, handoffs: list[HandoffRow], events: list[Event]) -> list[datetime]:
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """The cyclic garbage collector off inside (reference counting still frees)."""
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if paused:
+            gc.enable()
+
+
+def _submissions(job: JobRow, handoffs: list[HandoffRow], audited: Iterable[datetime]
+                 ) -> list[datetime]:
     """Every known submission time of the job, oldest first (audit, hand-offs, the job)."""
-    times = {e.at for e in events if e.action == "submitted"}
+    times = set(audited)
     times.update(h.created_at for h in handoffs)
     if job.submitted_at is not None:
         times.add(job.submitted_at)
@@ -353,18 +374,16 @@ def _verified_inside(job: JobRow, handoffs: list[HandoffRow], inside: Inside) ->
 
 
 
-def _part_times(procedure: Procedure, job: JobRow, ends: dict[str, datetime],
-                submitted: datetime) -> dict[str, timedelta]:
+def _part_times(parts: Iterable[str], final: str, created: datetime,
+                ends: dict[str, datetime], submitted: datetime) -> dict[str, timedelta]:
     """Time per part up to the first submission: from the previous part's last answer (or
-    the job's start) to the part's own last answer (`ends`: each part's last answer up to the
-    first submission)."""
-    last = dict(ends)
-    submit = procedure.with_role("submit")
-    final = submit.part if submit else procedure.parts[-1]
+    the job's start, `created`) to the part's own last answer (`ends`: each part's last
+    answer up to the first submission; `final`: the part submitting ends)."""
+    last = ends
     last[final] = max(last.get(final, submitted), submitted)
     times: dict[str, timedelta] = {}
-    previous = job.created_at
-    for part in procedure.parts:
+    previous = created
+    for part in parts:
         if part in last:
             finished = max(last[part], previous)
             times[part] = finished - previous

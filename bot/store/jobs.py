@@ -4,7 +4,7 @@ jobs the managers' reminders look for."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from sqlalchemy.engine import RowMapping
@@ -94,6 +94,20 @@ class Jobs(AuditTrail):
         await self._write(
             f"UPDATE jobs SET {assignments} WHERE id = ?", (*values.values(), job_id)
         )
+
+    async def record_part_ends(self, job_id: int, parts: Mapping[str, str]) -> None:
+        """At the job's first submission, each part's last answer until then (`parts`: each
+        step id's part), from its audit trail: the managers' summary reads this one column."""
+        rows = await self.fetch_all(
+            "SELECT detail, at FROM audit WHERE job_id = ? "
+            "AND action IN ('answer', 'safety_confirmed')", (job_id,))
+        ends: dict[str, str] = {}
+        for r in rows:
+            part = parts.get((json.loads(r["detail"]).get("step") or "").split(".", 1)[0])
+            if part is not None and r["at"] > ends.get(part, ""):
+                ends[part] = r["at"]
+        await self._write("UPDATE jobs SET part_ends = ? WHERE id = ? AND part_ends IS NULL",
+                          (json.dumps(ends), job_id))
 
     async def remember_prompt(self, job_id: int, message_id: int | None,
                               asked: str | None) -> None:
