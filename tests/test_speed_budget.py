@@ -5,8 +5,10 @@ out beside the next question rather than before it."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -139,5 +141,37 @@ async def test_the_answer_path_reads_and_remembers_in_one_statement_each(
         assert (await store.job(job.id)).keyboards == (11,)  # type: ignore[union-attr]
         quiet = await store.remember_prompt(job.id, None, "done")
         assert quiet is not None and quiet.message_ids == (11,)
+    finally:
+        await store.close()
+
+
+async def test_statements_cancelled_in_flight_leave_sqlite_in_step(tmp_path: Path) -> None:
+    """SQLite's shared connection (statements sent to the driver directly): a transaction or
+    a statement cancelled at any point leaves no transaction open and no turn held; what is
+    written after is committed, as another connection sees."""
+    path = tmp_path / "pinpoint.db"
+    store = await Store.open(path)
+    await store.upsert_user(1, "Ana")
+
+    async def in_transaction() -> None:
+        async with store.transaction():
+            await store.set_language(1, "de")
+            await store.set_language(1, "es")
+
+    try:
+        for work in (in_transaction, lambda: store.set_language(1, "fr")):
+            for steps in range(8):  # cancelled after 0, 1, ... turns of the loop
+                task = asyncio.create_task(work())
+                for _ in range(steps):
+                    await asyncio.sleep(0)
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        await store.set_language(1, "nl")
+        other = await Store.open(path)
+        try:
+            assert (await other.user(1)).language == "nl"  # type: ignore[union-attr]
+        finally:
+            await other.close()
     finally:
         await store.close()

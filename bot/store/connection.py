@@ -275,16 +275,16 @@ class Database:
             return
         if self._shared is not None:
             async with self._lock:
-                await self._sqlite("BEGIN IMMEDIATE", ())
-                self._transactions[task] = True
                 committed = False
-                try:
+                try:  # a BEGIN cancelled in flight has begun: rolled back below too
+                    await self._sqlite("BEGIN IMMEDIATE", ())
+                    self._transactions[task] = True
                     yield
                     await self._before_commit()
                     await self._sqlite_end("COMMIT")
                     committed = True
                 finally:
-                    del self._transactions[task]
+                    self._transactions.pop(task, None)
                     if not committed:
                         with contextlib.suppress(DBAPIError):  # none left to roll back
                             await self._sqlite_end("ROLLBACK")
