@@ -12,8 +12,8 @@ jobs (photos included), answering each question the moment it arrives. Printed p
 answers/s, latency from an answer to the next message in that chat (p50/p95/p99; the bot's
 also for text and button answers alone), CPU seconds per answer (the child's user + system
 time), Bot API calls per answer (`getUpdates` left out), SQL statements per answer (counted
-in the child by a SQLAlchemy `before_cursor_execute` hook), peak memory (VmHWM), and the
-bot's ratios to the floor.
+in the child by a SQLAlchemy `before_cursor_execute` hook), memory before the first answer
+(VmRSS) and at its peak (VmHWM), and the bot's ratios to the floor.
 
     python bench/speed.py [--installers 1,10,50,100] [--seconds 20]
 """
@@ -59,9 +59,10 @@ class Meter:
         fields = Path(f"/proc/{self._pid()}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
-    def peak_mb(self) -> float:
+    def memory_mb(self, field: str = "VmHWM") -> float:
+        """The child's peak (`VmHWM`) or present (`VmRSS`) resident memory."""
         for line in Path(f"/proc/{self._pid()}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1]) / 1024
         return 0.0
 
@@ -80,13 +81,15 @@ class Meter:
 
     async def start(self) -> None:
         self._at = (self.cpu_s(), self.calls(), await self.statements())
+        self._start_mb = self.memory_mb("VmRSS")  # started, people registered, no answer yet
 
     async def stop(self, answers: int) -> None:
         cpu, calls, sql = self.cpu_s(), self.calls(), await self.statements()
         per = max(answers, 1)
         self.figures = {"cpu_ms": 1000 * (cpu - self._at[0]) / per,
                         "calls": (calls - self._at[1]) / per,
-                        "sql": (sql - self._at[2]) / per, "peak_mb": self.peak_mb()}
+                        "sql": (sql - self._at[2]) / per, "peak_mb": self.memory_mb(),
+                        "start_mb": self._start_mb}
 
 
 def summary(answers: int, wall: float, latencies: list[float]) -> dict[str, float]:
@@ -167,7 +170,7 @@ async def bot_run(workdir: Path, installers: int, seconds: float, top: bool = Fa
 COLUMNS = (("answers/s", "per_s", ".1f"), ("p50 ms", "p50", ".0f"), ("p95 ms", "p95", ".0f"),
            ("p99 ms", "p99", ".0f"), ("CPU ms/ans", "cpu_ms", ".1f"),
            ("calls/ans", "calls", ".2f"), ("SQL/ans", "sql", ".1f"),
-           ("peak MB", "peak_mb", ".0f"))
+           ("start MB", "start_mb", ".0f"), ("peak MB", "peak_mb", ".0f"))
 
 
 def report(results: dict[int, dict[str, dict[str, float]]], seconds: float) -> None:

@@ -45,7 +45,7 @@ from handlers import access, installer, support
 from handlers.catchup import ORPHAN_CHECK_S, catch_up, catch_up_job, take_over_job
 from handlers.context import PinpointContext
 from handlers.errors import on_error
-from handlers.intake import ALLOWED_UPDATES, Dispatcher, Poller
+from handlers.intake import ALLOWED_UPDATES, Dispatcher, Poller, UpdatesRequest
 from handlers.language import language_button, language_command, set_command_menus
 from handlers.managers import register_manager_handlers
 from handlers.monitoring import Monitoring, start_monitoring, timed
@@ -87,13 +87,15 @@ def build_application(
         if services is not None:
             await services.close()
 
+    updates = UpdatesRequest()  # getUpdates' own transport (keeps the updates' JSON)
     builder = (
         ApplicationBuilder()
         .token(settings.telegram_token.get_secret_value())
         .base_url(settings.bot_base_url)
         .base_file_url(settings.bot_base_file_url)
         .context_types(ContextTypes(context=PinpointContext))
-        .request(RetryingRequest(connection_pool_size=CONNECTIONS))
+        .request(RetryingRequest(pool_size=CONNECTIONS))
+        .get_updates_request(updates)
         .updater(None)  # updates come through the intake (handlers/intake.py)
         .post_init(post_init)
         .post_shutdown(post_shutdown)
@@ -103,6 +105,7 @@ def build_application(
         # queue rather than fail, and retry after a 429 with its retry_after.
         builder = builder.rate_limiter(AIORateLimiter(max_retries=2))
     app = builder.build()
+    app.bot_data["updates_request"] = updates
     register_handlers(app)
     return app
 
@@ -175,7 +178,7 @@ async def start_polling(app: Application, poll_timeout: int = 10) -> None:
     services: Services = app.bot_data["services"]
     dispatcher = make_dispatcher(app, services)
     poller = Poller(app.bot, services.store, dispatcher, allowed_updates=ALLOWED_UPDATES,
-                    timeout_s=poll_timeout)
+                    timeout_s=poll_timeout, raw=app.bot_data.get("updates_request"))
     app.bot_data["intake"] = (poller, dispatcher)
     await services.store.forget_done()
     await services.store.release_earlier_leases()  # a killed run's leases must not wait

@@ -36,13 +36,14 @@ import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from contextlib import AbstractAsyncContextManager
-from typing import Protocol
+from typing import Any, Protocol
 
 from telegram import Bot, Update
 from telegram.error import TelegramError
 
 from bot.store import Received
 from bot.store.inbox import processing
+from handlers.retries import RetryingRequest
 
 log = logging.getLogger(__name__)
 
@@ -218,15 +219,39 @@ class Dispatcher:
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
+class UpdatesRequest(RetryingRequest):
+    """The transport of `getUpdates` that keeps each update's JSON as Telegram sent it, for
+    the inbox (python-telegram-bot's `Update.to_json` cost more than the rest of the poll)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._sent: dict[int, str] = {}
+
+    async def do_request(self, url: str, method: str, request_data: Any = None,
+                         **timeouts: Any) -> tuple[int, bytes]:
+        code, payload = await super().do_request(url, method, request_data, **timeouts)
+        if code == 200 and url.endswith("/getUpdates"):
+            try:
+                self._sent = {u["update_id"]: json.dumps(u) for u in json.loads(payload)["result"]}
+            except (ValueError, KeyError, TypeError):  # PTB reports what it cannot read
+                self._sent = {}
+        return code, payload
+
+    def json_of(self, update: Update) -> str:
+        """The update's JSON as received (as PTB writes it when not at hand)."""
+        return self._sent.pop(update.update_id, None) or update.to_json()
+
+
 class Poller:
     """Long polling that confirms an update only once the inbox holds it."""
 
     def __init__(self, bot: Bot, inbox: Inbox, dispatcher: Dispatcher, *,
                  allowed_updates: Iterable[str] = ALLOWED_UPDATES,
-                 timeout_s: int = POLL_TIMEOUT_S) -> None:
+                 timeout_s: int = POLL_TIMEOUT_S, raw: UpdatesRequest | None = None) -> None:
         self.bot = bot
         self.inbox = inbox
         self.dispatcher = dispatcher
+        self.raw = raw  # the transport of `getUpdates`, when it keeps the updates' JSON
         self.allowed_updates = list(allowed_updates)
         self.timeout_s = timeout_s
         self.offset: int | None = None
@@ -243,8 +268,8 @@ class Poller:
         updates = await self.bot.get_updates(offset=self.offset, timeout=wait,
                                              allowed_updates=self.allowed_updates)
         for update in updates:
-            fresh = await self.inbox.receive(update.update_id, sender_of(update),
-                                             update.to_json())
+            payload = update.to_json() if self.raw is None else self.raw.json_of(update)
+            fresh = await self.inbox.receive(update.update_id, sender_of(update), payload)
             if fresh:
                 self.dispatcher.submit(update)
             else:

@@ -50,13 +50,13 @@ async def language_button(update: Update, context: PinpointContext) -> None:
     outcome, code = await services.languages.choose(person, chat.id,
                                                     update.callback_query.data or "")
     services.texts.speak(code)
-    await apply(update, context, outcome)
-    if chat.id == person.user.id and outcome.edit is not None:
-        try:
+    if chat.id == person.user.id and outcome.edit is not None:  # the menu first: the button's
+        try:  # answer says all is done
             await context.bot.set_my_commands(menu(services, code, commands_of(person.roles)),
                                               scope=BotCommandScopeChat(chat.id))
         except TelegramError as exc:
             log.info("no command menu for %s: %s", chat.id, exc)
+    await apply(update, context, outcome)
 
 
 def commands_of(roles: frozenset[str] | set[str]) -> tuple[str, ...]:

@@ -186,24 +186,26 @@ async def send_replies(context: PinpointContext, chat_id: int, outcome: Outcome)
     engine = context.services.engine
     fresh: list[int] = []
     asked = False
+    live = None  # the job's live keyboards as the question's remembering left them
     for reply in outcome.replies:
         message = await send(context, chat_id, reply)
         if outcome.job_id is None:
             continue
         if reply.prompt:  # only buttons need retiring
             asked = True
-            await engine.remember_prompt(outcome.job_id,
-                                         message.message_id if reply.buttons else None,
-                                         reply.asks)
+            live = await engine.remember_prompt(outcome.job_id,
+                                                message.message_id if reply.buttons else None,
+                                                reply.asks)
         elif reply.buttons:
+            live = None
             await engine.keyboards.shown(outcome.job_id, message.message_id)
         if reply.buttons:
             fresh.append(message.message_id)
     if outcome.job_id is not None:
         done = outcome.retire[0] if outcome.retire else None  # its buttons went already
-        stale = await engine.keyboards.stale(outcome.job_id, fresh, asked)
+        stale = await engine.keyboards.stale(outcome.job_id, fresh, asked, live)
         await retire_keyboards(context, chat_id, [m for m in stale if m != done])
-        await engine.keyboards.retired(outcome.job_id, stale)
+        await engine.keyboards.retired(outcome.job_id, stale, live)
 
 
 async def retire_keyboards(context: PinpointContext, chat_id: int,

@@ -1,10 +1,10 @@
 """Transient Telegram failures are retried, not apologised for.
 
-`RetryingRequest` is python-telegram-bot's HTTPX transport with one addition: a call answered
-with 429 (after its `retry_after`), a 5xx (whatever its body: a proxy's HTML page too), a
-timeout or a dropped connection is tried again with back-off, within a per-call time limit,
-before the error reaches the handler. Long polling (`getUpdates`) is left to the intake,
-which has its own back-off.
+`RetryingRequest` is the project's transport (`handlers.transport`) with one addition: a
+call answered with 429 (after its `retry_after`), a 5xx (whatever its body: a proxy's HTML
+page too), a timeout or a dropped connection is tried again with back-off, within a per-call
+time limit, before the error reaches the handler. Long polling (`getUpdates`) is left to
+the intake, which has its own back-off.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ import time
 from typing import Any
 
 from telegram.error import NetworkError, TimedOut
-from telegram.request import HTTPXRequest
+
+from handlers.transport import AiohttpRequest
 
 log = logging.getLogger(__name__)
 
@@ -25,8 +26,8 @@ NOT_RETRIED = frozenset({"getUpdates"})
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
-class RetryingRequest(HTTPXRequest):
-    """HTTPX transport that retries transient failures with capped, jittered back-off."""
+class RetryingRequest(AiohttpRequest):
+    """A transport that retries transient failures with capped, jittered back-off."""
 
     def __init__(self, *args: Any, retry_limit_s: float = 60.0, first_delay_s: float = 0.5,
                  max_delay_s: float = 10.0, max_retry_after_s: float = 30.0,

@@ -5,28 +5,31 @@ out beside the next question rather than before it."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import event
 from telegram.ext import ExtBot
 
+from bot.store import OPEN, Store
 from testkit.emulator import BotApiEmulator, Player
 
 from conftest import RunningBot
 from flow import next_prompt, start_job, walk
 
-# The budget of one answer (SQLite; 31 for a button, 30 typed before issue 17): the inbox
-# entry, the job and its answers read (each statement on its own with its BEGIN), one
-# transaction (BEGIN, flags cleared, the answer, the audit entry, the job, the inbox mark),
-# and the sent question remembered (14 at that point). Issue 13's live-keyboard bookkeeping
-# (bot/engine/keyboards.py) adds its own: the question's message noted among the job's live
-# keyboards, the stale ones looked up and, after a press, the pressed one's struck off.
-# One more each for a transaction of the bot's own that may begin inside the measured window.
-BUTTON_STATEMENTS = 23
-TEXT_STATEMENTS = 17
+# The budget of one answer on SQLite (31 statements for a button, 30 typed before issue 17;
+# 23 and 17 before its second round): the inbox entry; the job and its answers read in one
+# statement; one transaction (BEGIN IMMEDIATE, the step's flags cleared, the answer, the
+# audit entry, the job, the inbox mark); the sent question remembered, its message noted
+# among the job's live keyboards in the same statement (issue 13); after a press, the
+# pressed message struck off them. A statement on its own needs no BEGIN (autocommit).
+# One more each for a statement of the bot's own that may run inside the measured window.
+BUTTON_STATEMENTS = 11
+TEXT_STATEMENTS = 10
 NOT_COUNTED = {"getUpdates"}
 BACKGROUND = ("leases", "outbox")  # the scheduler's and the outbox's own rounds
 
@@ -104,3 +107,71 @@ async def test_a_typed_answer_costs_one_call_and_few_statements(
     # the question's buttons (if any) are taken away beside the next question
     assert calls.count("sendMessage") == 1 and len(calls) <= 2, calls
     assert len(seen) <= TEXT_STATEMENTS, seen
+
+
+@pytest.mark.both_stores
+async def test_the_answer_path_reads_and_remembers_in_one_statement_each(
+    database_url: str
+) -> None:
+    """The job and its answers come back in one read; remembering a question notes its
+    message among the live keyboards in the same statement; striking them off writes only
+    over what was read."""
+    store = await Store.open(database_url)
+    try:
+        await store.upsert_user(1, "Ana")
+        job = await store.create_job(1, 1, None)
+        assert await store.job_and_answers(job.id) == (job, {})
+        await store.save_answer(job.id, "owner", "ORD-1", "text")
+        await store.save_answer(job.id, "gps", [52.1, 4.3], "gps")
+        found = await store.job_and_answers(open_of=1)
+        assert found is not None and found[0].id == job.id
+        assert {k: a.value for k, a in found[1].items()} == {"owner": "ORD-1",
+                                                             "gps": [52.1, 4.3]}
+        assert await store.job_and_answers(job.id + 1) is None
+        assert await store.job_and_answers(open_of=2) is None
+        first = await store.remember_prompt(job.id, 10, "owner")
+        live = await store.remember_prompt(job.id, 11, "gps")
+        assert first is not None and first.message_ids == (10,)
+        assert live is not None and live.message_ids == (10, 11)
+        assert (live.status, live.prompt_message_id) == (OPEN, 11)
+        after = await store.job(job.id)
+        assert after is not None and after.keyboards == (10, 11) and after.asked == "gps"
+        assert await store.set_keyboards(job.id, [11], was=live)
+        assert not await store.set_keyboards(job.id, [], was=live)  # changed since: kept
+        assert (await store.job(job.id)).keyboards == (11,)  # type: ignore[union-attr]
+        quiet = await store.remember_prompt(job.id, None, "done")
+        assert quiet is not None and quiet.message_ids == (11,)
+    finally:
+        await store.close()
+
+
+async def test_statements_cancelled_in_flight_leave_sqlite_in_step(tmp_path: Path) -> None:
+    """SQLite's shared connection (statements sent to the driver directly): a transaction or
+    a statement cancelled at any point leaves no transaction open and no turn held; what is
+    written after is committed, as another connection sees."""
+    path = tmp_path / "pinpoint.db"
+    store = await Store.open(path)
+    await store.upsert_user(1, "Ana")
+
+    async def in_transaction() -> None:
+        async with store.transaction():
+            await store.set_language(1, "de")
+            await store.set_language(1, "es")
+
+    try:
+        for work in (in_transaction, lambda: store.set_language(1, "fr")):
+            for steps in range(8):  # cancelled after 0, 1, ... turns of the loop
+                task = asyncio.create_task(work())
+                for _ in range(steps):
+                    await asyncio.sleep(0)
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        await store.set_language(1, "nl")
+        other = await Store.open(path)
+        try:
+            assert (await other.user(1)).language == "nl"  # type: ignore[union-attr]
+        finally:
+            await other.close()
+    finally:
+        await store.close()

@@ -29,7 +29,7 @@ from bot.engine.procedure import Procedure
 from bot.engine.recording import OnSubmit, Recorder
 from bot.engine.records import Records
 from bot.places import AddressFinder
-from bot.store import OPEN, Answer, Job, Store
+from bot.store import OPEN, Answer, Job, LiveKeyboards, Store
 from bot.texts import Texts
 from bot.vision.sticker import StickerReader
 
@@ -135,13 +135,11 @@ class Engine:
         return f"caution:{view.current.key}" if view.job.pending else view.current.key
 
     async def remember_prompt(self, job_id: int, message_id: int | None,
-                              asked: str | None) -> None:
+                              asked: str | None) -> LiveKeyboards | None:
         """Note that the job's question `asked` (the prompt's `asks`) was sent, and the
-        message whose buttons belong to it (one of the job's live keyboards)."""
-        async with self.store.transaction():
-            await self.store.remember_prompt(job_id, message_id, asked)
-            if message_id is not None:
-                await self.keyboards.shown(job_id, message_id)
+        message whose buttons belong to it (one of the job's live keyboards); the job's live
+        keyboards as now stored."""
+        return await self.store.remember_prompt(job_id, message_id, asked)
 
     async def owed_questions(self) -> list[tuple[int, Outcome]]:
         """Open jobs whose current question was never sent (the bot stopped between storing
@@ -239,14 +237,17 @@ class Engine:
         action = buttons.decode(data)
         if not isinstance(action, Choose | Say | PickAddress | Browse | JobAction):
             return Outcome(alert=self.t("job.stale_button"))
-        job = await self.store.job(action.job)
-        if job is None or job.installer_id != user_id:
-            return Outcome(alert=self.t("job.not_yours"))
         if isinstance(action, JobAction):
+            job = await self.store.job(action.job)
+            if job is None or job.installer_id != user_id:
+                return Outcome(alert=self.t("job.not_yours"))
             return await self.actions.press(job, action, user_id, message_id)
-        if job.status != OPEN:
+        view = await self.records.find_view(action.job)  # the job and its answers at once
+        if view is None or view.job.installer_id != user_id:
+            return Outcome(alert=self.t("job.not_yours"))
+        if view.job.status != OPEN:
             return Outcome(alert=self.t("job.stale_button"))
-        return await self._answer(await self.view(job), action, user_id, message_id)
+        return await self._answer(view, action, user_id, message_id)
 
     async def _answer(self, view: JobView, action: StepAction, user_id: int,
                       message_id: int | None) -> Outcome:

@@ -77,12 +77,19 @@ class Records:
 
     async def job_view(self, job_id: int) -> JobView:
         """Load the view of a job that exists."""
-        return await self.view(await self.job(job_id))
+        view = await self.find_view(job_id)
+        assert view is not None
+        return view
+
+    async def find_view(self, job_id: int) -> JobView | None:
+        """The view of the job with this id (its row and answers read at once), or None."""
+        found = await self.store.job_and_answers(job_id)
+        return self.build(*found) if found else None
 
     async def open_view(self, user_id: int) -> JobView | None:
         """The installer's open job, loaded, or None."""
-        job = await self.store.open_job(user_id)
-        return await self.view(job) if job else None
+        found = await self.store.job_and_answers(open_of=user_id)
+        return self.build(*found) if found else None
 
     async def previous_answer(self, job: Job, key: str) -> Answer | None:
         """The answer to `key` on the site visit's latest earlier station, or None."""

@@ -39,6 +39,7 @@ from bot.store.records import (
     Flag,
     Handoff,
     Job,
+    LiveKeyboards,
     Photo,
     User,
     utc_now,
@@ -53,6 +54,7 @@ class Store(People, Jobs, Handoffs, Outbox, Inbox, Notices, Retention, Stats, Co
 
 __all__ = [
     "CANCELLED", "OPEN", "REJECTED", "ROLES", "STOPPED", "SUBMITTED",
-    "VERIFIED", "Answer", "Delivery", "Flag", "Handoff", "Inbox", "Job", "Photo", "Received",
+    "VERIFIED", "Answer", "Delivery", "Flag", "Handoff", "Inbox", "Job", "LiveKeyboards",
+    "Photo", "Received",
     "Store", "User", "utc_now",
 ]

@@ -7,7 +7,13 @@ before the bot asks the next question. Writes that belong together run in one
 `transaction()`.
 
 SQLite: one shared connection (WAL, foreign keys, a busy timeout), one task at a time on it;
-a transaction is `BEGIN IMMEDIATE`. `synchronous=NORMAL`: under WAL a commit is written to the
+a transaction is `BEGIN IMMEDIATE`, a statement on its own commits by itself (autocommit).
+The store's statements go to the driver (`aiosqlite`) directly: SQLAlchemy's per-statement
+work (compiling, result objects, the greenlet bridge) cost more than the statement itself
+(issue 17); they still reach SQLAlchemy's `before_cursor_execute` listeners, and a driver
+error still raises SQLAlchemy's exception (`IntegrityError`, ...). A statement in flight is
+finished even when its task is cancelled, so the shared connection never falls out of step.
+`synchronous=NORMAL`: under WAL a commit is written to the
 WAL file at once (a crash of the process loses nothing committed) and synced to disk at each
 checkpoint, so only a power cut or a kernel crash can lose the last commits. PostgreSQL: a
 pool; a transaction holds one pooled connection for its task, other statements take one each.
@@ -27,15 +33,18 @@ import contextlib
 import logging
 import os
 import re
+import sqlite3
 import stat
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NamedTuple, Self
+from typing import Any, NamedTuple, Self, TypeVar
 
+import aiosqlite
 from sqlalchemy import event, text
 from sqlalchemy.engine import URL, CursorResult, RowMapping, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from bot.store import migrations
@@ -52,6 +61,9 @@ _QMARK = re.compile(r"\?")
 # progress (a person's lock), the rest for jobs, the outbox and the geocoder cache
 POOL_SIZE = 10
 POOL_OVERFLOW = 30
+SQLITE_PRAGMAS = ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON",
+                  "busy_timeout=5000", "secure_delete=ON")
+T = TypeVar("T")
 
 
 def parse_time(value: str | None) -> datetime | None:
@@ -91,23 +103,22 @@ def async_url(database: str | Path) -> URL:
 
 
 def _sqlite_pragmas(engine: AsyncEngine) -> None:
-    """Every SQLite connection: WAL with `synchronous=NORMAL` (no sync per commit, durable
-    across a process crash), foreign keys, a busy timeout, deleted content zeroed;
-    transactions begun by us (`BEGIN`, or `BEGIN IMMEDIATE` for a writer's transaction)
-    rather than by the driver."""
+    """Every SQLite connection of the engine (migrations, the geocoder's cache): WAL with
+    `synchronous=NORMAL` (no sync per commit, durable across a process crash), foreign keys,
+    a busy timeout, deleted content zeroed; transactions begun by us (`BEGIN`) rather than
+    by the driver."""
 
     @event.listens_for(engine.sync_engine, "connect")
     def _connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON",
-                       "busy_timeout=5000", "secure_delete=ON"):
+        for pragma in SQLITE_PRAGMAS:
             cursor.execute(f"PRAGMA {pragma}")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
     def _begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.info.get("immediate") else "BEGIN")
+        conn.exec_driver_sql("BEGIN")
 
 
 def create_engine(database: str | Path) -> AsyncEngine:
@@ -140,6 +151,36 @@ class Written(NamedTuple):
     id: int
 
 
+def _row(cursor: sqlite3.Cursor, values: tuple[Any, ...]) -> dict[str, Any]:
+    """A SQLite row as a mapping of its columns (as SQLAlchemy's `RowMapping` reads)."""
+    return dict(zip([column[0] for column in cursor.description], values, strict=True))
+
+
+async def _open_sqlite(url: URL) -> aiosqlite.Connection:
+    """The store's own SQLite connection: autocommit (a transaction is an explicit `BEGIN
+    IMMEDIATE`), the pragmas of every connection, rows as mappings."""
+    conn = await aiosqlite.connect(url.database or ":memory:", isolation_level=None)
+    try:
+        for pragma in SQLITE_PRAGMAS:
+            await conn.execute_fetchall(f"PRAGMA {pragma}")
+    except BaseException:
+        await conn.close()
+        raise
+    conn.row_factory = _row
+    return conn
+
+
+async def _finished(work: Awaitable[T]) -> T:
+    """Await `work` to its end even if this task is cancelled meanwhile (a statement the
+    shared connection already runs), then let the cancellation go on."""
+    task = asyncio.ensure_future(work)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        await asyncio.wait([task])
+        raise
+
+
 def _taken(result: CursorResult[Any], rows: bool) -> Any:
     """A result read before its connection moves on: its rows, or what a write changed."""
     if rows:
@@ -156,13 +197,14 @@ class Database:
     """
 
     def __init__(self, engine: AsyncEngine, clock: Callable[[], datetime],
-                 shared: AsyncConnection | None) -> None:
+                 shared: aiosqlite.Connection | None) -> None:
         self.engine = engine
         self.clock = clock
         self.dialect = engine.dialect.name  # "sqlite" or "postgresql"
         self._shared = shared  # SQLite: the one connection every statement takes turns on
         self._lock = asyncio.Lock()
-        self._transactions: dict[asyncio.Task[Any], AsyncConnection] = {}
+        self._heard = engine.sync_engine.dispatch  # SQLAlchemy's listeners (SQLite's path)
+        self._transactions: dict[asyncio.Task[Any], Any] = {}  # its connection, or True
         # PostgreSQL: a task holding a person's lock runs its statements on that connection
         self._pinned: dict[asyncio.Task[Any], AsyncConnection] = {}
 
@@ -173,7 +215,7 @@ class Database:
         engine = create_engine(database)
         try:
             await migrations.upgrade(engine)
-            shared = await engine.connect() if engine.dialect.name == "sqlite" else None
+            shared = await _open_sqlite(engine.url) if engine.dialect.name == "sqlite" else None
         except BaseException:
             await engine.dispose()
             raise
@@ -200,9 +242,7 @@ class Database:
         if self._shared is None:
             return
         async with self._lock:
-            raw = await self._shared.get_raw_connection()
-            await raw.driver_connection.execute(  # type: ignore[union-attr]
-                "PRAGMA wal_checkpoint(TRUNCATE)")
+            await _finished(self._shared.execute_fetchall("PRAGMA wal_checkpoint(TRUNCATE)"))
 
     def json_text(self, column: str) -> str:
         """SQL for the value of a JSON text column as text (a JSON string without quotes)."""
@@ -216,18 +256,14 @@ class Database:
 
     @asynccontextmanager
     async def _connection(self) -> AsyncIterator[AsyncConnection]:
-        """A connection for this task's statements: SQLite's shared one in its turn (others
-        wait), or one from PostgreSQL's pool."""
-        if self._shared is None:
-            pinned = self._pinned.get(asyncio.current_task())  # type: ignore[arg-type]
-            if pinned is not None:
-                yield pinned
-                return
-            async with self.engine.connect() as conn:
-                yield conn
-        else:
-            async with self._lock:
-                yield self._shared
+        """PostgreSQL: the connection for this task's statements (its person's lock's, or
+        one from the pool)."""
+        pinned = self._pinned.get(asyncio.current_task())  # type: ignore[arg-type]
+        if pinned is not None:
+            yield pinned
+            return
+        async with self.engine.connect() as conn:
+            yield conn
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[None]:
@@ -237,18 +273,29 @@ class Database:
         if task in self._transactions:
             yield  # already inside this task's transaction
             return
-        async with self._connection() as conn:
-            conn.info["immediate"] = True
-            try:
-                async with conn.begin():
-                    self._transactions[task] = conn
-                    try:
-                        yield
-                        await self._before_commit()
-                    finally:
-                        del self._transactions[task]
-            finally:
-                conn.info.pop("immediate", None)
+        if self._shared is not None:
+            async with self._lock:
+                committed = False
+                try:  # a BEGIN cancelled in flight has begun: rolled back below too
+                    await self._sqlite("BEGIN IMMEDIATE", ())
+                    self._transactions[task] = True
+                    yield
+                    await self._before_commit()
+                    await self._sqlite_end("COMMIT")
+                    committed = True
+                finally:
+                    self._transactions.pop(task, None)
+                    if not committed:
+                        with contextlib.suppress(DBAPIError):  # none left to roll back
+                            await self._sqlite_end("ROLLBACK")
+        else:
+            async with self._connection() as conn, conn.begin():
+                self._transactions[task] = conn
+                try:
+                    yield
+                    await self._before_commit()
+                finally:
+                    del self._transactions[task]
         self._after_commit()
 
     def in_transaction(self) -> bool:
@@ -269,12 +316,43 @@ class Database:
         On SQLite every statement takes a turn, reads included: another task's write
         slipping in meanwhile would slip into another task's open transaction.
         """
+        if self._shared is not None:
+            values = dict(params) if isinstance(params, Mapping) else tuple(params)
+            if asyncio.current_task() in self._transactions:
+                return await self._sqlite(sql, values, rows)
+            async with self._lock:
+                return await self._sqlite(sql, values, rows)
         statement, binds = _bind(sql, params)
         conn = self._transactions.get(asyncio.current_task())  # type: ignore[arg-type]
         if conn is not None:
             return _taken(await conn.execute(statement, binds), rows)
         async with self._connection() as conn, conn.begin():
             return _taken(await conn.execute(statement, binds), rows)
+
+    async def _sqlite_end(self, sql: str) -> None:
+        """`COMMIT` or `ROLLBACK` on SQLite's shared connection (not a statement to count)."""
+        assert self._shared is not None
+        try:
+            await _finished(self._shared.execute_fetchall(sql))
+        except sqlite3.Error as exc:
+            raise DBAPIError.instance(sql, (), exc, sqlite3.Error) from exc
+
+    async def _sqlite(self, sql: str, values: tuple[Any, ...] | dict[str, Any],
+                      rows: bool = False) -> Any:
+        """One statement on SQLite's shared connection (its turn held): its rows, or what it
+        changed; SQLAlchemy's listeners hear it, a driver error is SQLAlchemy's."""
+        assert self._shared is not None
+        if self._heard.before_cursor_execute:
+            self._heard.before_cursor_execute(None, None, sql, values, None, False)
+        try:
+            if rows:
+                return await _finished(self._shared.execute_fetchall(sql, values))
+            cursor = await _finished(self._shared.execute(sql, values))
+            found = await _finished(cursor.fetchall()) if cursor.description else []
+        except sqlite3.Error as exc:
+            raise DBAPIError.instance(sql, values, exc, sqlite3.Error) from exc
+        returned = next(iter(found[0].values())) if found else 0
+        return Written(cursor.rowcount, int(returned or 0))
 
     async def _exec(self, sql: str, params: Iterable[Any] = ()) -> Written:
         """Run one write (`?` marks its parameters); how many rows it changed."""

@@ -11,7 +11,7 @@ from sqlalchemy.engine import RowMapping
 
 from bot.store.audit import AuditTrail
 from bot.store.connection import parse_time
-from bot.store.records import Answer, Flag, Job, Photo
+from bot.store.records import Answer, Flag, Job, LiveKeyboards, Photo
 
 
 def _job(row: RowMapping) -> Job:
@@ -26,6 +26,12 @@ def _job(row: RowMapping) -> Job:
         offers=json.loads(row["offers"]) if row["offers"] else None, asked=row["asked"],
         keyboards=tuple(json.loads(row["keyboards"])) if row["keyboards"] else (),
     )  # type: ignore[arg-type]
+
+
+def _live(row: RowMapping) -> LiveKeyboards:
+    stored = row["keyboards"]
+    return LiveKeyboards(row["status"], row["prompt_message_id"],
+                         tuple(json.loads(stored)) if stored else (), stored)
 
 
 class Jobs(AuditTrail):
@@ -62,6 +68,28 @@ class Jobs(AuditTrail):
             (installer_id,),
         )
         return _job(row) if row else None
+
+    async def job_and_answers(self, job_id: int | None = None, *, open_of: int | None = None
+                              ) -> tuple[Job, dict[str, Answer]] | None:
+        """A job (by id, or the installer `open_of`'s job in progress) and its answers, read
+        in one statement; None when there is none."""
+        if open_of is not None:
+            which = ("(SELECT id FROM jobs WHERE installer_id = ? AND status = 'open' "
+                     "ORDER BY id DESC LIMIT 1)")
+            param = open_of
+        else:
+            which, param = "?", job_id
+        rows = await self.fetch_all(
+            "SELECT jobs.*, answers.step AS a_step, answers.value AS a_value, "
+            "answers.source AS a_source, answers.answered_at AS a_at FROM jobs "
+            f"LEFT JOIN answers ON answers.job_id = jobs.id WHERE jobs.id = {which}", (param,))
+        if not rows:
+            return None
+        return _job(rows[0]), {
+            r["a_step"]: Answer(r["a_step"], json.loads(r["a_value"]), r["a_source"],
+                                parse_time(r["a_at"]))  # type: ignore[arg-type]
+            for r in rows if r["a_step"] is not None
+        }
 
     async def jobs_of(self, installer_id: int, limit: int = 10) -> list[Job]:
         """The installer's latest jobs, newest first."""
@@ -110,13 +138,40 @@ class Jobs(AuditTrail):
                           (json.dumps(ends), job_id))
 
     async def remember_prompt(self, job_id: int, message_id: int | None,
-                              asked: str | None) -> None:
+                              asked: str | None) -> LiveKeyboards | None:
         """The job's question message (its buttons') id, and which question it asked (kept
-        only while the job is open)."""
-        await self._write(
-            "UPDATE jobs SET prompt_message_id = ?, updated_at = ?, "
-            "asked = CASE WHEN status = 'open' THEN ? ELSE asked END WHERE id = ?",
-            (message_id, self.now(), asked, job_id))
+        only while the job is open); a message id is also noted among the job's live
+        keyboards. One statement; the job's live keyboards as now stored (None: no job)."""
+        keyboards = "keyboards"
+        if message_id is not None:
+            keyboards = self._json_append("keyboards")
+        rows = await self.fetch_all(
+            f"UPDATE jobs SET prompt_message_id = ?, updated_at = ?, keyboards = {keyboards}, "
+            "asked = CASE WHEN status = 'open' THEN ? ELSE asked END WHERE id = ? "
+            "RETURNING status, prompt_message_id, keyboards",
+            (message_id, self.now(), *([message_id] if message_id is not None else []),
+             asked, job_id))
+        return _live(rows[0]) if rows else None
+
+    def _json_append(self, column: str) -> str:
+        """SQL for the JSON array in `column` (none: empty) with one number (`?`) added."""
+        if self.dialect == "postgresql":
+            return (f"CAST(CAST(COALESCE({column}, '[]') AS jsonb) || "
+                    "to_jsonb(CAST(? AS bigint)) AS TEXT)")
+        return f"json_insert(COALESCE({column}, '[]'), '$[#]', ?)"
+
+    async def set_keyboards(self, job_id: int, message_ids: list[int],
+                            was: LiveKeyboards | None = None) -> bool:
+        """Set the job's live keyboards; with `was` (as read), only if they are still that
+        (False: changed meanwhile, nothing written)."""
+        value = json.dumps(message_ids) if message_ids else None
+        if was is None:
+            await self.update_job(job_id, keyboards=message_ids or None)
+            return True
+        cur = await self._exec(
+            "UPDATE jobs SET keyboards = ?, updated_at = ? WHERE id = ? "
+            "AND keyboards IS NOT DISTINCT FROM ?", (value, self.now(), job_id, was.stored))
+        return cur.rowcount > 0
 
     async def open_jobs(self) -> list[Job]:
         """Every open job, oldest first (the start-up catch-up checks what they are owed)."""

@@ -61,6 +61,17 @@ class Job:
 
 
 @dataclass(frozen=True)
+class LiveKeyboards:
+    """A job's live keyboards as read: its status, question message, the messages, and
+    their column's text as stored (to write them back only if unchanged)."""
+
+    status: str
+    prompt_message_id: int | None
+    message_ids: tuple[int, ...]
+    stored: str | None
+
+
+@dataclass(frozen=True)
 class Answer:
     """A stored answer to one step."""
 
