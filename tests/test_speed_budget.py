@@ -175,3 +175,18 @@ async def test_statements_cancelled_in_flight_leave_sqlite_in_step(tmp_path: Pat
             await other.close()
     finally:
         await store.close()
+
+
+def test_the_bots_process_loads_no_decoder() -> None:
+    """NumPy, zxing-cpp and zbar run in the reader's workers only (~15 MB the bot's own
+    process does without); a module-level import of them would bring them back."""
+    import os
+    import subprocess
+    import sys
+
+    probe = ("import sys, handlers.app, bot.__main__; "
+             "print(sorted(m for m in ('numpy', 'zxingcpp', 'pyzbar') if m in sys.modules))")
+    root = Path(__file__).resolve().parent.parent
+    out = subprocess.run([sys.executable, "-c", probe], cwd=root, capture_output=True,
+                         text=True, check=True, env={**os.environ, "PYTHONPATH": str(root)})
+    assert out.stdout.strip() == "[]", out.stdout

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
-import numpy as np
 from PIL import Image, ImageFilter
 
-from bot.vision.qrscan import Symbol
+if TYPE_CHECKING:
+    from bot.vision.qrscan import Symbol
 
 MIN_MODULE_PX = 3.0
 """Modules smaller than this (px in the photo as read) are too small: move closer."""
@@ -50,6 +51,8 @@ class Advice:
 
 def measure(grey: Image.Image, suspect: Symbol) -> tuple[float, float, float]:
     """(edge width px, contrast, light level) of the suspect's region of the grey photo."""
+    import numpy as np  # here, not at import: the bot's own process has no use for NumPy
+
     w, h = grey.size
     (cx, cy), (ex, ey) = suspect.centre, suspect.extent
     ex, ey = max(ex, 8 / w), max(ey, 8 / h)

@@ -12,7 +12,6 @@ import io
 import warnings
 from typing import Final
 
-import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 MAX_BYTES: Final = 20 * 1024 * 1024
@@ -99,6 +98,8 @@ def load_image(
         upright = _transpose(img)
         if mode and upright.mode != mode:
             if upright.mode.startswith("I;16") and mode in ("L", "RGB"):
+                import numpy as np  # 16-bit images only: the bot's process rarely needs it
+
                 grey = (np.asarray(upright).astype(np.uint32) >> 8).astype(np.uint8)
                 upright = Image.fromarray(grey).convert(mode)
             else:

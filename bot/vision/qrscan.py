@@ -26,12 +26,6 @@ WORK_MAX_SIDE = 2048
 NOISY = 3.0
 """`ScanContext.noise` from which the smoothed grid step runs (sensor noise σ ≳ 9)."""
 
-SCAN_CPU_S = 0.9
-"""CPU time (s) a scan of a 1280×960 photo may spend before it stops starting steps and
-reports what it found (a located code: "move closer"; else no code). Every photo of the three
-benchmark corpora that the cascade reads at all is read within 0.85 s; 0.3 s would lose
-reads (bench/README.md, "Times")."""
-
 REF_PX = 1280 * 960
 """Working-copy size for which a CPU allowance is given; larger copies get proportionally more."""
 
@@ -72,7 +66,7 @@ class ScanOutcome:
     suspects: list[Symbol] = field(default_factory=list)
     timed_out: bool = False
     capped: bool = False
-    """True when the scan stopped at its CPU allowance (`SCAN_CPU_S`), not at the deadline."""
+    """True when the scan stopped at its CPU allowance (`cpu_s`), not at the deadline."""
     steps: list[str] = field(default_factory=list)
 
     @property

@@ -35,16 +35,27 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from PIL import Image
 
 from bot.engine.validators import normalise_mac, normalise_password
-from bot.vision import barcodes
 from bot.vision.advice import Advice, advise
 from bot.vision.images import ImageError, load_image
-from bot.vision.qrscan import SCAN_CPU_S, ScanOutcome, Step, scan
+
+if TYPE_CHECKING:
+    from bot.vision.qrscan import ScanOutcome, Step
+
+# The decoders (NumPy, zxing-cpp, zbar: `bot.vision.qrscan`, `bot.vision.barcodes`) are
+# imported where they run, in the reader's worker processes: the bot's own process, which
+# only hands photos over, stays without them (~15 MB).
+DECODERS = ("bot.vision.qrscan", "bot.vision.barcodes")
+SCAN_CPU_S = 0.9
+"""CPU time (s) a scan of a 1280×960 photo may spend before it stops starting steps and
+reports what it found (a located code: "move closer"; else no code). Every photo of the three
+benchmark corpora that the cascade reads at all is read within 0.85 s; 0.3 s would lose
+reads (bench/README.md, "Times")."""
 
 log = logging.getLogger(__name__)
 
@@ -222,6 +233,8 @@ def decode(
         return done(StickerResult(None, None, exc.reason))
     except Exception:  # a Pillow or plugin bug must not take the bot down
         return done(StickerResult(None, None, "broken_image"))
+    from bot.vision.qrscan import scan
+
     try:
         outcome = scan(
             grey,
@@ -241,6 +254,20 @@ def decode(
 
 # ---------------------------------------------------------------------------------------------
 # Off the event loop
+
+
+def read_iccid(data: bytes, **options: Any) -> str | None:
+    """`bot.vision.barcodes.read_iccid`, imported in the worker that runs it."""
+    from bot.vision import barcodes
+
+    return barcodes.read_iccid(data, **options)
+
+
+def read_serial(data: bytes, pattern: str, **options: Any) -> str | None:
+    """`bot.vision.barcodes.read_serial`, imported in the worker that runs it."""
+    from bot.vision import barcodes
+
+    return barcodes.read_serial(data, pattern, **options)
 
 
 def _worker_init() -> None:
@@ -277,7 +304,7 @@ class StickerReader:
         self._ctx = multiprocessing.get_context(
             "forkserver" if sys.platform != "win32" else "spawn")
         if sys.platform != "win32":  # replacement workers fork from a server that has these
-            self._ctx.set_forkserver_preload([__name__])
+            self._ctx.set_forkserver_preload([__name__, *DECODERS])
 
     async def read(self, data: bytes) -> StickerResult:
         """Decode `data` off the event loop; `error="timeout"` once the budget is spent.
@@ -294,12 +321,12 @@ class StickerReader:
 
     async def read_iccid(self, data: bytes) -> str | None:
         """The SIM's ICCID from a photo of its barcode (`bot.vision.barcodes`), in the same pool."""
-        code = await self._run(barcodes.read_iccid, data)
+        code = await self._run(read_iccid, data)
         return None if code in (TIMEOUT, BROKEN) else code
 
     async def read_serial(self, data: bytes, pattern: str) -> str | None:
         """A serial number matching `pattern` from a photo of the type plate, in the pool."""
-        code = await self._run(barcodes.read_serial, data, pattern)
+        code = await self._run(read_serial, data, pattern)
         return None if code in (TIMEOUT, BROKEN) else code
 
     async def _run(self, fn: Callable[..., Any], *args: object,
