@@ -67,3 +67,15 @@ def test_too_small() -> None:
     with pytest.raises(Invalid) as small:
         check_photo(facts, min_side=640, landscape=False)
     assert small.value.values == {"width": 600, "height": 400, "min": 640}
+
+
+def test_a_big_jpeg_is_checked_whole_at_an_eighth_of_its_pixels() -> None:
+    """The check decodes a JPEG reduced (memory and time), yet tells its real size and
+    still refuses one cut short anywhere in its data."""
+    photo = encoded(Image.effect_noise((4032, 3024), 40).convert("RGB"), "JPEG", quality=85)
+    facts = inspect_photo(photo)
+    assert (facts.width, facts.height, facts.format) == (4032, 3024, "JPEG")
+    for cut in (0.3, 0.7, 0.95):
+        with pytest.raises(Invalid) as caught:
+            inspect_photo(photo[:int(len(photo) * cut)])
+        assert caught.value.key == "photo.not_image"

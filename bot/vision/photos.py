@@ -27,6 +27,8 @@ EXIF_IFD = 0x8769
 GPS_IFD = 0x8825
 DATETIME_ORIGINAL = 36867
 OFFSET_TIME_ORIGINAL = 36881
+ORIENTATION = 0x0112
+TURNED = (5, 6, 7, 8)  # EXIF orientations that swap width and height
 
 
 @dataclass(frozen=True)
@@ -99,17 +101,22 @@ def inspect_photo(data: bytes, local_tz: tzinfo = UTC) -> PhotoFacts:
     are taken as `local_tz` (the network's time zone).
     """
     try:
-        upright = load_image(data)
+        upright = load_image(data, reduced=True)  # whole? (a JPEG at an eighth of its size)
     except ImageError as problem:
         key = "photo.too_big_pixels" if problem.reason == "too_large" else "photo.not_image"
         raise Invalid(key) from problem
     with Image.open(io.BytesIO(data)) as original:  # headers only: the EXIF block
         exif = original.getexif()
         fmt = original.format or "?"
+        width, height = upright.size
+        if fmt in ("JPEG", "MPO"):  # decoded reduced: its size as the viewer sees it
+            width, height = original.size
+            if exif.get(ORIENTATION) in TURNED:
+                width, height = height, width
     lat, lon = _gps(exif)
     return PhotoFacts(
-        width=upright.width,
-        height=upright.height,
+        width=width,
+        height=height,
         format=fmt,
         sha256=hashlib.sha256(data).hexdigest(),
         bytes=len(data),
