@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import io
 import json
 import os
@@ -28,7 +29,7 @@ import resource
 import sqlite3
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -36,12 +37,14 @@ from bot.config import DATA_DIR, PROCEDURE_PATH, Settings
 from bot.engine.catalog import Catalog
 from bot.engine.engine import Engine
 from bot.engine.kinds import KINDS
+from bot.engine.plan import chosen_model, current_slot
+from bot.engine.plan import plan as plan_of
 from bot.engine.procedure import Procedure
 from bot.engine.validators import VALIDATORS
 from bot.managers.periods import Period
 from bot.managers.summary import Summaries
 from bot.services import load_texts
-from bot.store import Store
+from bot.store import Answer, Store
 
 NOW = datetime(2026, 3, 31, 17, 0, tzinfo=UTC)
 JOBS_PER_DAY = 1100
@@ -172,7 +175,7 @@ class Loader:
 
 JOB_COLUMNS = ("id", "visit_id", "installer_id", "chat_id", "status", "prompt_message_id",
                "stop_reason", "created_at", "updated_at", "submitted_at", "closed_at",
-               "reopened_part", "part_ends")
+               "reopened_part", "part_ends", "asked")
 HANDOFF_COLUMNS = ("id", "job_id", "previous_id", "chat_id", "message_id", "created_at",
                    "decision", "decided_by", "decided_at", "reason", "redo_part", "posted_at",
                    "notified_at")
@@ -183,10 +186,12 @@ BIG_TABLES = ("visits", "jobs", "answers", "handoffs", "flags", "audit")
 class Plan:
     """The jobs, hand-offs, flags and non-answer audit entries, made up job by job."""
 
-    def __init__(self, jobs: int, steps: list[tuple[Any, ...]], models: list[str]) -> None:
+    def __init__(self, jobs: int, steps: list[tuple[Any, ...]], models: list[str],
+                 asking: Callable[[str, int], str | None]) -> None:
         self.n = jobs
         self.steps = steps
         self.models = models
+        self.asking = asking  # the question after the first n answers, by model
         self.rng = random.Random(17)
         # Each part's last answer, as an offset (a complete job's part ends)
         self.part_ends = {s[7]: s[4] for s in steps}
@@ -267,7 +272,8 @@ class Plan:
                 status, closed, updated = "verified", decided, decided
         self.jobs.append((job_id, job_id, who, who, status, 1000 + job_id, stop_reason,
                           iso(t0), iso(updated), submitted and iso(submitted),
-                          closed and iso(closed), reopened, part_ends))
+                          closed and iso(closed), reopened, part_ends,
+                          self.asking(model, answered)))
 
     def _handoff(self, job_id: int, who: int, at: int, decision: tuple[str, int] | None,
                  previous: int | None) -> int:
@@ -321,7 +327,8 @@ async def generate(url: str, jobs: int) -> None:
         await loader.sql("CREATE TABLE bigdata_base (id BIGINT, t0 BIGINT, speed INTEGER, "
                          "answered INTEGER, installer BIGINT, model TEXT)")
         indexes = await loader.drop_indexes(BIG_TABLES)  # built once at the end: faster
-        plan = Plan(jobs, steps, [m for m in catalog_models(catalog)])
+        plan = Plan(jobs, steps, [m for m in catalog_models(catalog)],
+                    functools.cache(lambda model, n: asked(procedure, catalog, steps[:n], model)))
         for first in range(1, jobs + 1, 100_000):
             plan.make(first, min(100_000, jobs + 1 - first))
             await loader.rows("visits", ("id", "installer_id", "started_at"),
@@ -353,6 +360,20 @@ async def generate(url: str, jobs: int) -> None:
     finally:
         await loader.close()
     print(f"generated {jobs} jobs in {time.perf_counter() - began:.1f} s", flush=True)
+
+
+def asked(procedure: Procedure, catalog: Catalog, steps: list[tuple[Any, ...]], model: str
+          ) -> str | None:
+    """The question the engine last sent a job with these answers (`jobs.asked`): the
+    first of its plan without an answer."""
+    moment = datetime.fromtimestamp(0, UTC)
+    answers = {s[1]: Answer(s[1], json.loads(s[2].replace("%MODEL%", json.dumps(model))),
+                            s[3], moment) for s in steps}
+    chosen = chosen_model(procedure, catalog, answers)
+    slots = plan_of(procedure, answers, chosen,
+                 lambda step, chosen: KINDS[step.kind].slots(step, catalog, chosen))
+    slot = current_slot(slots, answers, None)
+    return slot.key if slot else None
 
 
 def catalog_models(catalog: Catalog) -> list[str]:

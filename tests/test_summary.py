@@ -37,6 +37,7 @@ from bot.engine.engine import Engine
 from bot.managers.periods import Period, parse_period, parse_range
 from bot.managers.render import chart_png, render_text, to_plain, utf16_len
 from bot.managers.summary import InstallerLine, Summaries, Summary
+from bot.managers.where import Where
 from bot.texts import Texts
 from testkit.emulator import parse_html
 
@@ -165,6 +166,27 @@ async def test_a_past_day_shows_what_waited_and_stuck_at_its_end(seeded: Seeded)
     assert stuck[jobs["B1"]].idle == hours(14)  # its serial at 10:00, then nothing
     assert stuck[jobs["B1"]].where is not None
     assert stuck[jobs["B1"]].where.key == "serial_check"
+
+
+async def test_a_stuck_job_waits_where_the_engine_last_asked(seeded: Seeded) -> None:
+    """An open job unchanged since the report's moment waits on the question the engine last
+    sent (`jobs.asked`, its answers not read); the plan tells when that names no step, or
+    when the job changed after the moment."""
+    engine, seed, jobs = seeded
+    tuesday = Period.day(TUESDAY, BERLIN)
+    seed.at(local("2026-03-10 10:00"))
+    for asked, key in (("serial", "serial"), ("caution:serial", "serial"), ("*", "serial"),
+                       ("gone", "serial"), ("checklist.signal", "checklist.signal")):
+        await engine.store.update_job(jobs["B1"], asked=asked)
+        [stuck] = (await summaries(engine).compute(tuesday, EVENING)).stuck
+        assert stuck.where is not None and stuck.where.key == key, asked
+    assert stuck.where == Where(engine.procedure.step("checklist").part, "checklist.signal",
+                                "checklist", "signal")
+
+    seed.at(local("2026-03-11 09:00"))  # changed after the 10th: its answers until then
+    await engine.store.update_job(jobs["B1"], asked="checklist.signal")
+    [stuck] = (await summaries(engine).compute(tuesday, local("2026-03-12 12:00"))).stuck[:1]
+    assert stuck.job == jobs["B1"] and stuck.where is not None and stuck.where.key == "serial"
 
 
 async def test_a_week_adds_the_days_up(seeded: Seeded) -> None:

@@ -22,7 +22,7 @@ from bot.engine.records import Records
 from bot.managers.export import write_jobs_csv
 from bot.managers.periods import Period
 from bot.managers.reports import Event, HandoffRow, JobRow, ReportData, Reports
-from bot.managers.where import Where, questions
+from bot.managers.where import Where, asked_where, questions
 from bot.store import Answer, Store
 from bot.texts import Texts
 
@@ -42,13 +42,15 @@ class Spread:
     @classmethod
     def of(cls, samples: Iterable[tuple[timedelta, int]]) -> Spread:
         """From (duration, job id) pairs."""
-        items = sorted(samples, key=lambda s: (s[0], -s[1]))
+        items = list(samples)
         if not items:
             return cls()
-        n = len(items)
-        middle = items[n // 2][0].total_seconds()  # as `statistics.median` takes it
-        median = middle if n % 2 else (items[n // 2 - 1][0].total_seconds() + middle) / 2
-        return cls(n, timedelta(seconds=median), items[-1][0], items[-1][1])
+        took = sorted([s[0] for s in items])
+        n, longest = len(took), took[-1]
+        middle = took[n // 2].total_seconds()  # as `statistics.median` takes it
+        median = middle if n % 2 else (took[n // 2 - 1].total_seconds() + middle) / 2
+        return cls(n, timedelta(seconds=median), longest,
+                   min(job for d, job in items if d == longest))  # the first of the longest
 
 
 
@@ -269,8 +271,9 @@ class Summaries:
                 stations[(model.manufacturer, model.name) if model else ("?", str(value))] += 1
             _collect_flags(job, data, events, inside, failures, other_flags)
 
-        answers = await self.reports.answers_of(j.id for j in stuck)
-        summary.stuck = [Stuck(s.job, s.installer, s.idle, self._where(
+        asked = {job.id: where for job in stuck if (where := self._asked(job, as_of))}
+        answers = await self.reports.answers_of(j.id for j in stuck if j.id not in asked)
+        summary.stuck = [Stuck(s.job, s.installer, s.idle, asked.get(job.id) or self._where(
             job, answers.get(job.id, {}), as_of)) for s, job in zip(summary.stuck, stuck,
                                                                     strict=True)]
         summary.installers = sorted(
@@ -298,6 +301,14 @@ class Summaries:
         return await write_jobs_csv(out, self.reports.created(start, end), present,
                                     self.procedure, self.catalog, self.settings.tz, texts)
 
+    def _asked(self, job: JobRow, as_of: datetime) -> Where | None:
+        """Where an open job unchanged since `as_of` waits, as the engine last asked it
+        (`jobs.asked`: the engine re-sends a question it owes at start-up, so this is the
+        job's current one); None when that says nothing and the plan must tell."""
+        if job.status != "open" or job.updated_at > as_of:
+            return None
+        return asked_where(self.procedure, job.asked)
+
     def _where(self, job: JobRow, answers: dict[str, Answer], as_of: datetime) -> Where | None:
         """The question the job waited on at `as_of`: its current one when the job has not
         changed since, else the first unanswered one of the answers given by then."""
@@ -324,11 +335,11 @@ def _collector_paused() -> Iterator[None]:
 def _submissions(job: JobRow, handoffs: list[HandoffRow], audited: Iterable[datetime]
                  ) -> list[datetime]:
     """Every known submission time of the job, oldest first (audit, hand-offs, the job)."""
-    times = set(audited)
-    times.update(h.created_at for h in handoffs)
+    times = {h.created_at for h in handoffs}
+    times.update(audited)
     if job.submitted_at is not None:
         times.add(job.submitted_at)
-    return sorted(times)
+    return sorted(times) if len(times) > 1 else list(times)
 
 
 def _state_at(

@@ -10,6 +10,7 @@ import html
 from dataclasses import dataclass
 
 from bot.engine.plan import Slot, chosen_model, current_slot, shorten
+from bot.engine.procedure import Procedure
 from bot.engine.records import Records
 from bot.store import Answer
 from bot.texts import Texts
@@ -37,6 +38,20 @@ def questions(records: Records, answers: dict[str, Answer],
     model = chosen_model(records.procedure, records.catalog, answers)
     slots = records.plan(answers, model)
     return slots, current_slot(slots, answers, cursor)
+
+
+def asked_where(procedure: Procedure, asked: str | None) -> Where | None:
+    """Where the question the engine last sent is (`jobs.asked`: a slot's key, `step` or
+    `step.item`, or "caution:<key>"); None when it names no declared step (never asked, a
+    job from before questions were tracked, a step since removed)."""
+    key = (asked or "").removeprefix("caution:")
+    step_id, _, item = key.partition(".")
+    if not procedure.has(step_id):
+        return None
+    step = procedure.step(step_id)
+    if item and step.kind != "checklist":
+        return None
+    return Where(step.part, key, step.id, item or None)
 
 
 class Names:
