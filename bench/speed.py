@@ -13,7 +13,8 @@ answers/s, latency from an answer to the next message in that chat (p50/p95/p99;
 also for text and button answers alone), CPU seconds per answer (the child's user + system
 time), Bot API calls per answer (`getUpdates` left out), SQL statements per answer (counted
 in the child by a SQLAlchemy `before_cursor_execute` hook), memory before the first answer
-(VmRSS) and at its peak (VmHWM), and the bot's ratios to the floor.
+(VmRSS), at the end with no photo in flight (VmRSS) and at its peak (VmHWM), and the bot's
+ratios to the floor.
 
     python bench/speed.py [--installers 1,10,50,100] [--seconds 20]
 """
@@ -89,7 +90,9 @@ class Meter:
         self.figures = {"cpu_ms": 1000 * (cpu - self._at[0]) / per,
                         "calls": (calls - self._at[1]) / per,
                         "sql": (sql - self._at[2]) / per, "peak_mb": self.memory_mb(),
-                        "start_mb": self._start_mb}
+                        "start_mb": self._start_mb,
+                        # every job in progress finished: no photo in flight
+                        "end_mb": self.memory_mb("VmRSS")}
 
 
 def summary(answers: int, wall: float, latencies: list[float]) -> dict[str, float]:
@@ -170,7 +173,8 @@ async def bot_run(workdir: Path, installers: int, seconds: float, top: bool = Fa
 COLUMNS = (("answers/s", "per_s", ".1f"), ("p50 ms", "p50", ".0f"), ("p95 ms", "p95", ".0f"),
            ("p99 ms", "p99", ".0f"), ("CPU ms/ans", "cpu_ms", ".1f"),
            ("calls/ans", "calls", ".2f"), ("SQL/ans", "sql", ".1f"),
-           ("start MB", "start_mb", ".0f"), ("peak MB", "peak_mb", ".0f"))
+           ("start MB", "start_mb", ".0f"), ("end MB", "end_mb", ".0f"),
+           ("peak MB", "peak_mb", ".0f"))
 
 
 def report(results: dict[int, dict[str, dict[str, float]]], seconds: float) -> None:
