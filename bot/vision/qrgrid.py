@@ -276,17 +276,21 @@ def match_finders(
             box = img.filter(ImageFilter.BoxBlur(r))
             means.append(np.asarray(box)[::step, ::step].astype(np.float32))
             areas.append((2 * r + 1) ** 2)
-        c, b5, b7, b9 = means
-        ring1 = (b5 * areas[1] - c * areas[0]) / (areas[1] - areas[0])
-        ring2 = (b7 * areas[2] - b5 * areas[1]) / (areas[2] - areas[1])
-        ring3 = (b9 * areas[3] - b7 * areas[2]) / (areas[3] - areas[2])
-        score = np.minimum(np.minimum(ring1 - c, ring1 - ring2), ring3 - ring2)
+        c = means[0]
+        rings = []
+        for k in (1, 2, 3):  # sums over the larger box minus the smaller, per area
+            ring = means[k] * areas[k]
+            ring -= means[k - 1] * areas[k - 1]
+            ring /= areas[k] - areas[k - 1]
+            rings.append(ring)
+        ring1, ring2, ring3 = rings
+        score = np.minimum(ring1 - c, ring1 - ring2)
+        np.minimum(score, np.subtract(ring3, ring2, out=ring3), out=score)
         if best is None or size is None:
             best, size = score, np.full(score.shape, u, np.float32)
         else:
-            better = score > best
-            best[better] = score[better]
-            size[better] = u
+            size[score > best] = u
+            np.maximum(best, score, out=best)
     assert best is not None and size is not None
     peaks = np.argwhere((best >= _max_filter(best, 2)) & (best > 4.0))
     order = np.argsort(-best[peaks[:, 0], peaks[:, 1]], kind="stable")
