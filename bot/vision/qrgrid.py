@@ -368,17 +368,23 @@ def squares_to_quads(quads: np.ndarray) -> np.ndarray:
     dy1, dy2, dy3 = y1 - y2, y3 - y2, y0 - y1 + y2 - y3
     den = dx1 * dy2 - dx2 * dy1
     flat = np.abs(den) < 1e-12
-    den = np.where(flat, 1.0, den)
-    g = np.where(flat, 0.0, (dx3 * dy2 - dx2 * dy3) / den)
-    h = np.where(flat, 0.0, (dx1 * dy3 - dx3 * dy1) / den)
-    return np.stack(
-        [
-            np.stack([x1 - x0 + g * x1, x3 - x0 + h * x3, x0], 1),
-            np.stack([y1 - y0 + g * y1, y3 - y0 + h * y3, y0], 1),
-            np.stack([g, h, np.ones_like(g)], 1),
-        ],
-        1,
-    )
+    if flat.any():
+        den[flat] = 1.0
+    g = (dx3 * dy2 - dx2 * dy3) / den
+    h = (dx1 * dy3 - dx3 * dy1) / den
+    if flat.any():
+        g[flat] = h[flat] = 0.0
+    out = np.empty((len(g), 3, 3))
+    out[:, 0, 0] = x1 - x0 + g * x1
+    out[:, 0, 1] = x3 - x0 + h * x3
+    out[:, 0, 2] = x0
+    out[:, 1, 0] = y1 - y0 + g * y1
+    out[:, 1, 1] = y3 - y0 + h * y3
+    out[:, 1, 2] = y0
+    out[:, 2, 0] = g
+    out[:, 2, 1] = h
+    out[:, 2, 2] = 1.0
+    return out
 
 
 @functools.cache
@@ -569,13 +575,21 @@ def _triples(finders: list[Finder]) -> list[tuple[float, Finder, Finder, Finder]
     return [(n, tl, tr, bl) for n, tl, tr, bl, _ in out]
 
 
+@functools.cache
+def _finder_frame(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Homogeneous finder centres (3×3) and corners (4×3) of an n×n code (cached)."""
+    src = np.array([(3.5, 3.5, 1.0), (n - 3.5, 3.5, 1.0), (3.5, n - 3.5, 1.0)])
+    corners = np.array([(0, 0, 1), (n, 0, 1), (n, n, 1), (0, n, 1)], float)
+    src.setflags(write=False)
+    corners.setflags(write=False)
+    return src, corners
+
+
 def _initial_quad(tl: Finder, tr: Finder, bl: Finder, n: int) -> np.ndarray:
     """Corner quad of an n×n code from its three finder centres (affine)."""
-    src = np.array([(3.5, 3.5), (n - 3.5, 3.5), (3.5, n - 3.5)])
+    src, corners = _finder_frame(n)
     dst = np.array([(tl.x, tl.y), (tr.x, tr.y), (bl.x, bl.y)])
-    affine = np.linalg.solve(np.c_[src, np.ones(3)], dst)  # 3×2
-    corners = np.c_[np.array([(0, 0), (n, 0), (n, n), (0, n)], float), np.ones(4)]
-    return corners @ affine
+    return corners @ np.linalg.solve(src, dst)  # affine: 3×2
 
 
 def fit_codes(
