@@ -473,7 +473,7 @@ class _Fitter:
         """`agreement` of a stack of K flat quads (K×4×2) at once: the same values."""
         q = squares_to_quads(quads) @ self.points
         m = _bilinear(self.a, q[:, 0] / q[:, 2], q[:, 1] / q[:, 2]).reshape(-1, self.n, self.n)
-        z = (self.local_mean(m) - m).reshape(len(quads), -1)[:, self.known_at]
+        z = (self.local_mean(m) - m).reshape(len(quads), -1).take(self.known_at, axis=1)
         return (z * self.sign).sum(1) / (np.abs(z).sum(1) + 1e-6)
 
     def agreement(self, quad: np.ndarray, warp: np.ndarray | None = None) -> float:
@@ -509,7 +509,7 @@ class _Fitter:
         def objectives(ts: np.ndarray) -> np.ndarray:
             m = self.values_many(ts[:, :8].reshape(-1, 4, 2), ts[:, 8:])
             z = (self.local_mean(m) - m).reshape(len(ts), -1)
-            k = z[:, self.known_at]
+            k = z.take(self.known_at, axis=1)
             agree = (k * self.sign).sum(1) / (np.abs(k).sum(1) + 1e-6)
             return agree + sharpness * np.abs(z).mean(1) / scale
 
