@@ -64,3 +64,19 @@ def test_a_spent_cpu_allowance_stops_the_cascade_without_a_timeout() -> None:
     assert capped.steps == []
     full = qrscan.scan(grey, lambda t: True)
     assert not full.halted and full.steps == list(qrscan.QR_STEPS)
+
+
+def test_batched_fit_scores_equal_the_single_ones() -> None:
+    rng = np.random.default_rng(11)
+    a = rng.normal(128, 40, (200, 240)).astype(np.float32)
+    quads = np.array([[20, 30], [150, 35], [160, 170], [25, 160]], float) + rng.normal(
+        0, 4, (6, 4, 2))
+    quads[0] = [[10, 10], [50, 10], [50, 50], [10, 50]]  # a square: no perspective term
+    for q, h in zip(quads, qrgrid.squares_to_quads(quads), strict=True):
+        assert np.array_equal(h, qrgrid.square_to_quad(q))
+    fitter = qrgrid._Fitter(a, 3)
+    assert list(fitter.agreements(quads)) == [fitter.agreement(q) for q in quads]
+    warps = rng.normal(0, 0.1, (6, 6))
+    many = fitter.values_many(quads, warps)
+    assert all(np.array_equal(m, fitter.values(q, warp=w)) for m, q, w in zip(
+        many, quads, warps, strict=True))

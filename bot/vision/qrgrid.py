@@ -11,6 +11,7 @@ Only numpy is used.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -91,13 +92,18 @@ def box_mean(a: np.ndarray, r: int) -> np.ndarray:
 
 
 def _max_filter(a: np.ndarray, r: int) -> np.ndarray:
+    """Maximum over a (2r+1)² window (outside the image counts as -inf): rows, then columns."""
     h, w = a.shape
-    pad = np.pad(a, r, constant_values=-np.inf)
-    out = a.copy()
+    pad = np.pad(a, ((0, 0), (r, r)), constant_values=-np.inf)
+    rows = a.copy()
+    for dx in range(-r, r + 1):
+        if dx:
+            np.maximum(rows, pad[:, r + dx : r + dx + w], out=rows)
+    pad = np.pad(rows, ((r, r), (0, 0)), constant_values=-np.inf)
+    out = rows.copy()
     for dy in range(-r, r + 1):
-        for dx in range(-r, r + 1):
-            if dx or dy:
-                np.maximum(out, pad[r + dy : r + dy + h, r + dx : r + dx + w], out=out)
+        if dy:
+            np.maximum(out, pad[r + dy : r + dy + h], out=out)
     return out
 
 
@@ -114,15 +120,25 @@ def homography(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
 
 def _bilinear(a: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
     h, w = a.shape
-    u = np.clip(u, 0, w - 1.001)
-    v = np.clip(v, 0, h - 1.001)
+    u = np.minimum(np.maximum(u, 0), w - 1.001)
+    v = np.minimum(np.maximum(v, 0), h - 1.001)
     x0 = u.astype(np.intp)
     y0 = v.astype(np.intp)
     fx = u - x0
     fy = v - y0
-    top = a[y0, x0] * (1 - fx) + a[y0, x0 + 1] * fx
-    bottom = a[y0 + 1, x0] * (1 - fx) + a[y0 + 1, x0 + 1] * fx
-    return top * (1 - fy) + bottom * fy
+    flat = a.ravel()
+    i = y0 * w
+    i += x0
+    gx = 1 - fx
+    top = flat.take(i) * gx
+    top += flat.take(i + 1) * fx
+    i += w
+    bottom = flat.take(i) * gx
+    bottom += flat.take(i + 1) * fx
+    top *= 1 - fy
+    bottom *= fy
+    top += bottom
+    return top
 
 
 # ---------------------------------------------------------------------------------------------
@@ -260,17 +276,21 @@ def match_finders(
             box = img.filter(ImageFilter.BoxBlur(r))
             means.append(np.asarray(box)[::step, ::step].astype(np.float32))
             areas.append((2 * r + 1) ** 2)
-        c, b5, b7, b9 = means
-        ring1 = (b5 * areas[1] - c * areas[0]) / (areas[1] - areas[0])
-        ring2 = (b7 * areas[2] - b5 * areas[1]) / (areas[2] - areas[1])
-        ring3 = (b9 * areas[3] - b7 * areas[2]) / (areas[3] - areas[2])
-        score = np.minimum(np.minimum(ring1 - c, ring1 - ring2), ring3 - ring2)
+        c = means[0]
+        rings = []
+        for k in (1, 2, 3):  # sums over the larger box minus the smaller, per area
+            ring = means[k] * areas[k]
+            ring -= means[k - 1] * areas[k - 1]
+            ring /= areas[k] - areas[k - 1]
+            rings.append(ring)
+        ring1, ring2, ring3 = rings
+        score = np.minimum(ring1 - c, ring1 - ring2)
+        np.minimum(score, np.subtract(ring3, ring2, out=ring3), out=score)
         if best is None or size is None:
             best, size = score, np.full(score.shape, u, np.float32)
         else:
-            better = score > best
-            best[better] = score[better]
-            size[better] = u
+            size[score > best] = u
+            np.maximum(best, score, out=best)
     assert best is not None and size is not None
     peaks = np.argwhere((best >= _max_filter(best, 2)) & (best > 4.0))
     order = np.argsort(-best[peaks[:, 0], peaks[:, 1]], kind="stable")
@@ -289,8 +309,9 @@ def match_finders(
 # Grid fitting
 
 
+@functools.cache
 def function_pattern(version: int) -> tuple[np.ndarray, np.ndarray]:
-    """(known, dark) boolean N×N matrices of a version's fixed modules."""
+    """(known, dark) boolean N×N matrices of a version's fixed modules (read-only, cached)."""
     n = 17 + 4 * version
     known = np.zeros((n, n), bool)
     dark = np.zeros((n, n), bool)
@@ -315,6 +336,8 @@ def function_pattern(version: int) -> tuple[np.ndarray, np.ndarray]:
                     known[r + i, c + j] = True
                     dark[r + i, c + j] = max(abs(i), abs(j)) != 1
     known[n - 8, 8] = dark[n - 8, 8] = True
+    known.setflags(write=False)
+    dark.setflags(write=False)
     return known, dark
 
 
@@ -338,11 +361,40 @@ def square_to_quad(quad: np.ndarray) -> np.ndarray:
     )
 
 
+def squares_to_quads(quads: np.ndarray) -> np.ndarray:
+    """`square_to_quad` for a stack of K quads (K×4×2): K×3×3, the same values."""
+    x0, y0, x1, y1, x2, y2, x3, y3 = quads.reshape(-1, 8).T.astype(float)
+    dx1, dx2, dx3 = x1 - x2, x3 - x2, x0 - x1 + x2 - x3
+    dy1, dy2, dy3 = y1 - y2, y3 - y2, y0 - y1 + y2 - y3
+    den = dx1 * dy2 - dx2 * dy1
+    flat = np.abs(den) < 1e-12
+    if flat.any():
+        den[flat] = 1.0
+    g = (dx3 * dy2 - dx2 * dy3) / den
+    h = (dx1 * dy3 - dx3 * dy1) / den
+    if flat.any():
+        g[flat] = h[flat] = 0.0
+    out = np.empty((len(g), 3, 3))
+    out[:, 0, 0] = x1 - x0 + g * x1
+    out[:, 0, 1] = x3 - x0 + h * x3
+    out[:, 0, 2] = x0
+    out[:, 1, 0] = y1 - y0 + g * y1
+    out[:, 1, 1] = y3 - y0 + h * y3
+    out[:, 1, 2] = y0
+    out[:, 2, 0] = g
+    out[:, 2, 1] = h
+    out[:, 2, 2] = 1.0
+    return out
+
+
+@functools.cache
 def _band(n: int, r: int) -> np.ndarray:
-    """n×n matrix whose product with a vector averages it over ±r (within bounds)."""
+    """n×n matrix whose product with a vector averages it over ±r (within bounds; cached)."""
     idx = np.arange(n)
     band = (np.abs(idx[:, None] - idx[None, :]) <= r).astype(np.float64)
-    return band / band.sum(axis=1, keepdims=True)
+    band /= band.sum(axis=1, keepdims=True)
+    band.setflags(write=False)
+    return band
 
 
 def _warp(u: np.ndarray, v: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -354,19 +406,37 @@ def _warp(u: np.ndarray, v: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.n
     )
 
 
+@functools.cache
+def _grid_points(
+    version: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """A version's known modules, their signs (+1 dark), and module centres in the unit square
+    (u, v and homogeneous points); cached, read-only."""
+    n = 17 + 4 * version
+    known, dark = function_pattern(version)
+    sign = np.where(dark[known], 1.0, -1.0)
+    jj, ii = np.meshgrid((np.arange(n) + 0.5) / n, (np.arange(n) + 0.5) / n)
+    u, v = jj.ravel(), ii.ravel()
+    points = np.stack([u, v, np.ones(n * n)])
+    for arr in (sign, u, v, points):
+        arr.setflags(write=False)
+    return known, sign, u, v, points
+
+
+_SWEEP_BATCH = 4
+"""Tries of the grid's pattern search evaluated at once (two dimensions, both signs)."""
+
+
 class _Fitter:
     """Scores a corner quad for one version by how well the known modules match the image."""
 
     def __init__(self, a: np.ndarray, version: int) -> None:
         self.a = a
         self.version = version
-        self.n = n = 17 + 4 * version
-        self.known, dark = function_pattern(version)
-        self.sign = np.where(dark[self.known], 1.0, -1.0)
-        jj, ii = np.meshgrid((np.arange(n) + 0.5) / n, (np.arange(n) + 0.5) / n)
-        self.u, self.v = jj.ravel(), ii.ravel()
-        self.points = np.stack([self.u, self.v, np.ones(n * n)])
-        self.band = _band(n, 2)
+        self.n = 17 + 4 * version
+        self.known, self.sign, self.u, self.v, self.points = _grid_points(version)
+        self.known_at = np.flatnonzero(self.known)
+        self.band = _band(self.n, 2)
 
     def values(
         self,
@@ -375,7 +445,7 @@ class _Fitter:
         warp: np.ndarray | None = None,
     ) -> np.ndarray:
         """Image values at the module centres (shifted by `offset` modules, bent by `warp`)."""
-        if warp is not None and np.any(warp):
+        if warp is not None and warp.any():
             u, v = _warp(self.u, self.v, warp)
             pts = np.stack([u, v, np.ones_like(u)])
         else:
@@ -385,14 +455,31 @@ class _Fitter:
         q = square_to_quad(quad) @ pts
         return _bilinear(self.a, q[0] / q[2], q[1] / q[2]).reshape(self.n, self.n)
 
+    def values_many(self, quads: np.ndarray, warps: np.ndarray) -> np.ndarray:
+        """`values` of K quads (K×4×2) bent by K warps (K×6), as K×n×n: the same values."""
+        if warps.any():
+            u, v = _warp(self.u, self.v, warps.T[:, :, None])
+            pts = np.stack([u, v, np.ones_like(u)], 1)
+        else:
+            pts = self.points
+        q = squares_to_quads(quads) @ pts
+        return _bilinear(self.a, q[:, 0] / q[:, 2], q[:, 1] / q[:, 2]).reshape(-1, self.n, self.n)
+
     def local_mean(self, m: np.ndarray) -> np.ndarray:
         """Mean over the 5×5 modules around each module."""
         return self.band @ m @ self.band.T
 
+    def agreements(self, quads: np.ndarray) -> np.ndarray:
+        """`agreement` of a stack of K flat quads (K×4×2) at once: the same values."""
+        q = squares_to_quads(quads) @ self.points
+        m = _bilinear(self.a, q[:, 0] / q[:, 2], q[:, 1] / q[:, 2]).reshape(-1, self.n, self.n)
+        z = (self.local_mean(m) - m).reshape(len(quads), -1).take(self.known_at, axis=1)
+        return (z * self.sign).sum(1) / (np.abs(z).sum(1) + 1e-6)
+
     def agreement(self, quad: np.ndarray, warp: np.ndarray | None = None) -> float:
         """Agreement of the known modules with the image, -1 … 1."""
         m = self.values(quad, warp=warp)
-        z = (self.local_mean(m) - m)[self.known]
+        z = (self.local_mean(m) - m).ravel().take(self.known_at)
         return float((z * self.sign).sum() / (np.abs(z).sum() + 1e-6))
 
     def refine(
@@ -413,32 +500,41 @@ class _Fitter:
         """
         w0 = np.zeros(6) if warp is None else np.asarray(warp, float)
         m = self.values(quad, warp=w0)
-        scale = float(np.abs((self.local_mean(m) - m)[self.known]).mean()) + 1e-6
+        scale = float(np.abs((self.local_mean(m) - m).ravel().take(self.known_at)).mean()) + 1e-6
         q = np.concatenate([quad.astype(float).ravel(), w0])
         module = float(np.hypot(*(q[2:4] - q[0:2]))) / self.n
         unit = np.concatenate([np.full(8, module), np.full(6, 4.0 / self.n)])
         dims = range(14 if bend else 8)
 
-        def objective(t: np.ndarray) -> float:
-            m = self.values(t[:8].reshape(4, 2), warp=t[8:])
-            z = self.local_mean(m) - m
-            k = z[self.known]
-            agree = float((k * self.sign).sum() / (np.abs(k).sum() + 1e-6))
-            return agree + sharpness * float(np.abs(z).mean()) / scale
+        def objectives(ts: np.ndarray) -> np.ndarray:
+            m = self.values_many(ts[:, :8].reshape(-1, 4, 2), ts[:, 8:])
+            z = (self.local_mean(m) - m).reshape(len(ts), -1)
+            k = z.take(self.known_at, axis=1)
+            agree = (k * self.sign).sum(1) / (np.abs(k).sum(1) + 1e-6)
+            return agree + sharpness * np.abs(z).mean(1) / scale
 
+        # Coordinate sweeps: each dimension tries +step, then -step, and keeps the first that
+        # improves. The tries of the next few dimensions are evaluated as one batch from the
+        # current point; after an accepted move the rest of the batch is dropped.
         step = 0.8
-        best = objective(q)
+        best = float(objectives(q[None])[0])
         evals = 1
+        order = [(i, sign) for i in dims for sign in (1.0, -1.0)]
         while step > 0.05 and evals < max_evals:
             improved = False
-            for i in dims:
-                for d in (step, -step):
-                    t = q.copy()
-                    t[i] += d * unit[i]
-                    s = objective(t)
+            at = 0
+            while at < len(order):
+                batch = order[at : at + _SWEEP_BATCH]
+                ts = np.repeat(q[None], len(batch), axis=0)
+                for row, (i, sign) in enumerate(batch):
+                    ts[row, i] += sign * step * unit[i]
+                scores = objectives(ts)
+                at += len(batch)
+                for row, (i, _) in enumerate(batch):
                     evals += 1
-                    if s > best:
-                        best, q, improved = s, t, True
+                    if scores[row] > best:
+                        best, q, improved = float(scores[row]), ts[row], True
+                        at = 2 * (dims.index(i) + 1)
                         break
             if not improved:
                 step /= 2
@@ -479,13 +575,21 @@ def _triples(finders: list[Finder]) -> list[tuple[float, Finder, Finder, Finder]
     return [(n, tl, tr, bl) for n, tl, tr, bl, _ in out]
 
 
+@functools.cache
+def _finder_frame(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Homogeneous finder centres (3×3) and corners (4×3) of an n×n code (cached)."""
+    src = np.array([(3.5, 3.5, 1.0), (n - 3.5, 3.5, 1.0), (3.5, n - 3.5, 1.0)])
+    corners = np.array([(0, 0, 1), (n, 0, 1), (n, n, 1), (0, n, 1)], float)
+    src.setflags(write=False)
+    corners.setflags(write=False)
+    return src, corners
+
+
 def _initial_quad(tl: Finder, tr: Finder, bl: Finder, n: int) -> np.ndarray:
     """Corner quad of an n×n code from its three finder centres (affine)."""
-    src = np.array([(3.5, 3.5), (n - 3.5, 3.5), (3.5, n - 3.5)])
+    src, corners = _finder_frame(n)
     dst = np.array([(tl.x, tl.y), (tr.x, tr.y), (bl.x, bl.y)])
-    affine = np.linalg.solve(np.c_[src, np.ones(3)], dst)  # 3×2
-    corners = np.c_[np.array([(0, 0), (n, 0), (n, n), (0, n)], float), np.ones(4)]
-    return corners @ affine
+    return corners @ np.linalg.solve(src, dst)  # affine: 3×2
 
 
 def fit_codes(
@@ -502,16 +606,17 @@ def fit_codes(
     Every plausible triple is tried with versions around its size estimate at the rough affine
     position (cheap); only the best few starts are refined, until `stop()` says time is up.
     """
-    starts: list[tuple[float, int, np.ndarray]] = []
-    fitters: dict[int, _Fitter] = {}
+    tried: list[tuple[int, np.ndarray]] = []
     for n_est, tl, tr, bl in _triples(finders)[:80]:
         v0 = round((n_est - 17) / 4)
         for version in range(max(1, v0 - 2), min(MAX_VERSION, v0 + 2) + 1):
-            fitter = fitters.get(version) or fitters.setdefault(version, _Fitter(a, version))
-            quad = _initial_quad(tl, tr, bl, fitter.n)
-            score = fitter.agreement(quad)
-            if score >= min_start:
-                starts.append((score, version, quad))
+            tried.append((version, _initial_quad(tl, tr, bl, 17 + 4 * version)))
+    fitters = {v: _Fitter(a, v) for v in sorted({v for v, _ in tried})}
+    scores = np.zeros(len(tried))
+    for version, fitter in fitters.items():  # one batch per version
+        at = [i for i, (v, _) in enumerate(tried) if v == version]
+        scores[at] = fitter.agreements(np.stack([tried[i][1] for i in at]))
+    starts = [(float(s), v, q) for s, (v, q) in zip(scores, tried, strict=True) if s >= min_start]
     starts.sort(key=lambda s: -s[0])
     fits: list[GridFit] = []
     for start, version, quad in starts[:max_refine]:
