@@ -252,7 +252,7 @@ async def test_undelivered_pages_are_sent_after_a_restart(
     await hooks.start(port)
     await bot.start()
     for path in ("/generic", "/slack", "/pagerduty"):
-        await hooks.wait_for(1, path, timeout=10)
+        await hooks.wait_for(1, path, timeout=20)  # the retry is due 5 s after the failure
     await asyncio.sleep(0.3)
     assert len(hooks.received) == 3
 
