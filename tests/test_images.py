@@ -82,3 +82,29 @@ def test_truncated_and_oversized() -> None:
         load_image(data, max_pixels=400 * 300 - 1)
     assert caught.value.reason == "too_large"
     assert load_image(data, max_pixels=400 * 300).size == (400, 300)
+
+
+def test_pillow_heif_is_loaded_only_for_a_heic_file() -> None:
+    """A JPEG leaves pillow-heif (~5 MB) unloaded; a HEIC file still opens (own process)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    probe = """
+import io, sys
+from PIL import Image
+from bot.vision.images import load_image
+out = io.BytesIO()
+Image.new("RGB", (64, 48), "grey").save(out, "JPEG")
+load_image(out.getvalue())
+print("pillow_heif" in sys.modules)
+import pillow_heif
+heic = io.BytesIO()
+pillow_heif.from_pillow(Image.new("RGB", (64, 48), "grey")).save(heic, format="HEIF")
+print(load_image(heic.getvalue()).size)
+"""
+    root = Path(__file__).resolve().parent.parent
+    out = subprocess.run([sys.executable, "-c", probe], cwd=root, capture_output=True,
+                         text=True, check=True, env={**os.environ, "PYTHONPATH": str(root)})
+    assert out.stdout.split("\n")[:2] == ["False", "(64, 48)"], out.stdout + out.stderr
