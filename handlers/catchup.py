@@ -8,7 +8,8 @@ stored but whose next question never went out get one line saying so and the que
 buttons left live on older messages are taken away.
 
 Several instances on one database: one runs the catch-up at a time (the lease `CATCH_UP`);
-owed questions are asked by the instance starting, each under the person's turn and checked
+owed questions are asked by the instance starting, and those of an instance that died by the
+instance that saw it die (`OWED_GRACE_S` later), each under the person's turn and checked
 again under it (another instance may be answering that person right then).
 """
 
