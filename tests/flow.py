@@ -157,21 +157,15 @@ async def walk_fix(player: Player, bot: RunningBot) -> list[str]:
     """Walk a fix to its resubmission, keeping every earlier answer offered ("Keep: …");
     returns the steps it asked, the submission included."""
     asked: list[str] = []
-    for _ in range(80):
-        step = await current_step(bot, player)
-        if step is None:
-            return asked
-        asked.append(step)
-        prompt = player.last
-        keep = next((label for row in prompt.buttons for label in row
-                     if label.startswith("Keep: ")), None) if prompt else None
-        if keep is not None:
-            await player.press(keep, message=prompt)
-        else:
-            await ANSWERS[step.split(".")[0]](player)
-        if step == "submit":
-            await player.wait_for_text("submitted")
-            await player.wait_for_text("another station")
-            return asked
-        await next_prompt(player)
-    raise AssertionError("the fix did not end")
+
+    def keeping(action: Action) -> Action:
+        async def act(p: Player) -> None:
+            asked.append(await current_step(bot, p) or "")
+            prompt = p.last
+            keep = next((label for row in prompt.buttons for label in row
+                         if label.startswith("Keep: ")), None) if prompt else None
+            await (p.press(keep, message=prompt) if keep is not None else action(p))
+        return act
+
+    await walk(player, bot, answers={name: keeping(action) for name, action in ANSWERS.items()})
+    return asked

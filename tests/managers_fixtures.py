@@ -7,6 +7,8 @@ store's own repositories, with a clock it moves, so the rows look exactly like t
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -161,6 +163,18 @@ async def open_engine(settings: Settings, clock: Clock) -> Engine:
     procedure = Procedure.load(PROCEDURE_PATH, VALIDATORS, KINDS)
     catalog = Catalog.load(DATA_DIR / "catalog.toml", DATA_DIR / "checklists.toml")
     return Engine(store, procedure, catalog, load_texts(settings), settings)
+
+
+@asynccontextmanager
+async def managers_engine(tmp_path: Path, database_url: str) -> AsyncIterator[Engine]:
+    """An engine over a fresh store at `database_url`, its clock at Monday 9 March 2026,
+    08:00 in Berlin (the seeded week's start); the store closed afterwards."""
+    clock = Clock(local("2026-03-09 08:00"))
+    engine = await open_engine(make_settings(tmp_path, database_url=database_url), clock)
+    try:
+        yield engine
+    finally:
+        await engine.store.close()
 
 
 ANA, BEN, CARLA, DAN = 1001, 1002, 1003, 1004

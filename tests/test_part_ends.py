@@ -12,11 +12,9 @@ from pathlib import Path
 import pytest
 from alembic import command
 from managers_fixtures import (
-    Clock,
     Seeder,
     local,
-    make_settings,
-    open_engine,
+    managers_engine,
     seed_day,
     seed_next_days,
 )
@@ -38,12 +36,8 @@ pytestmark = pytest.mark.both_stores
 
 @pytest.fixture
 async def engine(tmp_path: Path, database_url: str) -> AsyncIterator[Engine]:
-    clock = Clock(local("2026-03-09 08:00"))
-    engine = await open_engine(make_settings(tmp_path, database_url=database_url), clock)
-    try:
+    async with managers_engine(tmp_path, database_url) as engine:
         yield engine
-    finally:
-        await engine.store.close()
 
 
 async def _recorded(engine: Engine) -> dict[int, str | None]:

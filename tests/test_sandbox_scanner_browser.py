@@ -10,17 +10,15 @@ with numpy (no ffmpeg).
 from __future__ import annotations
 
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
 from PIL import Image
+from test_sandbox_scanner import to_the_sticker_step
 
 from sandbox import Sandbox, seed
 from sandbox.server import STICKER_PATH
 from sandbox.sticker import draw_sticker
-
-from flow import start_job, walk
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -61,14 +59,6 @@ def write_y4m(image: Image.Image, path: Path, size: tuple[int, int] = (640, 480)
         for _ in range(frames):
             out.write(b"FRAME\n" + planes)
     return path
-
-
-async def to_the_sticker_step(sandbox: Sandbox) -> None:
-    """Ana's job up to the sticker, answered through the emulator (as the e2e tests do)."""
-    player = sandbox.emu.player(seed.ANA.id, seed.ANA.id)
-    await start_job(player)
-    bot = SimpleNamespace(services=sandbox.app.bot_data["services"])  # what `walk` reads
-    await walk(player, bot, until="mac")  # type: ignore[arg-type]
 
 
 async def open_scanner(playwright: object, sandbox: Sandbox, video: Path | None,

@@ -21,12 +21,11 @@ from managers_fixtures import (
     BERLIN,
     CARLA,
     DAN,
-    Clock,
     Seeder,
     hours,
     local,
     make_settings,
-    open_engine,
+    managers_engine,
     seed_day,
     seed_next_days,
 )
@@ -50,12 +49,8 @@ EVENING = local("2026-03-10 18:00")
 
 @pytest.fixture
 async def engine(tmp_path: Path, database_url: str) -> AsyncIterator[Engine]:
-    clock = Clock(local("2026-03-09 08:00"))
-    engine = await open_engine(make_settings(tmp_path, database_url=database_url), clock)
-    try:
+    async with managers_engine(tmp_path, database_url) as engine:
         yield engine
-    finally:
-        await engine.store.close()
 
 
 @pytest.fixture
