@@ -43,12 +43,15 @@ async def catch_up(context: PinpointContext, *, starting: bool = False) -> None:
     owed questions."""
     store = context.services.store
     now = store.clock()
+    # At the start of the only instance whatever is unposted or unsent was interrupted; with
+    # several, another instance may be posting or sending it right now: the graces hold.
+    interrupted = starting and not store.shared
     if await store.claim_lease(CATCH_UP, CATCH_UP_LEASE_S):
-        await notices.deliver(context, starting=starting)
+        await notices.deliver(context, starting=interrupted)
         # While the bot runs, a hand-off made moments ago is being posted by its own update
-        # (here or on another instance); at start, whatever is unposted was interrupted.
-        await support.post_unposted(context, now if starting else now - POST_GRACE)
-        await support.send_owed_notices(context, now if starting else now - NOTICE_GRACE)
+        # (here or on another instance).
+        await support.post_unposted(context, now if interrupted else now - POST_GRACE)
+        await support.send_owed_notices(context, now if interrupted else now - NOTICE_GRACE)
     if starting:
         await ask_owed_questions(context)
         await retire_leftover_keyboards(context)

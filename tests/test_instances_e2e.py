@@ -30,6 +30,17 @@ INSTALLERS = 3
 # An installer who hears nothing for this long sends /start (the benchmarks wait 4 s; on a
 # loaded test machine a restarted instance may take longer to answer, which is no loss).
 PATIENCE_S = 10.0
+MID_WALK_ANSWERS = 12 * INSTALLERS  # of about 40 a job
+
+
+async def mid_walk(url: str, limit_s: float = 60.0) -> None:
+    """Until the installers are about a third of the way through their jobs (the kill is
+    meant to land mid-job however fast the machine walks them)."""
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        if query(url, "SELECT COUNT(*) FROM answers")[0][0] >= MID_WALK_ANSWERS:
+            return
+        await asyncio.sleep(0.1)
 
 
 def summary_minute(lead_s: float = 20.0) -> datetime:
@@ -73,7 +84,7 @@ async def test_two_instances_lose_nothing_and_do_nothing_twice(
             walkers = [asyncio.create_task(p.walk(done, time.monotonic() + 90, fleet.kills))
                        for p in w.installers]
             staff = asyncio.create_task(support.run(stop_support))
-            await asyncio.sleep(3.0)  # mid-job
+            await mid_walk(url)
             await fleet.kill(0)
             await fleet.instances[0].start(ready_timeout=150)  # slow when the machine is busy
             await asyncio.gather(*walkers)
