@@ -43,9 +43,9 @@ async def catch_up(context: PinpointContext, *, starting: bool = False) -> None:
     owed questions."""
     store = context.services.store
     now = store.clock()
-    # At the start of the only instance whatever is unposted or unsent was interrupted; with
-    # several, another instance may be posting or sending it right now: the graces hold.
-    interrupted = starting and not store.shared
+    # At the start of the only running instance whatever is unposted or unsent was
+    # interrupted; while another runs, it may be posting or sending it: the graces hold.
+    interrupted = starting and not await store.others_alive()
     if await store.claim_lease(CATCH_UP, CATCH_UP_LEASE_S):
         await notices.deliver(context, starting=interrupted)
         # While the bot runs, a hand-off made moments ago is being posted by its own update

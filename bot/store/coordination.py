@@ -112,6 +112,15 @@ class Coordination(Database):
         await self.release_leases_of(sorted(mine))  # its jobs run elsewhere at once
         return mine
 
+    async def others_alive(self) -> bool:
+        """True when another registered instance still runs (PostgreSQL; never on SQLite)."""
+        if not self.shared:
+            return False
+        rows = await self.fetch_all("SELECT holder FROM leases WHERE name LIKE ?",
+                                    (INSTANCE + "%",))
+        others = {r["holder"] for r in rows if r["holder"] and r["holder"] != self.holder}
+        return bool(others - await self.gone(others))
+
     async def gone(self, holders: Iterable[str]) -> set[str]:
         """Those of `holders` (other instances) whose liveness lock is free: they died."""
         others = [h for h in holders if h != self.holder]
