@@ -8,13 +8,14 @@ For each number of concurrent installers (default 1, 10, 50, 100), in one run:
 
 each its own child process against the project's Bot API emulator (served by this process).
 The floor's players send a message and wait for its echo; the bot's installers walk whole
-jobs (photos included), answering each question the moment it arrives. Printed per process:
-answers/s, latency from an answer to the next message in that chat (p50/p95/p99; the bot's
-also for text and button answers alone), CPU seconds per answer (the child's user + system
-time), Bot API calls per answer (`getUpdates` left out), SQL statements per answer (counted
-in the child by a SQLAlchemy `before_cursor_execute` hook), memory before the first answer
-(VmRSS), at the end with no photo in flight (VmRSS) and at its peak (VmHWM), and the bot's
-ratios to the floor.
+jobs (photos included: one photo per size, made before the run), answering each question the
+moment it arrives. Printed per process: answers/s, latency from an answer to the next message
+in that chat (p50/p95/p99; the bot's also for text and button answers alone), CPU seconds per
+answer (the child's user + system time), the benchmark's own CPU per answer (this process:
+the emulator and the people, sharing the machine's cores with the child), Bot API calls per
+answer (`getUpdates` left out), SQL statements per answer (counted in the child by a
+SQLAlchemy `before_cursor_execute` hook), memory before the first answer (VmRSS), at the end
+with no photo in flight (VmRSS) and at its peak (VmHWM), and the bot's ratios to the floor.
 
     python bench/speed.py [--installers 1,10,50,100] [--seconds 20]
 """
@@ -81,13 +82,15 @@ class Meter:
         return sum(1 for c in self.emu.calls if c.method not in NOT_COUNTED)
 
     async def start(self) -> None:
-        self._at = (self.cpu_s(), self.calls(), await self.statements())
+        self._at = (self.cpu_s(), self.calls(), await self.statements(), time.process_time())
         self._start_mb = self.memory_mb("VmRSS")  # started, people registered, no answer yet
 
     async def stop(self, answers: int) -> None:
         cpu, calls, sql = self.cpu_s(), self.calls(), await self.statements()
+        harness = time.process_time()
         per = max(answers, 1)
         self.figures = {"cpu_ms": 1000 * (cpu - self._at[0]) / per,
+                        "harness_ms": 1000 * (harness - self._at[3]) / per,
                         "calls": (calls - self._at[1]) / per,
                         "sql": (sql - self._at[2]) / per, "peak_mb": self.memory_mb(),
                         "start_mb": self._start_mb,
@@ -172,7 +175,8 @@ async def bot_run(workdir: Path, installers: int, seconds: float, top: bool = Fa
 
 COLUMNS = (("answers/s", "per_s", ".1f"), ("p50 ms", "p50", ".0f"), ("p95 ms", "p95", ".0f"),
            ("p99 ms", "p99", ".0f"), ("CPU ms/ans", "cpu_ms", ".1f"),
-           ("calls/ans", "calls", ".2f"), ("SQL/ans", "sql", ".1f"),
+           ("harness ms", "harness_ms", ".1f"), ("calls/ans", "calls", ".2f"),
+           ("SQL/ans", "sql", ".1f"),
            ("start MB", "start_mb", ".0f"), ("end MB", "end_mb", ".0f"),
            ("peak MB", "peak_mb", ".0f"))
 

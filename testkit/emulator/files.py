@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import mimetypes
 import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
-from testkit.emulator.media import PHOTO_SIDES, photo_renditions, thumbnail
+from testkit.emulator.media import PHOTO_SIDES, Rendition, photo_renditions, thumbnail
 
 # File id prefixes of the real API (they encode the file type); cosmetic here.
 PREFIX = {
@@ -89,6 +90,14 @@ def _extension(file_name: str | None, mime_type: str | None, default: str) -> st
     return guessed.lstrip(".") or default
 
 
+@functools.lru_cache(maxsize=8)
+def _renditions(data: bytes, sides: tuple[int, ...]) -> list[Rendition]:
+    """`photo_renditions`, made once per content: a benchmark sending the same photo again
+    and again must not spend the emulator's event loop re-encoding it (the renditions of the
+    same bytes are the same; every upload still gets its own file ids)."""
+    return photo_renditions(data, sides)
+
+
 class FileStore:
     """All files by id and by download path. Ids and paths are random, as unguessable as
     Telegram's: whoever has a file id has seen the file's message."""
@@ -130,7 +139,7 @@ class FileStore:
     def add_photo(self, data: bytes) -> list[dict[str, Any]]:
         """Store a photo as Telegram does; return its PhotoSize list. ValueError if no image."""
         sizes: list[dict[str, Any]] = []
-        for rendition in photo_renditions(data, self.photo_sides):
+        for rendition in _renditions(data, self.photo_sides):
             record = self.add(
                 "photo",
                 rendition.data,
