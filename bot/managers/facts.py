@@ -12,65 +12,65 @@ import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import attrgetter
 from typing import Any
 
 from bot.managers.reports import RELEVANT, Reports, iso, person_name
 
 # The jobs a summary of [start, end) may mention (`RELEVANT`), named once per statement.
 WITH = f"WITH relevant AS ({RELEVANT})"
-IN_RELEVANT = "IN (SELECT id FROM relevant)"
-# Every known submission time of a job (its hand-offs, the audit's `submitted` entries before
-# the period's end, the job's own), aggregated: the first, the last, the last up to the
-# report's moment, and whether one falls inside the period.
-SUBMISSIONS = f"""SELECT job_id, MIN(t) AS first_at, MAX(t) AS last_at,
-        MAX(CASE WHEN t <= :as_of THEN t END) AS last_by,
-        MAX(CASE WHEN t >= :start AND t < :end THEN 1 ELSE 0 END) AS inside
-    FROM (SELECT job_id, created_at AS t FROM handoffs WHERE job_id {IN_RELEVANT}
-          UNION ALL SELECT job_id, at FROM audit WHERE job_id {IN_RELEVANT}
-                    AND action = 'submitted' AND at < :end
-          UNION ALL SELECT id, submitted_at FROM jobs WHERE id {IN_RELEVANT}
-                    AND submitted_at IS NOT NULL) AS times
-    GROUP BY job_id"""
-# A job's hand-offs: how many, the latest one handed off up to the report's moment, and
+# A job's hand-offs and the audit's `submitted` entries before the period's end, aggregated:
+# how many hand-offs, the first and last submission time, the last one up to the report's
+# moment and whether one falls inside the period; the latest hand-off up to that moment and
 # whether support decided one (verified one) inside the period.
-HANDED = f"""SELECT job_id, COUNT(*) AS n, MAX(CASE WHEN created_at <= :as_of THEN id END)
-        AS latest_id,
+TRAIL = """SELECT job_id, COUNT(handoff) AS handoffs, MIN(t) AS first_at, MAX(t) AS last_at,
+        MAX(CASE WHEN t <= :as_of THEN t END) AS last_by,
+        MAX(CASE WHEN t >= :start AND t < :end THEN 1 ELSE 0 END) AS inside,
+        MAX(CASE WHEN t <= :as_of THEN handoff END) AS latest_id,
         MAX(CASE WHEN decided_at >= :start AND decided_at < :end THEN 1 ELSE 0 END)
         AS decided_inside,
         MAX(CASE WHEN decision = 'verified' AND decided_at >= :start AND decided_at < :end
             THEN 1 ELSE 0 END) AS verified_inside
-    FROM handoffs WHERE job_id {IN_RELEVANT} GROUP BY job_id"""
-# Per job, from the audit trail (index `audit_job_actor_at`): the installer's latest entry up
-# to the report's moment and whether anything happened inside the period; and the answer of
-# the step that chooses the model (the answers' key).
+    FROM (SELECT job_id, created_at AS t, handoffs.id AS handoff, decision, decided_at
+            FROM relevant JOIN handoffs ON handoffs.job_id = relevant.id
+          UNION ALL
+          SELECT job_id, at, NULL, NULL, NULL FROM relevant JOIN audit ON audit.job_id = relevant.id
+           WHERE action = 'submitted' AND at < :end) AS trail
+    GROUP BY job_id"""
+# Per job (in no particular order): its row, its installer's names, its trail; from the
+# audit trail (index `audit_job_actor_at`) the installer's latest entry up to the report's
+# moment and whether anything happened inside the period (asked only of jobs created
+# before it: the others are in it anyway); the answer of the step that chooses the model.
 FACTS = f"""{WITH}
     SELECT jobs.id, jobs.installer_id, jobs.status, jobs.stop_reason, jobs.cursor, jobs.asked,
-        jobs.created_at, jobs.updated_at, jobs.closed_at, jobs.part_ends,
+        jobs.created_at, jobs.updated_at, jobs.closed_at, jobs.submitted_at, jobs.part_ends,
         users.first_name, users.last_name, users.username,
         (SELECT MAX(a.at) FROM audit a WHERE a.job_id = jobs.id
            AND a.actor_id = jobs.installer_id AND a.at <= :as_of AND a.at < :end
         ) AS last_activity,
-        (SELECT 1 FROM audit a WHERE a.job_id = jobs.id AND a.at >= :start AND a.at < :end
-           LIMIT 1) AS touched,
+        CASE WHEN jobs.created_at >= :start THEN 1 ELSE
+          (SELECT 1 FROM audit a WHERE a.job_id = jobs.id AND a.at >= :start AND a.at < :end
+            LIMIT 1) END AS touched,
         (SELECT value FROM answers WHERE answers.job_id = jobs.id AND answers.step = :model
         ) AS model,
-        s.first_at, s.last_at, s.last_by, s.inside, h.n, h.decided_inside, h.verified_inside,
+        trail.handoffs, trail.first_at, trail.last_at, trail.last_by, trail.inside,
+        trail.decided_inside, trail.verified_inside,
         latest.created_at AS handed_at, latest.decision, latest.decided_at
-    FROM jobs JOIN users ON users.id = jobs.installer_id
-    LEFT JOIN ({SUBMISSIONS}) s ON s.job_id = jobs.id
-    LEFT JOIN ({HANDED}) h ON h.job_id = jobs.id
-    LEFT JOIN handoffs latest ON latest.id = h.latest_id
-    WHERE jobs.id {IN_RELEVANT} ORDER BY jobs.id"""
+    FROM relevant JOIN jobs ON jobs.id = relevant.id JOIN users ON users.id = jobs.installer_id
+    LEFT JOIN ({TRAIL}) trail ON trail.job_id = jobs.id
+    LEFT JOIN handoffs latest ON latest.id = trail.latest_id"""
 # Rows read one by one: rejections decided inside the period, and flags raised in it (the
 # flags table's, and the audit's `flag` entries).
-REJECTIONS = f"""{WITH} SELECT job_id, reason, redo_part, decided_by, decided_at FROM handoffs
-    WHERE job_id {IN_RELEVANT} AND decision = 'rejected'
-      AND decided_at >= :start AND decided_at < :end ORDER BY job_id, id"""
-FLAGS = f"""{WITH} SELECT job_id, kind, step, detail FROM flags
-    WHERE job_id {IN_RELEVANT} AND at >= :start AND at < :end ORDER BY id"""
-FLAG_ENTRIES = f"""{WITH} SELECT job_id, detail FROM audit
-    WHERE job_id {IN_RELEVANT} AND action = 'flag' AND at >= :start AND at < :end
-    ORDER BY at, id"""
+REJECTIONS = f"""{WITH} SELECT job_id, reason, redo_part, decided_by, decided_at
+    FROM relevant JOIN handoffs ON handoffs.job_id = relevant.id
+    WHERE decision = 'rejected' AND decided_at >= :start AND decided_at < :end
+    ORDER BY job_id, handoffs.id"""
+FLAGS = f"""{WITH} SELECT job_id, kind, step, detail
+    FROM relevant JOIN flags ON flags.job_id = relevant.id
+    WHERE at >= :start AND at < :end ORDER BY flags.id"""
+FLAG_ENTRIES = f"""{WITH} SELECT job_id, detail
+    FROM relevant JOIN audit ON audit.job_id = relevant.id
+    WHERE action = 'flag' AND at >= :start AND at < :end ORDER BY at, audit.id"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,16 +146,24 @@ async def summary_data(reports: Reports, start: datetime, end: datetime, as_of: 
         name = names.get(who)
         if name is None:
             name = names[who] = person_name(r["first_name"], r["last_name"], r["username"], who)
-        closed, first, last = r["closed_at"], r["first_at"], r["last_activity"]
-        handed, decided = r["handed_at"], r["decided_at"]
+        first, last, by, inside = r["first_at"], r["last_at"], r["last_by"], r["inside"]
+        if (own := r["submitted_at"]) is not None:  # the job's own submission time
+            first = own if first is None or own < first else first
+            last = own if last is None or own > last else last
+            if own <= params["as_of"] and (by is None or own > by):
+                by = own
+            inside = inside or params["start"] <= own < params["end"]
+        closed, active, handed, decided = (r["closed_at"], r["last_activity"], r["handed_at"],
+                                           r["decided_at"])
         jobs.append(JobFacts(
             r["id"], who, name, r["status"], r["stop_reason"], r["cursor"], r["asked"],
             parse(r["created_at"]), parse(r["updated_at"]), parse(closed) if closed else None,
-            r["part_ends"], parse(last) if last else None, bool(r["touched"]), r["model"],
-            parse(first) if first else None, r["last_at"], r["last_by"], bool(r["inside"]),
-            r["n"] or 0, bool(r["decided_inside"]), bool(r["verified_inside"]),
+            r["part_ends"], parse(active) if active else None, bool(r["touched"]), r["model"],
+            parse(first) if first else None, last, by, bool(inside),
+            r["handoffs"] or 0, bool(r["decided_inside"]), bool(r["verified_inside"]),
             parse(handed) if handed else None, r["decision"], parse(decided) if decided else None,
         ))
+    jobs.sort(key=attrgetter("id"))  # the summary's lists keep this order
     for r in await store.fetch_all(REJECTIONS, params):
         data.rejections[r["job_id"]].append(Rejected(
             r["reason"], r["redo_part"], r["decided_by"], parse(r["decided_at"])))

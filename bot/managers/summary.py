@@ -257,10 +257,8 @@ class Summaries:
             first = job.first_submission
             if first is not None and start <= first < end:
                 job_samples.append((first - job.created_at, job.id))
-                ends = {p: datetime.fromisoformat(t)
-                        for p, t in json.loads(job.part_ends or "{}").items()}
-                for part, took in _part_times(procedure.parts, final, job.created_at, ends,
-                                              first).items():
+                for part, took in _part_times(procedure.parts, final, job.created_at,
+                                              job.part_ends, first):
                     part_samples[part].append((took, job.id))
             if not active:
                 continue
@@ -370,20 +368,26 @@ def _state_at(job: JobFacts, activity: datetime, as_of: datetime) -> tuple[str, 
     return "in_progress", activity
 
 
-def _part_times(parts: Iterable[str], final: str, created: datetime,
-                ends: dict[str, datetime], submitted: datetime) -> dict[str, timedelta]:
+def _part_times(parts: Iterable[str], final: str, created: datetime, part_ends: str | None,
+                submitted: datetime) -> list[tuple[str, timedelta]]:
     """Time per part up to the first submission: from the previous part's last answer (or
-    the job's start, `created`) to the part's own last answer (`ends`: each part's last
-    answer up to the first submission; `final`: the part submitting ends)."""
-    last = ends
-    last[final] = max(last.get(final, submitted), submitted)
-    times: dict[str, timedelta] = {}
+    the job's start, `created`) to the part's own last answer (`part_ends`: JSON, each part's
+    last answer up to the first submission; `final`: the part submitting ends)."""
+    ends = json.loads(part_ends) if part_ends else {}
+    times = []
     previous = created
     for part in parts:
-        if part in last:
-            finished = max(last[part], previous)
-            times[part] = finished - previous
-            previous = finished
+        end = ends.get(part)
+        if part == final:
+            finished = submitted if end is None else max(datetime.fromisoformat(end), submitted)
+        elif end is None:
+            continue
+        else:
+            finished = datetime.fromisoformat(end)
+        if finished < previous:
+            finished = previous
+        times.append((part, finished - previous))
+        previous = finished
     return times
 
 
