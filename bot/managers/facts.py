@@ -45,9 +45,12 @@ FACTS = f"""{WITH}
     SELECT jobs.id, jobs.installer_id, jobs.status, jobs.stop_reason, jobs.cursor, jobs.asked,
         jobs.created_at, jobs.updated_at, jobs.closed_at, jobs.submitted_at, jobs.part_ends,
         users.first_name, users.last_name, users.username,
-        (SELECT MAX(a.at) FROM audit a WHERE a.job_id = jobs.id
-           AND a.actor_id = jobs.installer_id AND a.at <= :as_of AND a.at < :end
-        ) AS last_activity,
+        CASE WHEN jobs.status IN ('cancelled', 'stopped') AND jobs.closed_at <= :as_of
+               OR latest.decision IS NULL AND latest.id IS NOT NULL
+               OR latest.decided_at > :as_of OR latest.decision = 'verified' THEN NULL ELSE
+          (SELECT MAX(a.at) FROM audit a WHERE a.job_id = jobs.id
+             AND a.actor_id = jobs.installer_id AND a.at <= :as_of AND a.at < :end) END
+        AS last_activity,
         CASE WHEN jobs.created_at >= :start THEN 1 ELSE
           (SELECT 1 FROM audit a WHERE a.job_id = jobs.id AND a.at >= :start AND a.at < :end
             LIMIT 1) END AS touched,
@@ -59,18 +62,16 @@ FACTS = f"""{WITH}
     FROM relevant JOIN jobs ON jobs.id = relevant.id JOIN users ON users.id = jobs.installer_id
     LEFT JOIN ({TRAIL}) trail ON trail.job_id = jobs.id
     LEFT JOIN handoffs latest ON latest.id = trail.latest_id"""
-# Rows read one by one: rejections decided inside the period, and flags raised in it (the
-# flags table's, and the audit's `flag` entries).
-REJECTIONS = f"""{WITH} SELECT job_id, reason, redo_part, decided_by, decided_at
-    FROM relevant JOIN handoffs ON handoffs.job_id = relevant.id
+# Rows read one by one, by time (partial indexes `handoffs_rejected`, `audit_flags`, and
+# `flags_at`; revision 015): rejections decided inside the period, and flags raised in it
+# (the flags table's, and the audit's `flag` entries). Those of jobs the summary does not
+# mention are not looked at.
+REJECTIONS = """SELECT job_id, reason, redo_part, decided_by, decided_at FROM handoffs
     WHERE decision = 'rejected' AND decided_at >= :start AND decided_at < :end
-    ORDER BY job_id, handoffs.id"""
-FLAGS = f"""{WITH} SELECT job_id, kind, step, detail
-    FROM relevant JOIN flags ON flags.job_id = relevant.id
-    WHERE at >= :start AND at < :end ORDER BY flags.id"""
-FLAG_ENTRIES = f"""{WITH} SELECT job_id, detail
-    FROM relevant JOIN audit ON audit.job_id = relevant.id
-    WHERE action = 'flag' AND at >= :start AND at < :end ORDER BY at, audit.id"""
+    ORDER BY job_id, id"""
+FLAGS = "SELECT job_id, kind, step, detail FROM flags WHERE at >= :start AND at < :end ORDER BY id"
+FLAG_ENTRIES = """SELECT job_id, detail FROM audit
+    WHERE action = 'flag' AND at >= :start AND at < :end ORDER BY at, id"""
 
 
 @dataclass(frozen=True, slots=True)
