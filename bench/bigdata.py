@@ -47,9 +47,10 @@ from bot.engine.procedure import Procedure
 from bot.engine.validators import VALIDATORS
 from bot.managers.periods import Period
 from bot.managers.render import render_text
-from bot.managers.summary import Summaries
+from bot.managers.summary import Summaries, Summary
 from bot.services import load_texts
 from bot.store import Answer, Store
+from bot.texts import Texts
 
 NOW = datetime(2026, 3, 31, 17, 0, tzinfo=UTC)
 JOBS_PER_DAY = 1100
@@ -434,7 +435,7 @@ async def timings(url: str, repeat: int, export: bool, dump: str | None = None) 
                   f"started {summary.started}, "
                   f"verified {summary.verified}, waiting {len(summary.waiting)}, "
                   f"stuck {len(summary.stuck)}", flush=True)
-            printed.append(f"{name}\n{summary!r}\n{render_text(summary, texts)}\n")
+            printed.append(in_full(name, summary, texts))
         if dump:
             with open(dump, "w", encoding="utf-8") as out:
                 out.writelines(printed)
@@ -453,6 +454,12 @@ async def timings(url: str, repeat: int, export: bool, dump: str | None = None) 
                   f"{sink.size / 1e6:.0f} MB of CSV, peak memory +{grown:.0f} MB")
     finally:
         await store.close()
+
+
+def in_full(name: str, summary: Summary, texts: Texts) -> str:
+    """A summary as a test or a comparison of two versions reads it: its `repr` (every figure
+    and list, uncut) and its message."""
+    return f"== {name}\n{summary!r}\n{render_text(summary, texts)}\n"
 
 
 def _ms(seconds: list[float]) -> str:
