@@ -429,7 +429,7 @@ async def timings(url: str, repeat: int, export: bool, dump: str | None = None) 
                 walls.append(time.perf_counter() - began)
                 cpus.append(time.process_time() - used)
                 theirs.append(cluster.cpu() - served)
-            apart = (f", the cluster's {_ms(theirs)}" if cluster.pids else "")
+            apart = (f", the cluster's {_ms(theirs)}" if cluster.postmaster else "")
             print(f"summary {name:5}: wall {_ms(walls)}, CPU {_ms(cpus)}{apart}  "
                   f"(best / median of {repeat}; load average {os.getloadavg()[0]:.1f})  "
                   f"started {summary.started}, "
@@ -468,27 +468,48 @@ def _ms(seconds: list[float]) -> str:
 
 
 class Cluster:
-    """The CPU time a PostgreSQL cluster on this machine has used (its postmaster's
-    children, from /proc); nothing on SQLite or for a cluster elsewhere."""
+    """The CPU time the PostgreSQL backends serving this database have used (the cluster's
+    processes on this machine whose title names the database, from /proc; other databases'
+    work left out); nothing on SQLite or for a cluster elsewhere."""
 
-    def __init__(self, pids: list[int]) -> None:
-        self.pids = pids
+    def __init__(self, postmaster: int | None, database: str = "") -> None:
+        self.postmaster = postmaster
+        self.title = f" {database} ".encode()
 
     @classmethod
     async def of(cls, store: Store) -> Cluster:
         if store.dialect != "postgresql":
-            return cls([])
+            return cls(None)
         try:
-            row = await store.fetch_one("SELECT current_setting('data_directory') AS d")
-            pidfile = Path(row["d"], "postmaster.pid")  # type: ignore[index]
-            postmaster = int(pidfile.read_text().split()[0])
-            children = Path(f"/proc/{postmaster}/task/{postmaster}/children").read_text().split()
+            row = await store.fetch_one("SELECT current_setting('data_directory') AS d, "
+                                        "current_database() AS db")
+            assert row is not None
+            postmaster = int(Path(row["d"], "postmaster.pid").read_text().split()[0])
         except (OSError, ValueError, sqlalchemy.exc.DBAPIError):
-            return cls([])
-        return cls([postmaster, *map(int, children)])
+            return cls(None)
+        return cls(postmaster, row["db"])
+
+    @property
+    def pids(self) -> list[int]:
+        """The backends serving the database now."""
+        if self.postmaster is None:
+            return []
+        try:
+            task = Path(f"/proc/{self.postmaster}/task/{self.postmaster}/children")
+            children = [int(p) for p in task.read_text().split()]
+        except OSError:
+            return []
+        found = []
+        for pid in children:
+            try:
+                if self.title in Path(f"/proc/{pid}/cmdline").read_bytes():
+                    found.append(pid)
+            except OSError:
+                continue
+        return found
 
     def cpu(self) -> float:
-        """Seconds of CPU (user and system) its processes have used so far."""
+        """Seconds of CPU (user and system) those backends have used so far."""
         total = 0
         for pid in self.pids:
             try:
