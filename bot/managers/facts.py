@@ -15,9 +15,17 @@ from datetime import datetime
 from operator import attrgetter
 from typing import Any
 
-from bot.managers.reports import RELEVANT, Reports, iso, person_name
+from bot.managers.reports import Reports, iso, person_name
 
-# The jobs a summary of [start, end) may mention (`RELEVANT`), named once per statement.
+# Jobs a summary of [start, end) may mention: every job created before the end that is
+# still open, waiting or to be fixed, or that changed after the start (its state at the end
+# of the period may differ from today's). Jobs unchanged since before the start are as
+# they were then. One indexed read each (`jobs_unfinished`, `jobs_updated_created`):
+# `created_at || ''` keeps the planner off `jobs_created`, which would read every older job.
+RELEVANT = """SELECT id FROM jobs WHERE status IN ('open', 'submitted', 'rejected')
+                AND created_at || '' < :end
+              UNION SELECT id FROM jobs WHERE updated_at >= :start AND created_at || '' < :end"""
+# Named once per statement.
 WITH = f"WITH relevant AS ({RELEVANT})"
 # A job's hand-offs and the audit's `submitted` entries before the period's end, aggregated:
 # how many hand-offs, the first and last submission time, the last one up to the report's
@@ -39,14 +47,16 @@ TRAIL = """SELECT job_id, COUNT(handoff) AS handoffs, MIN(t) AS first_at, MAX(t)
     GROUP BY job_id"""
 # Per job (in no particular order): its row, its installer's names, its trail; from the
 # audit trail (index `audit_job_actor_at`) the installer's latest entry up to the report's
-# moment and whether anything happened inside the period (asked only of jobs created
-# before it: the others are in it anyway); the answer of the step that chooses the model.
+# moment (asked only when the job's state there may depend on it: not of jobs closed, or
+# verified or waiting at their latest hand-off) and whether anything happened inside the
+# period (asked only of jobs created before it: the others are in it anyway); the answer of
+# the step that chooses the model.
 FACTS = f"""{WITH}
     SELECT jobs.id, jobs.installer_id, jobs.status, jobs.stop_reason, jobs.cursor, jobs.asked,
         jobs.created_at, jobs.updated_at, jobs.closed_at, jobs.submitted_at, jobs.part_ends,
         users.first_name, users.last_name, users.username,
-        CASE WHEN jobs.status IN ('cancelled', 'stopped') AND jobs.closed_at <= :as_of
-               OR latest.decision IS NULL AND latest.id IS NOT NULL
+        CASE WHEN (jobs.status IN ('cancelled', 'stopped') AND jobs.closed_at <= :as_of)
+               OR (latest.id IS NOT NULL AND latest.decision IS NULL)
                OR latest.decided_at > :as_of OR latest.decision = 'verified' THEN NULL ELSE
           (SELECT MAX(a.at) FROM audit a WHERE a.job_id = jobs.id
              AND a.actor_id = jobs.installer_id AND a.at <= :as_of AND a.at < :end) END
@@ -95,7 +105,8 @@ class JobFacts:
     closed_at: datetime | None
     part_ends: str | None  # JSON: each part's last answer until the first submission
     last_activity: datetime | None  # the installer's latest audit entry up to the moment
-    touched: bool  # an audit entry inside the period
+    # (None too when the job's state does not depend on it)
+    touched: bool  # created or an audit entry inside the period
     model: str | None  # the answer (JSON) of the step that chooses the model
     first_submission: datetime | None
     last_submission: str | None  # ISO times, parsed when needed (seldom)
