@@ -15,7 +15,7 @@ from datetime import datetime
 from operator import attrgetter
 from typing import Any
 
-from bot.managers.reports import Reports, iso, person_name
+from bot.managers.reports import Reports, iso
 
 # Jobs a summary of [start, end) may mention: every job created before the end that is
 # still open, waiting or to be fixed, or that changed after the start (its state at the end
@@ -45,7 +45,7 @@ TRAIL = """SELECT job_id, COUNT(handoff) AS handoffs, MIN(t) AS first_at, MAX(t)
           SELECT job_id, at, NULL, NULL, NULL FROM relevant JOIN audit ON audit.job_id = relevant.id
            WHERE action = 'submitted' AND at < :end) AS trail
     GROUP BY job_id"""
-# Per job (in no particular order): its row, its installer's names, its trail; from the
+# Per job (in no particular order): its row, its trail; from the
 # audit trail (index `audit_job_actor_at`) the installer's latest entry up to the report's
 # moment (asked only when the job's state there may depend on it: not of jobs closed, or
 # verified or waiting at their latest hand-off) and whether anything happened inside the
@@ -54,7 +54,6 @@ TRAIL = """SELECT job_id, COUNT(handoff) AS handoffs, MIN(t) AS first_at, MAX(t)
 FACTS = f"""{WITH}
     SELECT jobs.id, jobs.installer_id, jobs.status, jobs.stop_reason, jobs.cursor, jobs.asked,
         jobs.created_at, jobs.updated_at, jobs.closed_at, jobs.submitted_at, jobs.part_ends,
-        users.first_name, users.last_name, users.username,
         CASE WHEN (jobs.status IN ('cancelled', 'stopped') AND jobs.closed_at <= :as_of)
                OR (latest.id IS NOT NULL AND latest.decision IS NULL)
                OR latest.decided_at > :as_of OR latest.decision = 'verified' THEN NULL ELSE
@@ -69,7 +68,7 @@ FACTS = f"""{WITH}
         trail.handoffs, trail.first_at, trail.last_at, trail.last_by, trail.inside,
         trail.decided_inside, trail.verified_inside,
         latest.created_at AS handed_at, latest.decision, latest.decided_at
-    FROM relevant JOIN jobs ON jobs.id = relevant.id JOIN users ON users.id = jobs.installer_id
+    FROM relevant JOIN jobs ON jobs.id = relevant.id
     LEFT JOIN ({TRAIL}) trail ON trail.job_id = jobs.id
     LEFT JOIN handoffs latest ON latest.id = trail.latest_id"""
 # Rows read one by one, by time (partial indexes `handoffs_rejected`, `audit_flags`, and
@@ -151,13 +150,12 @@ async def summary_data(reports: Reports, start: datetime, end: datetime, as_of: 
     params = {"start": iso(start), "end": iso(end), "as_of": iso(as_of), "model": reports.model}
     store, data = reports.store, SummaryData()
     parse = datetime.fromisoformat
-    names: dict[int, str] = {}
+    rows = await store.fetch_all(FACTS, params)
+    names = await reports.names({r["installer_id"] for r in rows})
     jobs = data.jobs
-    for r in await store.fetch_all(FACTS, params):
+    for r in rows:
         who = r["installer_id"]
-        name = names.get(who)
-        if name is None:
-            name = names[who] = person_name(r["first_name"], r["last_name"], r["username"], who)
+        name = names.get(who) or str(who)
         first, last, by, inside = r["first_at"], r["last_at"], r["last_by"], r["inside"]
         if (own := r["submitted_at"]) is not None:  # the job's own submission time
             first = own if first is None or own < first else first
