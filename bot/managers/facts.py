@@ -39,11 +39,12 @@ TRAIL = """SELECT job_id, COUNT(handoff) AS handoffs, MIN(t) AS first_at, MAX(t)
         AS decided_inside,
         MAX(CASE WHEN decision = 'verified' AND decided_at >= :start AND decided_at < :end
             THEN 1 ELSE 0 END) AS verified_inside
-    FROM (SELECT job_id, created_at AS t, handoffs.id AS handoff, decision, decided_at
-            FROM relevant JOIN handoffs ON handoffs.job_id = relevant.id
+    FROM (SELECT job_id, created_at AS t, id AS handoff, decision, decided_at FROM handoffs
+           WHERE job_id IN (SELECT id FROM relevant)
           UNION ALL
-          SELECT job_id, at, NULL, NULL, NULL FROM relevant JOIN audit ON audit.job_id = relevant.id
-           WHERE action = 'submitted' AND at < :end) AS trail
+          SELECT job_id, at, NULL, NULL, NULL FROM audit
+           WHERE job_id IN (SELECT id FROM relevant) AND action = 'submitted' AND at < :end
+          ) AS trail
     GROUP BY job_id"""
 # Per job (in no particular order): its row, its trail; from the
 # audit trail (index `audit_job_actor_at`) the installer's latest entry up to the report's
@@ -68,9 +69,10 @@ FACTS = f"""{WITH}
         trail.handoffs, trail.first_at, trail.last_at, trail.last_by, trail.inside,
         trail.decided_inside, trail.verified_inside,
         latest.created_at AS handed_at, latest.decision, latest.decided_at
-    FROM relevant JOIN jobs ON jobs.id = relevant.id
+    FROM jobs
     LEFT JOIN ({TRAIL}) trail ON trail.job_id = jobs.id
-    LEFT JOIN handoffs latest ON latest.id = trail.latest_id"""
+    LEFT JOIN handoffs latest ON latest.id = trail.latest_id
+    WHERE jobs.id IN (SELECT id FROM relevant)"""
 # Rows read one by one, by time (partial indexes `handoffs_rejected`, `audit_flags`, and
 # `flags_at`; revision 015): rejections decided inside the period, and flags raised in it
 # (the flags table's, and the audit's `flag` entries). Those of jobs the summary does not
