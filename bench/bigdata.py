@@ -10,7 +10,7 @@ answers and their audit entries by one `INSERT ... SELECT` per table from a per-
 joined with the procedure's steps.
 
     python bench/bigdata.py generate [--jobs 1000000] [--db FILE | --url postgresql://...]
-    python bench/bigdata.py time [--db FILE | --url ...] [--repeat 3] [--export]
+    python bench/bigdata.py time [--db FILE | --url ...] [--repeat 3] [--export] [--dump FILE]
 
 The schema is migrated by the `bot` package on the path, so a checkout of an older revision
 (on PYTHONPATH) times the code as it was: the "before" figures in bench/README.md.
@@ -27,11 +27,15 @@ import os
 import random
 import resource
 import sqlite3
+import statistics
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
+
+import sqlalchemy.exc
 
 from bot.config import DATA_DIR, PROCEDURE_PATH, Settings
 from bot.engine.catalog import Catalog
@@ -42,9 +46,11 @@ from bot.engine.plan import plan as plan_of
 from bot.engine.procedure import Procedure
 from bot.engine.validators import VALIDATORS
 from bot.managers.periods import Period
-from bot.managers.summary import Summaries
+from bot.managers.render import render_text
+from bot.managers.summary import Summaries, Summary
 from bot.services import load_texts
 from bot.store import Answer, Store
+from bot.texts import Texts
 
 NOW = datetime(2026, 3, 31, 17, 0, tzinfo=UTC)
 JOBS_PER_DAY = 1100
@@ -398,29 +404,41 @@ class Sink(io.TextIOBase):
         return len(text)
 
 
-async def timings(url: str, repeat: int, export: bool) -> None:
+async def timings(url: str, repeat: int, export: bool, dump: str | None = None) -> None:
     """The summary of a day and of a month (best of `repeat`, wall and CPU time: SQLite runs
-    in this process, PostgreSQL's share is not counted); the export of a month."""
+    in this process, PostgreSQL's share is not counted); the export of a month. `dump`: a
+    file to write each summary to in full (its `repr` and its message), to compare two
+    versions of the code on the same database."""
     store = await Store.open(url)
     procedure, catalog = load_procedure()
     settings = Settings(_env_file=None, timezone="Europe/Berlin")  # type: ignore[call-arg]
-    engine = Engine(store, procedure, catalog, load_texts(settings), settings)
+    texts = load_texts(settings)
+    engine = Engine(store, procedure, catalog, texts, settings)
     summaries = Summaries(store, engine.records, settings)
     last = date(2026, 3, 30)
     periods = {"day": Period.day(last, settings.tz),
                "month": Period(date(2026, 3, 1), last, settings.tz)}
+    printed: list[str] = []
+    cluster = await Cluster.of(store)
     try:
         for name, period in periods.items():
-            best = cpu = float("inf")
+            walls, cpus, theirs = [], [], []
             for _ in range(repeat):
-                began, used = time.perf_counter(), time.process_time()
+                began, used, served = time.perf_counter(), time.process_time(), cluster.cpu()
                 summary = await summaries.compute(period, NOW)
-                best = min(best, time.perf_counter() - began)
-                cpu = min(cpu, time.process_time() - used)
-            print(f"summary {name:5}: {best * 1000:8.1f} ms ({cpu * 1000:.0f} ms of CPU)  "
+                walls.append(time.perf_counter() - began)
+                cpus.append(time.process_time() - used)
+                theirs.append(cluster.cpu() - served)
+            apart = (f", the cluster's {_ms(theirs)}" if cluster.postmaster else "")
+            print(f"summary {name:5}: wall {_ms(walls)}, CPU {_ms(cpus)}{apart}  "
+                  f"(best / median of {repeat}; load average {os.getloadavg()[0]:.1f})  "
                   f"started {summary.started}, "
                   f"verified {summary.verified}, waiting {len(summary.waiting)}, "
                   f"stuck {len(summary.stuck)}", flush=True)
+            printed.append(in_full(name, summary, texts))
+        if dump:
+            with open(dump, "w", encoding="utf-8") as out:
+                out.writelines(printed)
         if export:
             rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
             began, used = time.perf_counter(), time.process_time()
@@ -438,6 +456,70 @@ async def timings(url: str, repeat: int, export: bool) -> None:
         await store.close()
 
 
+def in_full(name: str, summary: Summary, texts: Texts) -> str:
+    """A summary as a test or a comparison of two versions reads it: its `repr` (every figure
+    and list, uncut) and its message."""
+    return f"== {name}\n{summary!r}\n{render_text(summary, texts)}\n"
+
+
+def _ms(seconds: list[float]) -> str:
+    """The best and the median of some timings, in ms."""
+    return f"{min(seconds) * 1000:.0f} / {statistics.median(seconds) * 1000:.0f} ms"
+
+
+class Cluster:
+    """The CPU time the PostgreSQL backends serving this database have used (the cluster's
+    processes on this machine whose title names the database, from /proc; other databases'
+    work left out); nothing on SQLite or for a cluster elsewhere."""
+
+    def __init__(self, postmaster: int | None, database: str = "") -> None:
+        self.postmaster = postmaster
+        self.title = f" {database} ".encode()
+
+    @classmethod
+    async def of(cls, store: Store) -> Cluster:
+        if store.dialect != "postgresql":
+            return cls(None)
+        try:
+            row = await store.fetch_one("SELECT current_setting('data_directory') AS d, "
+                                        "current_database() AS db")
+            assert row is not None
+            postmaster = int(Path(row["d"], "postmaster.pid").read_text().split()[0])
+        except (OSError, ValueError, sqlalchemy.exc.DBAPIError):
+            return cls(None)
+        return cls(postmaster, row["db"])
+
+    @property
+    def pids(self) -> list[int]:
+        """The backends serving the database now."""
+        if self.postmaster is None:
+            return []
+        try:
+            task = Path(f"/proc/{self.postmaster}/task/{self.postmaster}/children")
+            children = [int(p) for p in task.read_text().split()]
+        except OSError:
+            return []
+        found = []
+        for pid in children:
+            try:
+                if self.title in Path(f"/proc/{pid}/cmdline").read_bytes():
+                    found.append(pid)
+            except OSError:
+                continue
+        return found
+
+    def cpu(self) -> float:
+        """Seconds of CPU (user and system) those backends have used so far."""
+        total = 0
+        for pid in self.pids:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += int(fields[11]) + int(fields[12])
+        return total / os.sysconf("SC_CLK_TCK")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("command", choices=("generate", "time"))
@@ -446,6 +528,7 @@ def main() -> None:
     parser.add_argument("--url", help="postgresql://... (instead of --db)")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--export", action="store_true", help="also time the month's CSV")
+    parser.add_argument("--dump", help="write the summaries in full to this file")
     args = parser.parse_args()
     url = args.url or f"sqlite:///{args.db}"
     if args.command == "generate":
@@ -453,7 +536,7 @@ def main() -> None:
             sys.exit(f"{args.db} exists: remove it first")
         asyncio.run(generate(url, args.jobs))
     else:
-        asyncio.run(timings(url, args.repeat, args.export))
+        asyncio.run(timings(url, args.repeat, args.export, args.dump))
 
 
 if __name__ == "__main__":

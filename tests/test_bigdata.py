@@ -1,11 +1,13 @@
 """Reports over big databases, without timing anything: the summary reads through indexes
-(SQLite's query plans), and the CSV export's memory does not grow with the jobs exported.
+(SQLite's query plans), every figure it prints stays the same when its queries change, and
+the CSV export's memory does not grow with the jobs exported.
 
 The databases come from the big-data benchmark's generator (bench/bigdata.py), small.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import sys
 import tracemalloc
@@ -61,6 +63,38 @@ async def test_the_summary_reads_through_indexes(tmp_path: Path) -> None:
             plan = [r["detail"] for r in await store.fetch_all(f"EXPLAIN QUERY PLAN {sql}",
                                                                params)]
             assert not [line for line in plan if FULL_READ.search(line)], (sql, plan)
+    finally:
+        await store.close()
+
+
+# Each summary of a generated database of 3,000 jobs in full (`bigdata.in_full`: its `repr`
+# and its message), as the code before the summary's aggregates moved into SQL printed it.
+# A change here must be one the summary means to make: compare the full texts before and
+# after with `python bench/bigdata.py time --dump FILE` (or `in_full` on this database).
+PRINTED = {
+    "30 Mar": "829caec18f400d1d",
+    "31 Mar": "06c280f642cbc65c",
+    "week": "4c3ce878aa0792ef",
+    "1-30 Mar": "862b112ce1679c7c",
+}
+
+
+@pytest.mark.both_stores
+async def test_the_summaries_print_what_they_printed(database_url: str) -> None:
+    await bigdata.generate(database_url, 3000)
+    store = await Store.open(database_url)
+    try:
+        summaries = await _summaries(store)
+        tz, texts = summaries.settings.tz, bigdata.load_texts(summaries.settings)
+        periods = {"30 Mar": Period.day(date(2026, 3, 30), tz),
+                   "31 Mar": Period.day(date(2026, 3, 31), tz),  # as of NOW, inside it
+                   "week": Period.week(date(2026, 3, 31), tz),
+                   "1-30 Mar": Period(date(2026, 3, 1), date(2026, 3, 30), tz)}
+        printed = {}
+        for name, period in periods.items():
+            text = bigdata.in_full(name, await summaries.compute(period, bigdata.NOW), texts)
+            printed[name] = hashlib.sha256(text.encode()).hexdigest()[:16]
+        assert printed == PRINTED
     finally:
         await store.close()
 

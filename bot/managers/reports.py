@@ -1,4 +1,6 @@
-"""Read-only queries for the managers' reports: jobs of a period with everything around them.
+"""Read-only queries for the managers' reports: the jobs created in a period with everything
+around them (the CSV export), a job's answers, people's names. (The summary's own reading
+is `bot.managers.facts`.)
 
 A store-like module beside `bot.store`, kept apart so that the reports' SQL does not
 crowd the repositories the bot writes through. It only reads, through the store (SQLite or
@@ -19,14 +21,6 @@ from sqlalchemy.engine import RowMapping
 
 from bot.store import Answer, Store
 
-# Jobs a report over [start, end) may mention: every job created before the end that is
-# still open, waiting or to be fixed, or that changed after the start (its state at the end
-# of the period may differ from today's). Jobs unchanged since before the start are as
-# they were then. One indexed read each (`jobs_unfinished`, `jobs_updated_created`):
-# `created_at || ''` keeps the planner off `jobs_created`, which would read every older job.
-RELEVANT = """SELECT id FROM jobs WHERE status IN ('open', 'submitted', 'rejected')
-                AND created_at || '' < :end
-              UNION SELECT id FROM jobs WHERE updated_at >= :start AND created_at || '' < :end"""
 # The jobs columns JobRow names (`pending` only by its step), and the joined user columns.
 KNOWN_COLUMNS = {
     "id", "visit_id", "installer_id", "chat_id", "status", "cursor", "pending",
@@ -34,27 +28,11 @@ KNOWN_COLUMNS = {
     "submitted_at", "closed_at", "reminded_at", "part_ends", "first_name", "last_name",
     "username", "account",
 }
-SELECTED = """SELECT jobs.*, users.first_name, users.last_name, users.username,
-                     users.installer_id AS account"""
-JOINED = "FROM jobs JOIN users ON users.id = jobs.installer_id"
-JOBS = f"{SELECTED} {JOINED}"
+JOBS = """SELECT jobs.*, users.first_name, users.last_name, users.username,
+                 users.installer_id AS account
+            FROM jobs JOIN users ON users.id = jobs.installer_id"""
 HANDOFFS = """SELECT id, job_id, created_at, decision, decided_by, decided_at, reason, redo_part
               FROM handoffs"""
-# Per job, beside its row, from the audit trail (index `audit_job_actor_at`): the installer's
-# latest entry up to the report's moment and whether anything happened inside the period; and
-# the answer of the step that chooses the model (the answers' key).
-AROUND = """,
-    (SELECT MAX(a.at) FROM audit a WHERE a.job_id = jobs.id AND a.actor_id = jobs.installer_id
-       AND a.at <= :as_of AND a.at < :end) AS last_activity,
-    (SELECT 1 FROM audit a WHERE a.job_id = jobs.id AND a.at >= :start AND a.at < :end
-       LIMIT 1) AS touched,
-    (SELECT value FROM answers WHERE answers.job_id = jobs.id AND answers.step = :model
-       ) AS model_answer"""
-AROUND_COLUMNS = {"last_activity", "touched", "model_answer"}
-# Audit entries the summary reads one by one (index `audit_job_action_at`).
-EVENTS = f"""SELECT job_id, at, actor_id, action, detail FROM audit
-             WHERE job_id IN ({RELEVANT}) AND at < :end
-             AND action IN ('submitted', 'flag') ORDER BY at, id"""
 # Jobs created in [start, end): the export (index `jobs_created`), a batch at a time.
 CREATED = "SELECT id FROM jobs WHERE created_at >= :start AND created_at < :end"
 BATCH = 500
@@ -94,11 +72,6 @@ class JobRow:
     part_ends: str | None  # JSON: each part's last answer until the first submission
     extra: dict[str, Any] = field(default_factory=dict)  # columns added by later migrations
 
-    @property
-    def asked(self) -> str | None:
-        """The question the engine last sent (`jobs.asked`, kept while the job is open)."""
-        return self.extra.get("asked")
-
 
 @dataclass(frozen=True, slots=True)
 class HandoffRow:
@@ -115,17 +88,6 @@ class HandoffRow:
 
 
 @dataclass(frozen=True, slots=True)
-class Event:
-    """An audit entry of a job."""
-
-    job_id: int
-    at: datetime
-    actor_id: int | None
-    action: str
-    detail: dict[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
 class FlagRow:
     """A flag on a job."""
 
@@ -138,26 +100,14 @@ class FlagRow:
 
 @dataclass
 class ReportData:
-    """Jobs by id and, per job, their hand-offs, audit events, answers and flags (oldest
-    first), plus the names of everyone involved.
-
-    For a summary, `events` holds only flags, `submitted` the audit's submission times,
-    `answers` nothing (`models`: the answer that chose the model, by job), and the rest of
-    the audit trail comes aggregated: `last_activity` (the installer's latest entry up to
-    the report's moment) and `touched` (jobs with an entry in the period); each job's
-    `part_ends` tells how long its parts took.
-    """
+    """Jobs by id and, per job, their hand-offs, answers and flags (oldest first), plus the
+    names of everyone involved."""
 
     jobs: dict[int, JobRow] = field(default_factory=dict)
     handoffs: dict[int, list[HandoffRow]] = field(default_factory=lambda: defaultdict(list))
-    events: dict[int, list[Event]] = field(default_factory=lambda: defaultdict(list))
-    submitted: dict[int, list[datetime]] = field(default_factory=lambda: defaultdict(list))
     answers: dict[int, dict[str, Answer]] = field(default_factory=lambda: defaultdict(dict))
     flags: dict[int, list[FlagRow]] = field(default_factory=lambda: defaultdict(list))
     names: dict[int, str] = field(default_factory=dict)
-    models: dict[int, Any] = field(default_factory=dict)
-    last_activity: dict[int, datetime] = field(default_factory=dict)
-    touched: set[int] = field(default_factory=set)
 
 
 def person_name(first: str | None, last: str | None, username: str | None, user_id: int) -> str:
@@ -166,9 +116,9 @@ def person_name(first: str | None, last: str | None, username: str | None, user_
     return name or (f"@{username}" if username else str(user_id))
 
 
-def _job_row(r: RowMapping, extra: Iterable[str] = (), name: str | None = None) -> JobRow:
-    """The job of a row (`extra`: its columns JobRow does not name; `name`: its installer's,
-    when already known). Positional, times parsed inline: a month makes ~33,000 of them."""
+def _job_row(r: RowMapping, extra: Iterable[str] = ()) -> JobRow:
+    """The job of a row (`extra`: its columns JobRow does not name). Positional, times
+    parsed inline: a month's export makes ~33,000 of them."""
     pending = json.loads(r["pending"]) if r["pending"] else None
     parse = datetime.fromisoformat
     submitted, closed, reminded = r["submitted_at"], r["closed_at"], r["reminded_at"]
@@ -179,15 +129,14 @@ def _job_row(r: RowMapping, extra: Iterable[str] = (), name: str | None = None) 
         parse(r["created_at"]), parse(r["updated_at"]),
         parse(submitted) if submitted else None, parse(closed) if closed else None,
         parse(reminded) if reminded else None,
-        name or person_name(r["first_name"], r["last_name"], r["username"], r["installer_id"]),
+        person_name(r["first_name"], r["last_name"], r["username"], r["installer_id"]),
         r["username"], r["account"], r["part_ends"], {k: r[k] for k in extra},
     )
 
 
 def _extra(rows: list[RowMapping]) -> list[str]:
     """The jobs' columns JobRow does not name (added by later migrations)."""
-    return [k for k in rows[0] if k not in KNOWN_COLUMNS and k not in AROUND_COLUMNS
-            ] if rows else []
+    return [k for k in rows[0] if k not in KNOWN_COLUMNS] if rows else []
 
 
 def _ids(job_ids: Iterable[int]) -> str:
@@ -205,37 +154,6 @@ class Reports:
 
     async def _all(self, sql: str, params: dict[str, Any]) -> list[RowMapping]:
         return await self.store.fetch_all(sql, params)
-
-    async def load(self, start: datetime, end: datetime, as_of: datetime) -> ReportData:
-        """What a summary of [start, end) as of `as_of` reads: the relevant jobs with their
-        hand-offs, submissions, flags and chosen model, and the audit trail aggregated."""
-        params = {"start": iso(start), "end": iso(end), "as_of": iso(as_of),
-                  "model": self.model}
-        data = ReportData()
-        rows = await self._all(f"""{SELECTED}{AROUND} {JOINED}
-                                   WHERE jobs.id IN ({RELEVANT}) ORDER BY jobs.id""", params)
-        extra = _extra(rows)
-        jobs, names, parse = data.jobs, data.names, datetime.fromisoformat
-        for r in rows:
-            job_id = r["id"]
-            jobs[job_id] = job = _job_row(r, extra, names.get(r["installer_id"]))
-            names[job.installer_id] = job.installer_name
-            if last := r["last_activity"]:
-                data.last_activity[job_id] = parse(last)
-            if r["touched"]:
-                data.touched.add(job_id)
-            if (model := r["model_answer"]) is not None:
-                data.models[job_id] = json.loads(model)
-        await self._handoffs(data, f"{HANDOFFS} WHERE job_id IN ({RELEVANT})", params)
-        for r in await self._all(EVENTS, params):
-            if r["action"] == "submitted":
-                data.submitted[r["job_id"]].append(datetime.fromisoformat(r["at"]))
-            else:
-                data.events[r["job_id"]].append(_event(r))
-        await self._flags(data, f"SELECT * FROM flags WHERE job_id IN ({RELEVANT}) ORDER BY id",
-                          params)
-        await self._deciders(data)
-        return data
 
     async def answers_of(self, job_ids: Iterable[int]) -> dict[int, dict[str, Answer]]:
         """Every answer of these jobs."""
@@ -321,8 +239,3 @@ class Reports:
         deciders = {h.decided_by for hs in data.handoffs.values() for h in hs if h.decided_by}
         data.names.update(await self.names(deciders - set(data.names)))
 
-
-def _event(r: RowMapping) -> Event:
-    detail = r["detail"]
-    return Event(r["job_id"], datetime.fromisoformat(r["at"]), r["actor_id"], r["action"],
-                 json.loads(detail) if detail and detail != "{}" else {})

@@ -11,23 +11,23 @@ from __future__ import annotations
 import gc
 import json
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, TextIO
+from typing import TextIO
 
 from bot.config import Settings
 from bot.engine.records import Records
 from bot.managers.export import write_jobs_csv
+from bot.managers.facts import JobFacts, SummaryData, summary_data
 from bot.managers.periods import Period
-from bot.managers.reports import Event, HandoffRow, JobRow, ReportData, Reports
+from bot.managers.reports import Reports
 from bot.managers.where import Where, asked_where, questions
 from bot.store import Answer, Store
 from bot.texts import Texts
 
 FAILURE_KINDS = ("firmware_too_old", "checklist_failed")
-Inside = Callable[[datetime | None], bool]
 
 
 @dataclass(frozen=True)
@@ -186,7 +186,7 @@ class Summaries:
     async def _compute(self, period: Period, now: datetime) -> Summary:
         settings, procedure = self.settings, self.procedure
         as_of = min(now, period.end)
-        data = await self.reports.load(period.start, period.end, as_of)
+        data = await summary_data(self.reports, period.start, period.end, as_of)
         summary = Summary(period, as_of, now,
                           timedelta(minutes=settings.stuck_after_minutes), procedure.parts)
         late_after = timedelta(minutes=settings.support_wait_minutes)
@@ -199,25 +199,24 @@ class Summaries:
         job_samples: list[tuple[timedelta, int]] = []
         part_samples: dict[str, list[tuple[timedelta, int]]] = defaultdict(list)
         stations: Counter[tuple[str, str]] = Counter()
+        models: dict[str, tuple[str, str]] = {}
         failures: dict[tuple[int, str], Failure] = {}
         other_flags: dict[str, set[int]] = defaultdict(set)
-        stuck: list[JobRow] = []
+        stuck: list[JobFacts] = []
 
         submit = procedure.with_role("submit")
         final = submit.part if submit else procedure.parts[-1]
-        for job in data.jobs.values():
+        for job in data.jobs:
             if job.created_at > as_of:
                 continue
-            handoffs = data.handoffs.get(job.id, [])
-            events = data.events.get(job.id, [])
-            submissions = _submissions(job, handoffs, data.submitted.get(job.id, ()))
-            submitted_inside = any(inside(t) for t in submissions)
+            submitted_inside = job.submitted_inside
             active = (
-                inside(job.created_at) or inside(job.closed_at) or job.id in data.touched
-                or submitted_inside or any(inside(h.decided_at) for h in handoffs)
+                inside(job.created_at) or inside(job.closed_at) or job.touched
+                or submitted_inside or job.decided_inside
             )
-            activity = max(job.created_at, data.last_activity.get(job.id, job.created_at))
-            state, since = _state_at(job, handoffs, activity, submissions, as_of)
+            last = job.last_activity
+            activity = last if last is not None and last > job.created_at else job.created_at
+            state, since = _state_at(job, activity, as_of)
             if state == "in_progress" and as_of - since >= summary.stuck_after:
                 state = "stuck"
             if not active and state not in ("waiting", "stuck", "to_fix"):
@@ -240,36 +239,39 @@ class Summaries:
             if submitted_inside:
                 person.submitted += 1
                 summary.submitted += 1
-            if _verified_inside(job, handoffs, inside):
+            if (job.verified_inside if job.handoffs else job.status == "verified"
+                    and inside(job.closed_at or job.updated_at)):
                 person.verified += 1
                 summary.verified += 1
-            for h in handoffs:
-                if h.decision == "rejected" and inside(h.decided_at):
-                    assert h.decided_at is not None
-                    by = data.names.get(h.decided_by) if h.decided_by else None
-                    summary.rejections.append(
-                        Rejection(job.id, name, h.reason, h.redo_part, by, h.decided_at))
-                    person.rejected += 1
+            for r in data.rejections.get(job.id, ()):
+                by = data.names.get(r.decided_by) if r.decided_by else None
+                summary.rejections.append(
+                    Rejection(job.id, name, r.reason, r.redo_part, by, r.decided_at))
+                person.rejected += 1
             if job.status == "cancelled" and inside(job.closed_at):
                 person.cancelled += 1
                 summary.cancelled += 1
             if job.status == "stopped" and inside(job.closed_at):
                 person.stopped += 1
                 summary.stopped.append(Stopped(job.id, name, job.stop_reason))
-            if submissions and inside(submissions[0]):
-                job_samples.append((submissions[0] - job.created_at, job.id))
-                ends = {p: datetime.fromisoformat(t)
-                        for p, t in json.loads(job.part_ends or "{}").items()}
-                for part, took in _part_times(procedure.parts, final, job.created_at, ends,
-                                              submissions[0]).items():
+            first = job.first_submission
+            if first is not None and start <= first < end:
+                job_samples.append((first - job.created_at, job.id))
+                for part, took in _part_times(procedure.parts, final, job.created_at,
+                                              job.part_ends, first):
                     part_samples[part].append((took, job.id))
             if not active:
                 continue
-            if job.id in data.models:
-                value = data.models[job.id]
-                model = self.catalog.model(value)
-                stations[(model.manufacturer, model.name) if model else ("?", str(value))] += 1
-            _collect_flags(job, data, events, inside, failures, other_flags)
+            if job.model is not None:
+                station = models.get(job.model)
+                if station is None:
+                    value = json.loads(job.model)
+                    model = self.catalog.model(value)
+                    station = models[job.model] = ((model.manufacturer, model.name) if model
+                                                   else ("?", str(value)))
+                stations[station] += 1
+            if job.id in data.flags or job.id in data.flagged:
+                _collect_flags(job, data, failures, other_flags)
 
         asked = {job.id: where for job in stuck if (where := self._asked(job, as_of))}
         answers = await self.reports.answers_of(j.id for j in stuck if j.id not in asked)
@@ -301,7 +303,7 @@ class Summaries:
         return await write_jobs_csv(out, self.reports.created(start, end), present,
                                     self.procedure, self.catalog, self.settings.tz, texts)
 
-    def _asked(self, job: JobRow, as_of: datetime) -> Where | None:
+    def _asked(self, job: JobFacts, as_of: datetime) -> Where | None:
         """Where an open job unchanged since `as_of` waits, as the engine last asked it
         (`jobs.asked`: the engine re-sends a question it owes at start-up, so this is the
         job's current one); None when that says nothing and the plan must tell."""
@@ -309,7 +311,7 @@ class Summaries:
             return None
         return asked_where(self.procedure, job.asked)
 
-    def _where(self, job: JobRow, answers: dict[str, Answer], as_of: datetime) -> Where | None:
+    def _where(self, job: JobFacts, answers: dict[str, Answer], as_of: datetime) -> Where | None:
         """The question the job waited on at `as_of`: its current one when the job has not
         changed since, else the first unanswered one of the answers given by then."""
         if job.updated_at <= as_of:
@@ -332,20 +334,7 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _submissions(job: JobRow, handoffs: list[HandoffRow], audited: Iterable[datetime]
-                 ) -> list[datetime]:
-    """Every known submission time of the job, oldest first (audit, hand-offs, the job)."""
-    times = {h.created_at for h in handoffs}
-    times.update(audited)
-    if job.submitted_at is not None:
-        times.add(job.submitted_at)
-    return sorted(times) if len(times) > 1 else list(times)
-
-
-def _state_at(
-    job: JobRow, handoffs: list[HandoffRow], activity: datetime, submissions: list[datetime],
-    as_of: datetime,
-) -> tuple[str, datetime]:
+def _state_at(job: JobFacts, activity: datetime, as_of: datetime) -> tuple[str, datetime]:
     """The job's state at `as_of` and since when (for open jobs: its last activity, the
     latest of its creation and the installer's audit entries up to `as_of`).
 
@@ -354,17 +343,16 @@ def _state_at(
     """
     if job.status in ("cancelled", "stopped") and job.closed_at and job.closed_at <= as_of:
         return job.status, job.closed_at
-    so_far = [h for h in handoffs if h.created_at <= as_of]
-    if so_far:
-        last = so_far[-1]
-        if last.decision is None or last.decided_at is None or last.decided_at > as_of:
-            return "waiting", last.created_at
-        if last.decision == "verified":
-            return "verified", last.decided_at
-        if activity <= last.decided_at:
-            return "to_fix", last.decided_at
+    if job.handed_at is not None:  # the latest hand-off up to `as_of`
+        decided = job.decided_at
+        if job.decision is None or decided is None or decided > as_of:
+            return "waiting", job.handed_at
+        if job.decision == "verified":
+            return "verified", decided
+        if activity <= decided:
+            return "to_fix", decided
         return "in_progress", activity
-    if [t for t in submissions if t <= as_of]:
+    if job.submitted_by is not None:
         # Submitted, but no hand-off recorded: trust the job's status if it has not
         # changed since.
         if job.updated_at <= as_of:
@@ -372,48 +360,45 @@ def _state_at(
                        "open": "in_progress"}.get(job.status, "waiting")
             if current == "in_progress":
                 return current, activity
-            return current, job.updated_at if current != "waiting" else submissions[-1]
-        return "waiting", max(t for t in submissions if t <= as_of)
+            if current != "waiting":
+                return current, job.updated_at
+            assert job.last_submission is not None
+            return current, datetime.fromisoformat(job.last_submission)
+        return "waiting", datetime.fromisoformat(job.submitted_by)
     return "in_progress", activity
 
 
-def _verified_inside(job: JobRow, handoffs: list[HandoffRow], inside: Inside) -> bool:
-    if handoffs:
-        return any(h.decision == "verified" and inside(h.decided_at) for h in handoffs)
-    return job.status == "verified" and inside(job.closed_at or job.updated_at)
-
-
-
-
-def _part_times(parts: Iterable[str], final: str, created: datetime,
-                ends: dict[str, datetime], submitted: datetime) -> dict[str, timedelta]:
+def _part_times(parts: Iterable[str], final: str, created: datetime, part_ends: str | None,
+                submitted: datetime) -> list[tuple[str, timedelta]]:
     """Time per part up to the first submission: from the previous part's last answer (or
-    the job's start, `created`) to the part's own last answer (`ends`: each part's last
-    answer up to the first submission; `final`: the part submitting ends)."""
-    last = ends
-    last[final] = max(last.get(final, submitted), submitted)
-    times: dict[str, timedelta] = {}
+    the job's start, `created`) to the part's own last answer (`part_ends`: JSON, each part's
+    last answer up to the first submission; `final`: the part submitting ends)."""
+    ends = json.loads(part_ends) if part_ends else {}
+    times = []
     previous = created
     for part in parts:
-        if part in last:
-            finished = max(last[part], previous)
-            times[part] = finished - previous
-            previous = finished
+        end = ends.get(part)
+        if part == final:
+            finished = submitted if end is None else max(datetime.fromisoformat(end), submitted)
+        elif end is None:
+            continue
+        else:
+            finished = datetime.fromisoformat(end)
+        if finished < previous:
+            finished = previous
+        times.append((part, finished - previous))
+        previous = finished
     return times
 
 
-def _collect_flags(
-    job: JobRow, data: ReportData, events: list[Event], inside: Inside,
-    failures: dict[tuple[int, str], Failure], other: dict[str, set[int]],
-) -> None:
+def _collect_flags(job: JobFacts, data: SummaryData, failures: dict[tuple[int, str], Failure],
+                   other: dict[str, set[int]]) -> None:
     """Firmware and checklist failures raised in the period and still standing (a corrected
     answer clears its flag, and leaves no failure behind); other flags are counted by kind,
     from the audit trail too."""
-    raised: list[tuple[str, str | None, dict[str, Any]]] = [
-        (f.kind, f.step, f.detail) for f in data.flags.get(job.id, []) if inside(f.at)]
-    raised += [(str(e.detail.get("kind")), e.detail.get("step"), {}) for e in events
-               if e.action == "flag" and inside(e.at)
-               and e.detail.get("kind") not in FAILURE_KINDS]
+    raised = list(data.flags.get(job.id, ()))
+    raised += [(str(kind), step, {}) for kind, step in data.flagged.get(job.id, ())
+               if kind not in FAILURE_KINDS]
     for kind, step, detail in raised:
         if kind not in FAILURE_KINDS:
             other[kind].add(job.id)

@@ -61,6 +61,9 @@ _QMARK = re.compile(r"\?")
 # progress (a person's lock), the rest for jobs, the outbox and the geocoder cache
 POOL_SIZE = 10
 POOL_OVERFLOW = 30
+# No JIT compilation: the bot's statements are short, and a managers' month over a million
+# jobs looks costly enough to PostgreSQL to compile for longer (~0.8 s) than it runs.
+PG_SESSION = {"server_settings": {"jit": "off"}}
 SQLITE_PRAGMAS = ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON",
                   "busy_timeout=5000", "secure_delete=ON")
 T = TypeVar("T")
@@ -131,7 +134,7 @@ def create_engine(database: str | Path) -> AsyncEngine:
         _sqlite_pragmas(engine)
         return engine
     return create_async_engine(url, pool_pre_ping=True, pool_size=POOL_SIZE,
-                               max_overflow=POOL_OVERFLOW)
+                               max_overflow=POOL_OVERFLOW, connect_args=PG_SESSION)
 
 
 def _bind(sql: str, params: Iterable[Any] | Mapping[str, Any]) -> tuple[Any, dict[str, Any]]:
