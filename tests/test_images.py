@@ -6,7 +6,7 @@ import io
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageOps
 
 from bot.vision.images import ImageError, load_image
 from testkit.qrsynth import encode
@@ -36,6 +36,31 @@ def test_exif_orientation_is_applied(orientation: int) -> None:
     assert img.size == (60, 40)  # upright again
     r, _, b = img.getpixel((5, 20))
     assert r > 200 and b < 60  # red on the left, as photographed
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "WEBP", "PNG", "HEIF"])
+@pytest.mark.parametrize("orientation", [None, 1, 3, 6, 8])
+def test_grey_is_turned_after_conversion_with_the_same_pixels(
+    fmt: str, orientation: int | None
+) -> None:
+    """Converting to grey before turning gives what turning first gave, pixel for pixel."""
+    data = encode(picture((64, 48)), fmt, 90, exif_orientation=orientation)
+    img = load_image(data, mode="L")
+    with Image.open(io.BytesIO(data)) as stored:
+        stored.draft("L", stored.size)  # a JPEG decodes its luminance only, as load_image does
+        expected = ImageOps.exif_transpose(stored).convert("L")
+    assert img.mode == "L" and img.size == (64, 48)
+    assert img.tobytes() == expected.tobytes()
+
+
+def test_a_damaged_exif_block_is_ignored() -> None:
+    data = encode(picture(), "JPEG", 95)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    broken = exif.tobytes()[:12]  # the orientation entry cut off
+    buf = io.BytesIO()
+    Image.open(io.BytesIO(data)).save(buf, "JPEG", exif=broken)
+    assert load_image(buf.getvalue()).size == (60, 40)
 
 
 def test_grey_mode_and_sixteen_bit_png() -> None:
@@ -93,7 +118,7 @@ def test_pillow_heif_is_loaded_only_for_a_heic_file() -> None:
 
     probe = """
 import io, sys
-from PIL import Image
+from PIL import Image, ImageOps
 from bot.vision.images import load_image
 out = io.BytesIO()
 Image.new("RGB", (64, 48), "grey").save(out, "JPEG")

@@ -273,6 +273,60 @@ def test_exif_orientation_and_formats_of_files() -> None:
         assert (res.mac, res.pw) == (MAC16, "PAAXGUANPK"), fmt
 
 
+def _big_grey(
+    module_px: float, size: tuple[int, int] = (3200, 2400), scratched: bool = False
+) -> Image.Image:
+    """A sticker code with modules of `module_px` (clean, or scratched inside its fixed
+    patterns) on a grey frame larger than the scan's working copy (which halves it)."""
+    matrix = qrsynth.qr_matrix(PAYLOAD.text, "l")
+    if scratched:
+        n = matrix.shape[0]
+        matrix[9 : n - 9, 9 : n - 9] = np.random.default_rng(1).random((n - 18, n - 18)) < 0.5
+    matrix = np.pad(matrix, 4)
+    code = Image.fromarray(np.where(matrix, 20, 235).astype(np.uint8))
+    side = round(matrix.shape[0] * module_px)
+    code = code.resize((side, side), Image.Resampling.BILINEAR)
+    frame = Image.new("L", size, 170)
+    frame.paste(code, ((size[0] - side) // 2, (size[1] - side) // 2))
+    return frame
+
+
+@pytest.mark.parametrize(
+    ("module_px", "scratched", "passes"),
+    [
+        (9.0, False, ["working copy"]),
+        (2.6, False, ["working copy", "full photo"]),
+        (9.0, True, ["working copy"]),
+    ],
+    ids=["big-modules", "small-modules", "big-modules-unreadable"],
+)
+def test_a_large_photo_is_read_on_the_working_copy_first(
+    module_px: float, scratched: bool, passes: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """zxing-cpp reads a large photo's working copy first; the full photo only when that
+    reads no sticker and locates no code with modules big enough for the working copy."""
+    from bot.vision import qrscan
+
+    ran: list[str] = []
+    real = qrscan.zxing_read
+
+    def spy(*args: object, **kw: object) -> list[qrscan.Symbol]:
+        ran.append("full photo" if kw.get("full") else "working copy")
+        return real(*args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(qrscan, "zxing_read", spy)
+    ctx = qrscan.ScanContext(_big_grey(module_px, scratched=scratched))
+    col = qrscan.Collector(lambda text: parse_payload(text) is not None)
+    qrscan.step_zxing_full(ctx, col)
+    assert ran == passes
+    if scratched:  # located, its module size measured, not read: a suspect ("move closer" …)
+        assert not col.outcome.accepted
+        assert {round(s.module) for s in col.outcome.suspects} == {9}
+    else:
+        assert [s.text for s in col.outcome.accepted] == [PAYLOAD.text]
+        assert decode(jpeg(_big_grey(module_px))).mac == MAC16
+
+
 # ---------------------------------------------------------------------------------------------
 # Hostile files
 

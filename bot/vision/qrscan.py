@@ -23,6 +23,10 @@ from bot.vision import qrgrid
 WORK_MAX_SIDE = 2048
 """Longer side of the working copy that every step except the first uses."""
 
+FULL_MODULE_PX = 3.0
+"""Module size (working-copy px) of a code located on a reduced working copy from which
+zxing-cpp is not run again on the full photo."""
+
 NOISY = 3.0
 """`ScanContext.noise` from which the smoothed grid step runs (sensor noise σ ≳ 9)."""
 
@@ -218,9 +222,14 @@ def zxing_read(
     name: str = "zxing",
     formats: zxingcpp.BarcodeFormat | tuple[zxingcpp.BarcodeFormat, ...] = _QR,
     full: bool = False,
+    located: bool = True,
     **kw: object,
-) -> None:
-    """Run zxing-cpp on an array of the working copy (or of the full photo when `full`)."""
+) -> list[Symbol]:
+    """Run zxing-cpp on an array of the working copy (or of the full photo when `full`).
+
+    Returns the QR codes it located but could not read; with `located` they also become
+    suspects."""
+    seen: list[Symbol] = []
     for bc in zxingcpp.read_barcodes(
         arr, formats=formats, text_mode=zxingcpp.TextMode.Plain, return_errors=True, **kw
     ):
@@ -238,7 +247,10 @@ def zxing_read(
             col.symbol(Symbol(bc.text, fmt, centre, name, extent))
         elif bc.format == _QR and any(pts[0]):
             px = 1.0 if full else ctx.work_scale[0] / scale
-            col.suspect(centre, extent, _zxing_module(bc, pts, px))
+            seen.append(Symbol("", "QRCode", centre, "suspect", extent, _zxing_module(bc, pts, px)))
+    if located:
+        col.outcome.suspects.extend(seen)
+    return seen
 
 
 def _zxing_module(bc: zxingcpp.Barcode, pts: list[tuple[float, float]], scale: float) -> float:
@@ -276,8 +288,22 @@ def zbar_read(
 
 
 def step_zxing_full(ctx: ScanContext, col: Collector) -> None:
-    """zxing-cpp on the full-resolution photo (it tries rotations, inversion, downscales)."""
-    zxing_read(ctx, col, np.asarray(ctx.grey), full=True, name="zxing")
+    """zxing-cpp on the full-resolution photo (it tries rotations, inversion, downscales).
+
+    A photo larger than the working copy (12 MP) is read on the working copy first, at a
+    fifth of the cost, where a phone photo's code reads. The full photo follows, without the
+    inverted tries the first pass made, unless that pass read the sticker or located a code
+    with modules of `FULL_MODULE_PX` or more there (more pixels would not make it readable).
+    """
+    if ctx.work is not ctx.grey:
+        seen = zxing_read(ctx, col, ctx.array("work"), name="zxing", located=False)
+        if col.outcome.accepted:
+            return
+        if any(s.module >= FULL_MODULE_PX * ctx.work_scale[0] for s in seen):
+            col.outcome.suspects.extend(seen)
+            return
+    invert = ctx.work is ctx.grey
+    zxing_read(ctx, col, np.asarray(ctx.grey), full=True, name="zxing", try_invert=invert)
 
 
 def step_zxing_up2(ctx: ScanContext, col: Collector) -> None:
