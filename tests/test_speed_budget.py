@@ -190,3 +190,38 @@ def test_the_bots_process_loads_no_decoder() -> None:
     out = subprocess.run([sys.executable, "-c", probe], cwd=root, capture_output=True,
                          text=True, check=True, env={**os.environ, "PYTHONPATH": str(root)})
     assert out.stdout.strip() == "[]", out.stdout
+
+
+def test_the_newest_revision_is_read_without_alembic() -> None:
+    """`latest` reads the revision files' own lines; Alembic finds the same head."""
+    from alembic.script import ScriptDirectory
+
+    from bot.store.migrations import alembic_config, latest
+
+    assert latest() == ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def test_a_current_database_is_opened_without_alembic(tmp_path: Path) -> None:
+    """Alembic (~10 MB) is loaded only to upgrade: `bot run` migrates in a process of its
+    own, and the bot's process opens the current database without it."""
+    import os
+    import subprocess
+    import sys
+
+    path = tmp_path / "pinpoint.db"
+    asyncio.run(_opened_and_closed(path))
+    probe = ("import asyncio, sys, handlers.app, bot.__main__\n"
+             "from bot.store import Store\n"
+             "async def opened():\n"
+             f"    await (await Store.open({str(path)!r})).close()\n"
+             "asyncio.run(opened())\n"
+             "print(sorted(m for m in ('alembic', 'mako') if m in sys.modules))")
+    root = Path(__file__).resolve().parent.parent
+    out = subprocess.run([sys.executable, "-c", probe], cwd=root, capture_output=True,
+                         text=True, check=True, env={**os.environ, "PYTHONPATH": str(root)})
+    assert out.stdout.strip() == "[]", out.stdout
+
+
+async def _opened_and_closed(path: Path) -> None:
+    store = await Store.open(path)
+    await store.close()
