@@ -13,9 +13,10 @@ from typing import Any
 
 import pytest
 from sqlalchemy import event
-from telegram.ext import ExtBot
+from telegram import Bot
 
 from bot.store import OPEN, Store
+from handlers import render
 from testkit.emulator import BotApiEmulator, Player
 
 from conftest import RunningBot
@@ -71,13 +72,14 @@ async def test_a_button_answer_costs_two_calls_waited_for(
     await settled(bot)
     ana.mark_read()
     edit_may_finish = asyncio.Event()
-    edit = ExtBot.edit_message_text
+    call = render.call
 
-    async def held_edit(self: ExtBot, *args: Any, **kwargs: Any) -> Any:
-        await edit_may_finish.wait()  # the next question must not wait for this edit
-        return await edit(self, *args, **kwargs)
+    async def held_edit(bot: Bot, method: str, **params: Any) -> Any:
+        if method == "editMessageText":
+            await edit_may_finish.wait()  # the next question must not wait for this edit
+        return await call(bot, method, **params)
 
-    monkeypatch.setattr(ExtBot, "edit_message_text", held_edit)
+    monkeypatch.setattr(render, "call", held_edit)
     since = len(emu.calls)
     with statements(bot) as seen:
         await ana.press("I have them", prompt, wait=False)
