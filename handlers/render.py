@@ -206,22 +206,22 @@ async def send_replies(context: PinpointContext, chat_id: int, outcome: Outcome)
     fresh: list[int] = []
     asked = False
     live = None  # the job's live keyboards as the question's remembering left them
+    done = outcome.retire[0] if outcome.retire else None  # its buttons are going already
     for reply in outcome.replies:
         message_id = await send(context, chat_id, reply)
         if outcome.job_id is None:
             continue
-        if reply.prompt:  # only buttons need retiring
+        if reply.prompt:  # only buttons need retiring; the retired one is struck off at once
             asked = True
             live = await engine.remember_prompt(outcome.job_id,
                                                 message_id if reply.buttons else None,
-                                                reply.asks)
+                                                reply.asks, [done] if done else [])
         elif reply.buttons:
             live = None
             await engine.keyboards.shown(outcome.job_id, message_id)
         if reply.buttons:
             fresh.append(message_id)
     if outcome.job_id is not None:
-        done = outcome.retire[0] if outcome.retire else None  # its buttons went already
         stale = await engine.keyboards.stale(outcome.job_id, fresh, asked, live)
         await retire_keyboards(context, chat_id, [m for m in stale if m != done])
         await engine.keyboards.retired(outcome.job_id, stale, live)

@@ -23,13 +23,14 @@ from conftest import RunningBot
 from flow import next_prompt, start_job, walk
 
 # The budget of one answer on SQLite (31 statements for a button, 30 typed before issue 17;
-# 23 and 17 before its second round): the inbox entry; the job and its answers read in one
-# statement; one transaction (BEGIN IMMEDIATE, the step's flags cleared, the answer, the
-# audit entry, the job, the inbox mark); the sent question remembered, its message noted
-# among the job's live keyboards in the same statement (issue 13); after a press, the
-# pressed message struck off them. A statement on its own needs no BEGIN (autocommit).
-# One more each for a statement of the bot's own that may run inside the measured window.
-BUTTON_STATEMENTS = 11
+# 23 and 17 before its second round, 10 and 9 before its fourth): the inbox entry; the job
+# and its answers read in one statement; one transaction (BEGIN IMMEDIATE, the step's flags
+# cleared, the answer, the audit entry, the job, the inbox mark); the sent question
+# remembered, its message noted among the job's live keyboards and the answered message
+# (its buttons being taken away) struck off them, in the same statement (issue 13). A
+# statement on its own needs no BEGIN (autocommit). One more each for a statement of the
+# bot's own that may run inside the measured window.
+BUTTON_STATEMENTS = 10
 TEXT_STATEMENTS = 10
 NOT_COUNTED = {"getUpdates"}
 BACKGROUND = ("leases", "outbox")  # the scheduler's and the outbox's own rounds
@@ -143,6 +144,10 @@ async def test_the_answer_path_reads_and_remembers_in_one_statement_each(
         assert (await store.job(job.id)).keyboards == (11,)  # type: ignore[union-attr]
         quiet = await store.remember_prompt(job.id, None, "done")
         assert quiet is not None and quiet.message_ids == (11,)
+        struck = await store.remember_prompt(job.id, 12, "pin", gone=[11])  # noted, struck off
+        assert struck is not None and struck.message_ids == (12,)
+        emptied = await store.remember_prompt(job.id, None, "done", gone=[12, 99])
+        assert emptied is not None and emptied.message_ids == ()
     finally:
         await store.close()
 
