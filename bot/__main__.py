@@ -59,9 +59,15 @@ def run(args: list[str] | None = None) -> int:
         return sandbox(args or [], settings)
 
     import asyncio
+    import subprocess
 
     from bot.logs import configure_logging
     from handlers.app import build_application, serve
+
+    # migrated by a process of its own: this one, long-lived, never loads Alembic (~10 MB)
+    migrated = subprocess.run([sys.executable, "-m", "bot", "migrate"], check=False)
+    if migrated.returncode:
+        return migrated.returncode
 
     configure_logging(settings.log_level, settings.secrets(), settings.log_format)
     app = build_application(settings)

@@ -46,8 +46,8 @@ async def post_handoff(context: PinpointContext, handoff_id: int) -> None:
         for index, chunk in post.missing_chunks:
             if index == 0 and post.reply_to:
                 chunk.reply_to = post.reply_to
-            message = await send(context, post.chat_id, chunk)
-            await posts.text_posted(post, message.message_id)
+            message_id = await send(context, post.chat_id, chunk)
+            await posts.text_posted(post, message_id)
         assert post.anchor is not None
         quote = ReplyParameters(post.anchor, allow_sending_without_reply=True)
         if not post.album_posted and post.photo_file_ids:

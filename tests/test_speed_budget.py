@@ -13,22 +13,24 @@ from typing import Any
 
 import pytest
 from sqlalchemy import event
-from telegram.ext import ExtBot
+from telegram import Bot
 
 from bot.store import OPEN, Store
+from handlers import render
 from testkit.emulator import BotApiEmulator, Player
 
 from conftest import RunningBot
 from flow import next_prompt, start_job, walk
 
 # The budget of one answer on SQLite (31 statements for a button, 30 typed before issue 17;
-# 23 and 17 before its second round): the inbox entry; the job and its answers read in one
-# statement; one transaction (BEGIN IMMEDIATE, the step's flags cleared, the answer, the
-# audit entry, the job, the inbox mark); the sent question remembered, its message noted
-# among the job's live keyboards in the same statement (issue 13); after a press, the
-# pressed message struck off them. A statement on its own needs no BEGIN (autocommit).
-# One more each for a statement of the bot's own that may run inside the measured window.
-BUTTON_STATEMENTS = 11
+# 23 and 17 before its second round, 10 and 9 before its fourth): the inbox entry; the job
+# and its answers read in one statement; one transaction (BEGIN IMMEDIATE, the step's flags
+# cleared, the answer, the audit entry, the job, the inbox mark); the sent question
+# remembered, its message noted among the job's live keyboards and the answered message
+# (its buttons being taken away) struck off them, in the same statement (issue 13). A
+# statement on its own needs no BEGIN (autocommit). One more each for a statement of the
+# bot's own that may run inside the measured window.
+BUTTON_STATEMENTS = 10
 TEXT_STATEMENTS = 10
 NOT_COUNTED = {"getUpdates"}
 BACKGROUND = ("leases", "outbox")  # the scheduler's and the outbox's own rounds
@@ -71,13 +73,14 @@ async def test_a_button_answer_costs_two_calls_waited_for(
     await settled(bot)
     ana.mark_read()
     edit_may_finish = asyncio.Event()
-    edit = ExtBot.edit_message_text
+    call = render.call
 
-    async def held_edit(self: ExtBot, *args: Any, **kwargs: Any) -> Any:
-        await edit_may_finish.wait()  # the next question must not wait for this edit
-        return await edit(self, *args, **kwargs)
+    async def held_edit(bot: Bot, method: str, **params: Any) -> Any:
+        if method == "editMessageText":
+            await edit_may_finish.wait()  # the next question must not wait for this edit
+        return await call(bot, method, **params)
 
-    monkeypatch.setattr(ExtBot, "edit_message_text", held_edit)
+    monkeypatch.setattr(render, "call", held_edit)
     since = len(emu.calls)
     with statements(bot) as seen:
         await ana.press("I have them", prompt, wait=False)
@@ -141,6 +144,10 @@ async def test_the_answer_path_reads_and_remembers_in_one_statement_each(
         assert (await store.job(job.id)).keyboards == (11,)  # type: ignore[union-attr]
         quiet = await store.remember_prompt(job.id, None, "done")
         assert quiet is not None and quiet.message_ids == (11,)
+        struck = await store.remember_prompt(job.id, 12, "pin", gone=[11])  # noted, struck off
+        assert struck is not None and struck.message_ids == (12,)
+        emptied = await store.remember_prompt(job.id, None, "done", gone=[12, 99])
+        assert emptied is not None and emptied.message_ids == ()
     finally:
         await store.close()
 
@@ -190,3 +197,38 @@ def test_the_bots_process_loads_no_decoder() -> None:
     out = subprocess.run([sys.executable, "-c", probe], cwd=root, capture_output=True,
                          text=True, check=True, env={**os.environ, "PYTHONPATH": str(root)})
     assert out.stdout.strip() == "[]", out.stdout
+
+
+def test_the_newest_revision_is_read_without_alembic() -> None:
+    """`latest` reads the revision files' own lines; Alembic finds the same head."""
+    from alembic.script import ScriptDirectory
+
+    from bot.store.migrations import alembic_config, latest
+
+    assert latest() == ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def test_a_current_database_is_opened_without_alembic(tmp_path: Path) -> None:
+    """Alembic (~10 MB) is loaded only to upgrade: `bot run` migrates in a process of its
+    own, and the bot's process opens the current database without it."""
+    import os
+    import subprocess
+    import sys
+
+    path = tmp_path / "pinpoint.db"
+    asyncio.run(_opened_and_closed(path))
+    probe = ("import asyncio, sys, handlers.app, bot.__main__\n"
+             "from bot.store import Store\n"
+             "async def opened():\n"
+             f"    await (await Store.open({str(path)!r})).close()\n"
+             "asyncio.run(opened())\n"
+             "print(sorted(m for m in ('alembic', 'mako') if m in sys.modules))")
+    root = Path(__file__).resolve().parent.parent
+    out = subprocess.run([sys.executable, "-c", probe], cwd=root, capture_output=True,
+                         text=True, check=True, env={**os.environ, "PYTHONPATH": str(root)})
+    assert out.stdout.strip() == "[]", out.stdout
+
+
+async def _opened_and_closed(path: Path) -> None:
+    store = await Store.open(path)
+    await store.close()

@@ -12,6 +12,8 @@ The engine is a facade over its collaborators: `Records` (job views, words), `Re
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from bot.config import Settings
 from bot.engine import buttons
 from bot.engine.addresses import AddressSteps
@@ -134,12 +136,13 @@ class Engine:
             return None
         return f"caution:{view.current.key}" if view.job.pending else view.current.key
 
-    async def remember_prompt(self, job_id: int, message_id: int | None,
-                              asked: str | None) -> LiveKeyboards | None:
+    async def remember_prompt(self, job_id: int, message_id: int | None, asked: str | None,
+                              gone: Sequence[int] = ()) -> LiveKeyboards | None:
         """Note that the job's question `asked` (the prompt's `asks`) was sent, and the
-        message whose buttons belong to it (one of the job's live keyboards); the job's live
-        keyboards as now stored."""
-        return await self.store.remember_prompt(job_id, message_id, asked)
+        message whose buttons belong to it (one of the job's live keyboards); the `gone`
+        messages' buttons are being taken away (no longer live); the job's live keyboards as
+        now stored."""
+        return await self.store.remember_prompt(job_id, message_id, asked, gone)
 
     async def owed_questions(self) -> list[tuple[int, Outcome]]:
         """Open jobs whose current question was never sent (the bot stopped between storing

@@ -214,10 +214,11 @@ class Database:
     @classmethod
     async def open(cls, database: str | Path, clock: Callable[[], datetime] = utc_now) -> Self:
         """Connect to `sqlite:///path`, `postgresql://...` or a SQLite file's path, apply
-        pending migrations, return the database."""
+        pending migrations, return the database (Alembic is loaded only if one is pending)."""
         engine = create_engine(database)
         try:
-            await migrations.upgrade(engine)
+            if await migrations.current(engine) != migrations.latest():
+                await migrations.upgrade(engine)
             shared = await _open_sqlite(engine.url) if engine.dialect.name == "sqlite" else None
         except BaseException:
             await engine.dispose()

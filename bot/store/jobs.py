@@ -4,7 +4,7 @@ jobs the managers' reminders look for."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy.engine import RowMapping
@@ -137,20 +137,24 @@ class Jobs(AuditTrail):
         await self._write("UPDATE jobs SET part_ends = ? WHERE id = ? AND part_ends IS NULL",
                           (json.dumps(ends), job_id))
 
-    async def remember_prompt(self, job_id: int, message_id: int | None,
-                              asked: str | None) -> LiveKeyboards | None:
+    async def remember_prompt(self, job_id: int, message_id: int | None, asked: str | None,
+                              gone: Sequence[int] = ()) -> LiveKeyboards | None:
         """The job's question message (its buttons') id, and which question it asked (kept
         only while the job is open); a message id is also noted among the job's live
-        keyboards. One statement; the job's live keyboards as now stored (None: no job)."""
-        keyboards = "keyboards"
+        keyboards, and the `gone` ones (their buttons taken away) struck off them. One
+        statement; the job's live keyboards as now stored (None: no job)."""
+        keyboards, args = "keyboards", []
         if message_id is not None:
-            keyboards = self._json_append("keyboards")
+            keyboards = self._json_append(keyboards)
+            args.append(message_id)
+        if gone:
+            keyboards = self._json_without(keyboards, len(gone))
+            args.extend(gone)
         rows = await self.fetch_all(
             f"UPDATE jobs SET prompt_message_id = ?, updated_at = ?, keyboards = {keyboards}, "
             "asked = CASE WHEN status = 'open' THEN ? ELSE asked END WHERE id = ? "
             "RETURNING status, prompt_message_id, keyboards",
-            (message_id, self.now(), *([message_id] if message_id is not None else []),
-             asked, job_id))
+            (message_id, self.now(), *args, asked, job_id))
         return _live(rows[0]) if rows else None
 
     def _json_append(self, column: str) -> str:
@@ -159,6 +163,18 @@ class Jobs(AuditTrail):
             return (f"CAST(CAST(COALESCE({column}, '[]') AS jsonb) || "
                     "to_jsonb(CAST(? AS bigint)) AS TEXT)")
         return f"json_insert(COALESCE({column}, '[]'), '$[#]', ?)"
+
+    def _json_without(self, array: str, count: int) -> str:
+        """SQL for the JSON array `array` (SQL; NULL: empty) without `count` numbers (`?`),
+        in its order."""
+        if self.dialect == "postgresql":
+            numbers = ", ".join(["to_jsonb(CAST(? AS bigint))"] * count)
+            return ("(SELECT CAST(COALESCE(jsonb_agg(e.value ORDER BY e.n), '[]') AS TEXT) "
+                    f"FROM jsonb_array_elements(CAST(COALESCE({array}, '[]') AS jsonb)) "
+                    f"WITH ORDINALITY AS e(value, n) WHERE e.value NOT IN ({numbers}))")
+        numbers = ", ".join(["?"] * count)
+        return (f"(SELECT json_group_array(value) FROM json_each(COALESCE({array}, '[]')) "
+                f"WHERE value NOT IN ({numbers}))")
 
     async def set_keyboards(self, job_id: int, message_ids: list[int],
                             was: LiveKeyboards | None = None) -> bool:

@@ -7,18 +7,25 @@ user_version` = N) is adopted: stamped at revision N (`"005"`), then upgraded.
 Several instances may start at once on one PostgreSQL database: the upgrade runs under a
 transaction-level advisory lock (`UPGRADE_LOCK`), so one applies the revisions and the
 others, waiting, then find nothing left to do.
+
+Alembic (~10 MB of modules) is imported only to upgrade: the newest revision is read from
+the revision files' `revision`/`down_revision` lines (`latest`) and a database's from its
+`alembic_version` table (`current`), so a process whose database is current never loads it
+(`bot run` migrates in a process of its own first: `bot.__main__`).
 """
 
 from __future__ import annotations
 
+import ast
+import functools
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Connection
+from sqlalchemy import Connection, inspect
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 REVISIONS_DIR = Path(__file__).parent / "revisions"
 UPGRADE_LOCK = 0x50494E504F494E54  # "PINPOINT": an advisory lock key no person id can be
@@ -26,21 +33,36 @@ UPGRADE_LOCK = 0x50494E504F494E54  # "PINPOINT": an advisory lock key no person 
 
 def alembic_config(connection: Connection | None = None) -> Config:
     """Alembic's configuration: the revisions shipped in the package, on `connection`."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(REVISIONS_DIR))
     config.attributes["connection"] = connection
     return config
 
 
+@functools.cache
 def latest() -> str:
-    """The newest revision: the one a current database is at."""
-    found = ScriptDirectory.from_config(alembic_config()).get_current_head()
-    assert found is not None
-    return found
+    """The newest revision, the one a current database is at: the one no other revision
+    names as its `down_revision` (one head: Alembic's `get_current_head`, without Alembic)."""
+    revisions: dict[str, str | None] = {}
+    for path in (REVISIONS_DIR / "versions").glob("*.py"):
+        values = {target.id: node.value.value
+                  for node in ast.parse(path.read_text(encoding="utf-8")).body
+                  if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant)
+                  for target in node.targets if isinstance(target, ast.Name)}
+        if "revision" in values:
+            revisions[values["revision"]] = values.get("down_revision")
+    heads = set(revisions) - set(revisions.values())
+    assert len(heads) == 1, f"the revisions have {len(heads)} heads"
+    return heads.pop()
 
 
 def _alembic_revision(connection: Connection) -> str | None:
-    return MigrationContext.configure(connection).get_current_revision()
+    """The revision in `alembic_version` (one head), or None."""
+    if not inspect(connection).has_table("alembic_version"):
+        return None
+    return connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
 
 
 def _legacy_revision(connection: Connection) -> str | None:
@@ -56,6 +78,8 @@ def _current(connection: Connection) -> str | None:
 
 
 def _upgrade(connection: Connection, target: str) -> str | None:
+    from alembic import command
+
     if connection.dialect.name == "postgresql":  # released at the transaction's end
         connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({UPGRADE_LOCK})")
     config = alembic_config(connection)

@@ -82,9 +82,12 @@ def load_image(
         raise ImageError("not_image", "empty file")
     if len(data) > max_bytes:
         raise ImageError("too_large", f"{len(data)} bytes, limit {max_bytes}")
-    Image.init()  # all of Pillow's plugins, so that `FORMATS` can be looked up
     if data[4:8] == ISO_MEDIA:  # pillow-heif (~5 MB) only once such a file comes
+        Image.init()
         _register_heif()
+    else:  # the common formats' plugins only, not all of Pillow's (~2 MB)
+        Image.preinit()
+        from PIL import MpoImagePlugin, WebPImagePlugin  # noqa: F401 (registered on import)
     formats = [f for f in FORMATS if f in Image.OPEN]
     try:
         with warnings.catch_warnings():
