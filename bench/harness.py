@@ -354,10 +354,14 @@ class Installer:
         return self.p.user_id
 
     def _newest(self) -> BotMessage | None:
-        """The newest question or submission confirmation in the chat."""
-        for message in reversed(self.p.messages):
-            if QUESTION_MARK in message.text or SUBMITTED in message.text:
-                return message
+        """The newest question or submission confirmation in the chat (looked for from the
+        end: wrapping every message of a long chat at each wake-up was most of this
+        process's CPU)."""
+        for stored in reversed(self.p.chat.messages):
+            if stored.from_bot:
+                message = BotMessage(stored)
+                if QUESTION_MARK in message.text or SUBMITTED in message.text:
+                    return message
         return None
 
     async def _act(self, coro: Any, step: str, kind: str, value: Any, prompt: int,
