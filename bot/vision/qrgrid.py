@@ -426,6 +426,13 @@ def _grid_points(
 _SWEEP_BATCH = 4
 """Tries of the grid's pattern search evaluated at once (two dimensions, both signs)."""
 
+HOPELESS = (0.30, 0.40, 0.46)
+"""Agreement below which the pattern search gives up after its 0.8-, 0.4- and 0.2-module
+steps: on the harder corpus no search rose by more than 0.37, 0.12 and 0.08 from there to
+its end, none that ended at or above `fit_codes`' 0.55 was below 0.41, 0.47 and 0.55, so a
+search given up would have been discarded anyway (bench/README.md, issue 15's third time
+round)."""
+
 
 class _Fitter:
     """Scores a corner quad for one version by how well the known modules match the image."""
@@ -496,7 +503,8 @@ class _Fitter:
         The objective is the known modules' agreement plus `sharpness` times the mean contrast
         of all modules (relative to the start): sampling at module centres gives the most
         decided values, which aligns the grid inside the code, where no pattern is known.
-        Steps shrink from 0.8 to 0.05 module. Returns quad, warp and agreement.
+        Steps shrink from 0.8 to 0.05 module; a search whose agreement is below `HOPELESS`
+        after a step size is given up. Returns quad, warp and agreement.
         """
         w0 = np.zeros(6) if warp is None else np.asarray(warp, float)
         m = self.values(quad, warp=w0)
@@ -520,6 +528,7 @@ class _Fitter:
         best = float(objectives(q[None])[0])
         evals = 1
         order = [(i, sign) for i in dims for sign in (1.0, -1.0)]
+        floors = iter(HOPELESS)
         while step > 0.05 and evals < max_evals:
             improved = False
             at = 0
@@ -538,6 +547,11 @@ class _Fitter:
                         break
             if not improved:
                 step /= 2
+                floor = next(floors, None)
+                if floor is not None:
+                    agreement = self.agreement(q[:8].reshape(4, 2), q[8:])
+                    if agreement < floor:  # hopeless: it would end below any use
+                        return q[:8].reshape(4, 2), q[8:], agreement
         quad_out = q[:8].reshape(4, 2)
         return quad_out, q[8:], self.agreement(quad_out, q[8:])
 
