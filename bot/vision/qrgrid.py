@@ -423,6 +423,17 @@ def _grid_points(
     return known, sign, u, v, points
 
 
+@functools.cache
+def _near_known(version: int) -> np.ndarray:
+    """Flat indices of the modules within 2 of a known one: all that the known modules' local
+    means (`_Fitter.local_mean`, ±2 modules) depend on (cached, read-only)."""
+    known, _ = function_pattern(version)
+    near = _max_filter(known.astype(np.float32), 2) > 0
+    at = np.flatnonzero(near)
+    at.setflags(write=False)
+    return at
+
+
 _SWEEP_BATCH = 4
 """Tries of the grid's pattern search evaluated at once (two dimensions, both signs)."""
 
@@ -443,6 +454,7 @@ class _Fitter:
         self.n = 17 + 4 * version
         self.known, self.sign, self.u, self.v, self.points = _grid_points(version)
         self.known_at = np.flatnonzero(self.known)
+        self.near = _near_known(version)
         self.band = _band(self.n, 2)
 
     def values(
@@ -478,8 +490,12 @@ class _Fitter:
 
     def agreements(self, quads: np.ndarray) -> np.ndarray:
         """`agreement` of a stack of K flat quads (K×4×2) at once: the same values."""
-        q = squares_to_quads(quads) @ self.points
-        m = _bilinear(self.a, q[:, 0] / q[:, 2], q[:, 1] / q[:, 2]).reshape(-1, self.n, self.n)
+        # Only the modules near known ones are sampled; the others, zero, get zero weight in
+        # the known modules' local means, which come out bit for bit the same.
+        q = (squares_to_quads(quads) @ self.points).take(self.near, axis=2)
+        m = np.zeros((len(quads), self.n * self.n))
+        m[:, self.near] = _bilinear(self.a, q[:, 0] / q[:, 2], q[:, 1] / q[:, 2])
+        m = m.reshape(-1, self.n, self.n)
         z = (self.local_mean(m) - m).reshape(len(quads), -1).take(self.known_at, axis=1)
         return (z * self.sign).sum(1) / (np.abs(z).sum(1) + 1e-6)
 
@@ -599,11 +615,10 @@ def _finder_frame(n: int) -> tuple[np.ndarray, np.ndarray]:
     return src, corners
 
 
-def _initial_quad(tl: Finder, tr: Finder, bl: Finder, n: int) -> np.ndarray:
-    """Corner quad of an n×n code from its three finder centres (affine)."""
+def _initial_quads(centres: np.ndarray, n: int) -> np.ndarray:
+    """Corner quads (K×4×2) of n×n codes from their finder centres (K×3×2: tl, tr, bl; affine)."""
     src, corners = _finder_frame(n)
-    dst = np.array([(tl.x, tl.y), (tr.x, tr.y), (bl.x, bl.y)])
-    return corners @ np.linalg.solve(src, dst)  # affine: 3×2
+    return corners @ np.linalg.solve(src, centres)  # affine: K×3×2
 
 
 def fit_codes(
@@ -620,17 +635,21 @@ def fit_codes(
     Every plausible triple is tried with versions around its size estimate at the rough affine
     position (cheap); only the best few starts are refined, until `stop()` says time is up.
     """
-    tried: list[tuple[int, np.ndarray]] = []
+    trios: list[tuple[int, tuple[tuple[float, float], ...]]] = []  # (version, finder centres)
     for n_est, tl, tr, bl in _triples(finders)[:80]:
         v0 = round((n_est - 17) / 4)
         for version in range(max(1, v0 - 2), min(MAX_VERSION, v0 + 2) + 1):
-            tried.append((version, _initial_quad(tl, tr, bl, 17 + 4 * version)))
-    fitters = {v: _Fitter(a, v) for v in sorted({v for v, _ in tried})}
-    scores = np.zeros(len(tried))
+            trios.append((version, ((tl.x, tl.y), (tr.x, tr.y), (bl.x, bl.y))))
+    fitters = {v: _Fitter(a, v) for v in sorted({v for v, _ in trios})}
+    scores = np.zeros(len(trios))
+    quads = np.zeros((len(trios), 4, 2))
     for version, fitter in fitters.items():  # one batch per version
-        at = [i for i, (v, _) in enumerate(tried) if v == version]
-        scores[at] = fitter.agreements(np.stack([tried[i][1] for i in at]))
-    starts = [(float(s), v, q) for s, (v, q) in zip(scores, tried, strict=True) if s >= min_start]
+        at = [i for i, (v, _) in enumerate(trios) if v == version]
+        quads[at] = _initial_quads(np.array([trios[i][1] for i in at]), fitter.n)
+        scores[at] = fitter.agreements(quads[at])
+    starts = [
+        (float(s), v, q) for s, (v, _), q in zip(scores, trios, quads, strict=True) if s >= min_start
+    ]
     starts.sort(key=lambda s: -s[0])
     fits: list[GridFit] = []
     for start, version, quad in starts[:max_refine]:
