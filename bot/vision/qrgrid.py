@@ -254,6 +254,17 @@ def find_finders(
     return found
 
 
+def _box_blur_every(img: Image.Image, r: float, step: int) -> np.ndarray:
+    """Every `step`-th pixel of `img` after Pillow's `BoxBlur(r)`, bit for bit.
+
+    Pillow blurs the rows, rounds, then blurs the columns: so the column pass need only run on
+    the columns kept (as rows of the transposed image), which saves a third of the time.
+    """
+    rows = np.asarray(img.filter(ImageFilter.BoxBlur((r, 0))))[:, ::step]
+    cols = Image.fromarray(np.ascontiguousarray(rows.T)).filter(ImageFilter.BoxBlur((r, 0)))
+    return np.asarray(cols)[:, ::step].T
+
+
 def match_finders(
     a: np.ndarray, modules: tuple[float, ...] = (2.0, 2.4, 2.9), limit: int = 16
 ) -> list[Finder]:
@@ -273,8 +284,7 @@ def match_finders(
         means, areas = [], []
         for k in (3, 5, 7, 9):
             r = (k * u - 1) / 2
-            box = img.filter(ImageFilter.BoxBlur(r))
-            means.append(np.asarray(box)[::step, ::step].astype(np.float32))
+            means.append(_box_blur_every(img, r, step).astype(np.float32, order="C"))
             areas.append((2 * r + 1) ** 2)
         c = means[0]
         rings = []
