@@ -91,6 +91,16 @@ def box_mean(a: np.ndarray, r: int) -> np.ndarray:
     return box_sum(a, r) / float((2 * r + 1) ** 2)
 
 
+def _box3(a: np.ndarray) -> np.ndarray:
+    """`box_sum(a, 1)` of an array of small whole numbers (exact either way), by shifted adds."""
+    p = np.pad(a, 1, mode="edge")
+    rows = p[:-2] + p[1:-1]
+    rows += p[2:]
+    out = rows[:, :-2] + rows[:, 1:-1]
+    out += rows[:, 2:]
+    return out
+
+
 def _max_filter(a: np.ndarray, r: int) -> np.ndarray:
     """Maximum over a (2r+1)² window (outside the image counts as -inf): rows, then columns."""
     h, w = a.shape
@@ -233,8 +243,8 @@ def find_finders(
         np.add.at(m, ((ys // cell).astype(np.intp), (xs // cell).astype(np.intp)), weight)
         return m
 
-    hc = box_sum(acc(hor[:, 1], hor[:, 0], 1.0), 1)
-    vc = box_sum(acc(ver[:, 0], ver[:, 1], 1.0), 1)
+    hc = _box3(acc(hor[:, 1], hor[:, 0], 1.0))
+    vc = _box3(acc(ver[:, 0], ver[:, 1], 1.0))
     usum = box_sum(acc(hor[:, 1], hor[:, 0], hor[:, 2]), 1)
     usum += box_sum(acc(ver[:, 0], ver[:, 1], ver[:, 2]), 1)
     support = np.minimum(hc, vc)
@@ -284,13 +294,13 @@ def match_finders(
         means, areas = [], []
         for k in (3, 5, 7, 9):
             r = (k * u - 1) / 2
-            means.append(_box_blur_every(img, r, step).astype(np.float32, order="C"))
+            means.append(_box_blur_every(img, r, step))
             areas.append((2 * r + 1) ** 2)
-        c = means[0]
+        c = means[0].astype(np.float32)
         rings = []
         for k in (1, 2, 3):  # sums over the larger box minus the smaller, per area
-            ring = means[k] * areas[k]
-            ring -= means[k - 1] * areas[k - 1]
+            ring = means[k] * np.float32(areas[k])  # uint8 × float32: as float32 × area
+            ring -= means[k - 1] * np.float32(areas[k - 1])
             ring /= areas[k] - areas[k - 1]
             rings.append(ring)
         ring1, ring2, ring3 = rings
@@ -658,7 +668,9 @@ def fit_codes(
         quads[at] = _initial_quads(np.array([trios[i][1] for i in at]), fitter.n)
         scores[at] = fitter.agreements(quads[at])
     starts = [
-        (float(s), v, q) for s, (v, _), q in zip(scores, trios, quads, strict=True) if s >= min_start
+        (float(s), v, q)
+        for s, (v, _), q in zip(scores, trios, quads, strict=True)
+        if s >= min_start
     ]
     starts.sort(key=lambda s: -s[0])
     fits: list[GridFit] = []
