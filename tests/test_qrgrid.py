@@ -1,11 +1,11 @@
-"""Unit tests: the QR grid rescue's locators and the crop step (`bot.vision.qrgrid`, `qrscan`)."""
+"""Unit tests: the QR grid rescue's locators (`qrfinders`) and crop step (`qrgrid`, `qrscan`)."""
 
 from __future__ import annotations
 
 import numpy as np
 from PIL import Image
 
-from bot.vision import qrgrid, qrscan
+from bot.vision import qrfinders, qrgrid, qrscan
 from bot.vision.sticker import StickerConfig, parse_payload
 from testkit import qrsynth
 
@@ -31,8 +31,8 @@ def test_matched_filtering_finds_finder_patterns_under_strong_noise() -> None:
     canvas = np.full((400, 500), 120.0)
     canvas[100 : 100 + code.shape[0], 150 : 150 + code.shape[1]] = code * 0.25 + 90
     noisy = np.clip(canvas + np.random.default_rng(5).normal(0, 22, canvas.shape), 0, 255)
-    assert qrgrid.find_finders(noisy.astype(np.float32), radius=8) == []  # runs are broken
-    found = qrgrid.match_finders(noisy)[:3]
+    assert qrfinders.find_finders(noisy.astype(np.float32), radius=8) == []  # runs are broken
+    found = qrfinders.match_finders(noisy)[:3]
     corners = ((3.5, 3.5), (3.5, n - 3.5), (n - 3.5, 3.5))
     centres = [(150 + (4 + c) * 2.5, 100 + (4 + r) * 2.5) for r, c in corners]
     for x, y in centres:

@@ -18,7 +18,7 @@ import zxingcpp
 from PIL import Image, ImageFilter
 from pyzbar import pyzbar
 
-from bot.vision import qrgrid
+from bot.vision import qrfinders, qrgrid
 
 WORK_MAX_SIDE = 2048
 """Longer side of the working copy that every step except the first uses."""
@@ -148,11 +148,11 @@ class ScanContext:
         return self._cache[name]
 
     def contrast(self, blur: float, radius: int) -> tuple[np.ndarray, np.ndarray]:
-        """`qrgrid.contrast_map` of the (blurred) working copy, shared by both polarities."""
+        """`qrfinders.contrast_map` of the (blurred) working copy, shared by both polarities."""
         name = f"contrast@{blur}/{radius}"
         if name not in self._maps:
             src = self.blurred("work", blur) if blur else self.array("work")
-            self._maps[name] = qrgrid.contrast_map(src, radius)
+            self._maps[name] = qrfinders.contrast_map(src, radius)
         return self._maps[name]
 
     def frac(self, x: float, y: float, scale: float = 1.0) -> tuple[float, float]:
@@ -317,7 +317,7 @@ def _grid(
 ) -> None:
     key = "inv" if invert else "work"
     src = ctx.blurred(key, denoise) if denoise else ctx.array(key).astype(np.float32)
-    finders = qrgrid.find_finders(
+    finders = qrfinders.find_finders(
         src, invert=invert, radius=radius, limit=24, contrast=ctx.contrast(blur, radius)
     )
     fits = qrgrid.fit_codes(src, finders, stop=ctx.expired)
@@ -404,7 +404,7 @@ def _grid_in_box(
     crop = work.crop(box)
     up = crop.resize((crop.width * CROP_UP, crop.height * CROP_UP), Image.Resampling.BICUBIC)
     src = np.asarray(up, np.float32)
-    finders = qrgrid.find_finders(src, radius=8 * CROP_UP, limit=24)
+    finders = qrfinders.find_finders(src, radius=8 * CROP_UP, limit=24)
     fits = qrgrid.fit_codes(src, finders, max_refine=max_refine, stop=ctx.expired)
     if fits:
         soft = np.asarray(up.filter(ImageFilter.GaussianBlur(CROP_UP * 0.5)), np.float32)
@@ -447,8 +447,8 @@ def step_grid_matched(ctx: ScanContext, col: Collector) -> None:
     First a 2× upscaled crop around each of the strongest few candidates (±30 modules: the
     whole code, whichever finder it is), then one fit over all candidates on a smoothed copy.
     """
-    finders = qrgrid.match_finders(ctx.array("work"))
-    done: list[qrgrid.Finder] = []
+    finders = qrfinders.match_finders(ctx.array("work"))
+    done: list[qrfinders.Finder] = []
     for f in finders:
         if len(done) >= MATCHED_CROPS or col.outcome.accepted:
             break
