@@ -188,7 +188,7 @@ def _box_blur_every(img: Image.Image, r: float, step: int) -> np.ndarray:
     """
     rows = np.asarray(img.filter(ImageFilter.BoxBlur((r, 0))))[:, ::step]
     cols = Image.fromarray(np.ascontiguousarray(rows.T)).filter(ImageFilter.BoxBlur((r, 0)))
-    return np.asarray(cols)[:, ::step].T
+    return np.ascontiguousarray(np.asarray(cols)[:, ::step].T)
 
 
 def match_finders(
