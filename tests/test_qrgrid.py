@@ -80,3 +80,27 @@ def test_batched_fit_scores_equal_the_single_ones() -> None:
     many = fitter.values_many(quads, warps)
     assert all(np.array_equal(m, fitter.values(q, warp=w)) for m, q, w in zip(
         many, quads, warps, strict=True))
+
+
+def test_box_blur_every_equals_pillows_box_blur_subsampled() -> None:
+    from PIL import ImageFilter
+
+    rng = np.random.default_rng(4)
+    img = Image.fromarray(rng.integers(0, 256, (97, 131)).astype(np.uint8))
+    for r in (2.5, 3.1, 6.75, 12.55):
+        whole = np.asarray(img.filter(ImageFilter.BoxBlur(r)))[::2, ::2]
+        assert np.array_equal(qrfinders._box_blur_every(img, r, 2), whole)
+
+
+def test_start_quads_in_one_solve_equal_one_at_a_time() -> None:
+    centres = np.random.default_rng(6).uniform(0, 900, (7, 3, 2))
+    batch = qrgrid._initial_quads(centres, 33)
+    for c, q in zip(centres, batch, strict=True):
+        assert np.array_equal(qrgrid._initial_quads(c[None], 33)[0], q)
+
+
+def test_a_hopeless_grid_search_gives_up_below_any_use() -> None:
+    a = np.random.default_rng(8).normal(128, 30, (300, 300)).astype(np.float32)
+    quad = np.array([[50, 50], [200, 50], [200, 200], [50, 200]], float)
+    _, _, score = qrgrid._Fitter(a, 4).refine(quad)
+    assert score < qrgrid.HOPELESS[-1]
