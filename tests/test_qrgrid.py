@@ -104,3 +104,12 @@ def test_a_hopeless_grid_search_gives_up_below_any_use() -> None:
     quad = np.array([[50, 50], [200, 50], [200, 200], [50, 200]], float)
     _, _, score = qrgrid._Fitter(a, 4).refine(quad)
     assert score < qrgrid.HOPELESS[-1]
+
+
+def test_the_soft_copy_around_fits_equals_the_whole_blurred_copy_there() -> None:
+    canvas = np.random.default_rng(9).integers(0, 256, (300, 400)).astype(np.uint8)
+    quad = np.array([[120, 80], [200, 85], [195, 170], [118, 160]], float)
+    near = qrscan.ScanContext(Image.fromarray(canvas)).blurred_near("work", 0.5, [quad])
+    whole = qrscan.ScanContext(Image.fromarray(canvas)).blurred("work", 0.5)
+    box = (slice(40, 210), slice(78, 242))  # the quad widened by half its size
+    assert np.array_equal(near[box], whole[box]) and not near[:30].any()

@@ -147,6 +147,30 @@ class ScanContext:
             self._cache[name] = np.asarray(img, np.float32)
         return self._cache[name]
 
+    def blurred_near(self, key: str, sigma: float, quads: list[np.ndarray]) -> np.ndarray:
+        """`blurred(key, sigma)` around the fitted `quads` (each widened by half its size), zero
+        elsewhere: the same values where the fits are read, without blurring the whole copy."""
+        name = f"{key}@{sigma}"
+        arr = self.array(key)
+        h, w = arr.shape
+        boxes = []
+        for q in quads:
+            (x0, y0), (x1, y1) = q.min(axis=0), q.max(axis=0)
+            pad = 0.5 * max(x1 - x0, y1 - y0) + 2
+            boxes.append((x0 - pad, y0 - pad, x1 + pad, y1 + pad))
+        x0, y0 = (max(0, int(min(b[k] for b in boxes))) for k in (0, 1))
+        x1, y1 = (int(max(b[k] for b in boxes)) + 1 for k in (2, 3))
+        x1, y1 = min(w, x1), min(h, y1)
+        if name in self._cache or (x1 - x0) * (y1 - y0) > 0.4 * w * h or x1 <= x0 or y1 <= y0:
+            return self.blurred(key, sigma)
+        reach = 8 + int(8 * sigma)  # beyond the blur's reach, the crop's edge changes nothing
+        bx0, by0, bx1, by1 = max(0, x0 - reach), max(0, y0 - reach), min(w, x1 + reach), min(
+            h, y1 + reach)
+        part = Image.fromarray(arr[by0:by1, bx0:bx1]).filter(ImageFilter.GaussianBlur(sigma))
+        out = np.zeros((h, w), np.float32)
+        out[y0:y1, x0:x1] = np.asarray(part, np.float32)[y0 - by0 : y1 - by0, x0 - bx0 : x1 - bx0]
+        return out
+
     def contrast(self, blur: float, radius: int) -> tuple[np.ndarray, np.ndarray]:
         """`qrfinders.contrast_map` of the (blurred) working copy, shared by both polarities."""
         name = f"contrast@{blur}/{radius}"
@@ -322,7 +346,8 @@ def _grid(
     )
     fits = qrgrid.fit_codes(src, finders, stop=ctx.expired)
     if fits:
-        _read_fits(ctx, col, src, ctx.blurred(key, denoise + 0.5), fits, read_clean)
+        soft = ctx.blurred_near(key, denoise + 0.5, [f.quad for f in fits])
+        _read_fits(ctx, col, src, soft, fits, read_clean)
 
 
 def _read_fits(
@@ -466,7 +491,8 @@ def step_grid_matched(ctx: ScanContext, col: Collector) -> None:
     src = ctx.blurred("work", 0.8)
     fits = qrgrid.fit_codes(src, finders, max_refine=MATCHED_REFINE, stop=ctx.expired)
     if fits:
-        _read_fits(ctx, col, src, ctx.blurred("work", 1.3), fits, bend=False)
+        soft = ctx.blurred_near("work", 1.3, [f.quad for f in fits])
+        _read_fits(ctx, col, src, soft, fits, bend=False)
 
 
 def step_grid_inverted(ctx: ScanContext, col: Collector) -> None:
