@@ -1,11 +1,11 @@
-"""Unit tests: the QR grid rescue's locators and the crop step (`bot.vision.qrgrid`, `qrscan`)."""
+"""Unit tests: the QR grid rescue's locators (`qrfinders`) and crop step (`qrgrid`, `qrscan`)."""
 
 from __future__ import annotations
 
 import numpy as np
 from PIL import Image
 
-from bot.vision import qrgrid, qrscan
+from bot.vision import qrfinders, qrgrid, qrscan
 from bot.vision.sticker import StickerConfig, parse_payload
 from testkit import qrsynth
 
@@ -31,8 +31,8 @@ def test_matched_filtering_finds_finder_patterns_under_strong_noise() -> None:
     canvas = np.full((400, 500), 120.0)
     canvas[100 : 100 + code.shape[0], 150 : 150 + code.shape[1]] = code * 0.25 + 90
     noisy = np.clip(canvas + np.random.default_rng(5).normal(0, 22, canvas.shape), 0, 255)
-    assert qrgrid.find_finders(noisy.astype(np.float32), radius=8) == []  # runs are broken
-    found = qrgrid.match_finders(noisy)[:3]
+    assert qrfinders.find_finders(noisy.astype(np.float32), radius=8) == []  # runs are broken
+    found = qrfinders.match_finders(noisy)[:3]
     corners = ((3.5, 3.5), (3.5, n - 3.5), (n - 3.5, 3.5))
     centres = [(150 + (4 + c) * 2.5, 100 + (4 + r) * 2.5) for r, c in corners]
     for x, y in centres:
@@ -80,3 +80,36 @@ def test_batched_fit_scores_equal_the_single_ones() -> None:
     many = fitter.values_many(quads, warps)
     assert all(np.array_equal(m, fitter.values(q, warp=w)) for m, q, w in zip(
         many, quads, warps, strict=True))
+
+
+def test_box_blur_every_equals_pillows_box_blur_subsampled() -> None:
+    from PIL import ImageFilter
+
+    rng = np.random.default_rng(4)
+    img = Image.fromarray(rng.integers(0, 256, (97, 131)).astype(np.uint8))
+    for r in (2.5, 3.1, 6.75, 12.55):
+        whole = np.asarray(img.filter(ImageFilter.BoxBlur(r)))[::2, ::2]
+        assert np.array_equal(qrfinders._box_blur_every(img, r, 2), whole)
+
+
+def test_start_quads_in_one_solve_equal_one_at_a_time() -> None:
+    centres = np.random.default_rng(6).uniform(0, 900, (7, 3, 2))
+    batch = qrgrid._initial_quads(centres, 33)
+    for c, q in zip(centres, batch, strict=True):
+        assert np.array_equal(qrgrid._initial_quads(c[None], 33)[0], q)
+
+
+def test_a_hopeless_grid_search_gives_up_below_any_use() -> None:
+    a = np.random.default_rng(8).normal(128, 30, (300, 300)).astype(np.float32)
+    quad = np.array([[50, 50], [200, 50], [200, 200], [50, 200]], float)
+    _, _, score = qrgrid._Fitter(a, 4).refine(quad)
+    assert score < qrgrid.HOPELESS[-1]
+
+
+def test_the_soft_copy_around_fits_equals_the_whole_blurred_copy_there() -> None:
+    canvas = np.random.default_rng(9).integers(0, 256, (300, 400)).astype(np.uint8)
+    quad = np.array([[120, 80], [200, 85], [195, 170], [118, 160]], float)
+    near = qrscan.ScanContext(Image.fromarray(canvas)).blurred_near("work", 0.5, [quad])
+    whole = qrscan.ScanContext(Image.fromarray(canvas)).blurred("work", 0.5)
+    box = (slice(40, 210), slice(78, 242))  # the quad widened by half its size
+    assert np.array_equal(near[box], whole[box]) and not near[:30].any()

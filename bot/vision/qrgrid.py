@@ -6,7 +6,7 @@ coordinates are then refined until the code's known modules (finders, separators
 alignment patterns) match the image best; each module is read relative to its neighbourhood and
 the result is drawn as a clean, upright code for a general decoder (whose Reed–Solomon check
 still guards the content). The same search tells where a code is when it cannot be read.
-Only numpy is used.
+Finder patterns are found by `bot.vision.qrfinders`. Only numpy is used.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from itertools import combinations
 
 import numpy as np
-from PIL import Image, ImageFilter
+
+from bot.vision.qrfinders import Finder, box_mean, max_filter
 
 # Centre coordinates of alignment patterns, by version (ISO/IEC 18004 Annex E).
 _ALIGN: list[list[int]] = [
@@ -40,16 +41,6 @@ _ALIGN: list[list[int]] = [
     [6, 26, 48, 70],
 ]
 MAX_VERSION = len(_ALIGN) - 1
-
-
-@dataclass(frozen=True)
-class Finder:
-    """A finder-pattern candidate: centre, module size (px) and support (number of hits)."""
-
-    x: float
-    y: float
-    module: float
-    support: float
 
 
 @dataclass(frozen=True, eq=False)
@@ -76,35 +67,6 @@ class GridFit:
 
 # ---------------------------------------------------------------------------------------------
 # Small numpy helpers
-
-
-def box_sum(a: np.ndarray, r: int) -> np.ndarray:
-    """Sum over a (2r+1)² window around every pixel (edges replicated), same shape as `a`."""
-    p = np.pad(a.astype(np.float64), ((r + 1, r), (r + 1, r)), mode="edge")
-    s = p.cumsum(0).cumsum(1)
-    k = 2 * r + 1
-    return (s[k:, k:] - s[:-k, k:] - s[k:, :-k] + s[:-k, :-k]).astype(np.float32)
-
-
-def box_mean(a: np.ndarray, r: int) -> np.ndarray:
-    """Mean over a (2r+1)² window around every pixel."""
-    return box_sum(a, r) / float((2 * r + 1) ** 2)
-
-
-def _max_filter(a: np.ndarray, r: int) -> np.ndarray:
-    """Maximum over a (2r+1)² window (outside the image counts as -inf): rows, then columns."""
-    h, w = a.shape
-    pad = np.pad(a, ((0, 0), (r, r)), constant_values=-np.inf)
-    rows = a.copy()
-    for dx in range(-r, r + 1):
-        if dx:
-            np.maximum(rows, pad[:, r + dx : r + dx + w], out=rows)
-    pad = np.pad(rows, ((r, r), (0, 0)), constant_values=-np.inf)
-    out = rows.copy()
-    for dy in range(-r, r + 1):
-        if dy:
-            np.maximum(out, pad[r + dy : r + dy + h], out=out)
-    return out
 
 
 def homography(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
@@ -139,170 +101,6 @@ def _bilinear(a: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
     bottom *= fy
     top += bottom
     return top
-
-
-# ---------------------------------------------------------------------------------------------
-# Finder patterns
-
-
-def contrast_map(a: np.ndarray, radius: int) -> tuple[np.ndarray, np.ndarray]:
-    """Local darkness `d` (local mean minus pixel) and local deviation, both int16.
-
-    Where the deviation is within the image noise, `dev` is set to 0 (flat: nothing there).
-    """
-    img = Image.fromarray(np.clip(a, 0, 255).astype(np.uint8, copy=False))
-    grey = np.asarray(img, np.int16)
-    mu = np.asarray(img.filter(ImageFilter.BoxBlur(radius)), np.int16)
-    d = mu - grey
-    dev_img = Image.fromarray(np.abs(d).astype(np.uint8))
-    dev = np.asarray(dev_img.filter(ImageFilter.BoxBlur(radius)), np.int16)  # ≈ 0.8 σ
-    noise = int(np.median(np.abs(np.diff(grey[::8], axis=1)))) + 1
-    dev[dev * 4 <= noise * 8] = 0
-    return d, dev
-
-
-def binarise(
-    a: np.ndarray,
-    radius: int,
-    invert: bool = False,
-    contrast: tuple[np.ndarray, np.ndarray] | None = None,
-) -> np.ndarray:
-    """Dark (or, inverted, light) pixels by local mean, ignoring areas flat up to the noise."""
-    d, dev = contrast if contrast is not None else contrast_map(a, radius)
-    if invert:
-        return (d * -16 > dev * 3) & (dev > 0)
-    return (d * 16 > dev * 3) & (dev > 0)
-
-
-def _runs(b: np.ndarray) -> np.ndarray:
-    """Rows of (row, centre, module) where a row shows dark-light-dark-light-dark as 1:1:3:1:1."""
-    h, w = b.shape
-    bb = b.view(np.int8) if b.dtype == np.bool_ else b.astype(np.int8)
-    change = np.ones((h, w), bool)
-    change[:, 1:] = bb[:, 1:] != bb[:, :-1]
-    rows, starts = np.nonzero(change)
-    n = len(starts)
-    if n < 5:
-        return np.zeros((0, 3), np.float32)
-    ends = np.empty_like(starts)
-    ends[:-1] = starts[1:]
-    last = np.ones(n, bool)
-    last[:-1] = rows[1:] != rows[:-1]
-    ends[last] = w
-    lens = ends - starts
-    dark = bb[rows, starts] == 1
-    i = np.arange(n - 4)
-    i = i[(rows[i] == rows[i + 4]) & dark[i]]
-    runs = np.stack([lens[i + k] for k in range(5)]).astype(np.float32)
-    total = runs.sum(0)
-    u = total / 7.0
-    tol = 0.75 * u
-    ok = total >= 9.0
-    for k in (0, 1, 3, 4):
-        ok &= np.abs(runs[k] - u) < tol
-    ok &= np.abs(runs[2] - 3 * u) < 2 * tol
-    idx = i[ok]
-    centre = starts[idx + 2] + lens[idx + 2] / 2.0
-    return np.stack([rows[idx].astype(np.float32), centre.astype(np.float32), u[ok]], 1)
-
-
-def find_finders(
-    a: np.ndarray,
-    *,
-    invert: bool = False,
-    radius: int | None = None,
-    limit: int = 16,
-    contrast: tuple[np.ndarray, np.ndarray] | None = None,
-) -> list[Finder]:
-    """Finder-pattern candidates in a grey image, strongest first (`invert`: light-on-dark).
-
-    `contrast` is `contrast_map(a, radius)` when the caller already has it.
-    """
-    h, w = a.shape
-    radius = radius or max(8, min(h, w) // 40)
-    b = binarise(a, radius, invert, contrast)
-    hor = _runs(b)  # (y, x, u)
-    ver = _runs(np.ascontiguousarray(b.T))  # (x, y, u)
-    if len(hor) == 0 or len(ver) == 0:
-        return []
-    cell = 3
-    gh, gw = h // cell + 1, w // cell + 1
-
-    def acc(xs: np.ndarray, ys: np.ndarray, weight: np.ndarray | float) -> np.ndarray:
-        m = np.zeros((gh, gw), np.float32)
-        np.add.at(m, ((ys // cell).astype(np.intp), (xs // cell).astype(np.intp)), weight)
-        return m
-
-    hc = box_sum(acc(hor[:, 1], hor[:, 0], 1.0), 1)
-    vc = box_sum(acc(ver[:, 0], ver[:, 1], 1.0), 1)
-    usum = box_sum(acc(hor[:, 1], hor[:, 0], hor[:, 2]), 1)
-    usum += box_sum(acc(ver[:, 0], ver[:, 1], ver[:, 2]), 1)
-    support = np.minimum(hc, vc)
-    peaks = np.argwhere((support >= _max_filter(support, 2)) & (support >= 2))
-    if len(peaks) == 0:
-        return []
-    order = np.argsort(-support[peaks[:, 0], peaks[:, 1]], kind="stable")
-    found: list[Finder] = []
-    for py, px in peaks[order]:
-        u = float(usum[py, px] / max(hc[py, px] + vc[py, px], 1.0))
-        x, y = (px + 0.5) * cell, (py + 0.5) * cell
-        if any(np.hypot(f.x - x, f.y - y) < max(3.5 * f.module, 6) for f in found):
-            continue
-        found.append(Finder(x, y, u, float(support[py, px])))
-        if len(found) >= limit:
-            break
-    return found
-
-
-def match_finders(
-    a: np.ndarray, modules: tuple[float, ...] = (2.0, 2.4, 2.9), limit: int = 16
-) -> list[Finder]:
-    """Finder-pattern candidates by matched filtering, for noise that breaks run-lengths.
-
-    At each module size u, box means over 3u, 5u, 7u and 9u squares give the mean of the dark
-    centre, the light ring, the dark ring and the light separator; a finder is where all three
-    steps between them have the right sign (score: the smallest step, grey levels). Averaging
-    over whole rings is what survives noise that breaks 1:1:3:1:1 runs. The score is taken
-    every second pixel (the grid fit refines the centres). Strongest first.
-    """
-    img = Image.fromarray(np.clip(a, 0, 255).astype(np.uint8, copy=False))
-    step = 2
-    best: np.ndarray | None = None
-    size: np.ndarray | None = None
-    for u in modules:
-        means, areas = [], []
-        for k in (3, 5, 7, 9):
-            r = (k * u - 1) / 2
-            box = img.filter(ImageFilter.BoxBlur(r))
-            means.append(np.asarray(box)[::step, ::step].astype(np.float32))
-            areas.append((2 * r + 1) ** 2)
-        c = means[0]
-        rings = []
-        for k in (1, 2, 3):  # sums over the larger box minus the smaller, per area
-            ring = means[k] * areas[k]
-            ring -= means[k - 1] * areas[k - 1]
-            ring /= areas[k] - areas[k - 1]
-            rings.append(ring)
-        ring1, ring2, ring3 = rings
-        score = np.minimum(ring1 - c, ring1 - ring2)
-        np.minimum(score, np.subtract(ring3, ring2, out=ring3), out=score)
-        if best is None or size is None:
-            best, size = score, np.full(score.shape, u, np.float32)
-        else:
-            size[score > best] = u
-            np.maximum(best, score, out=best)
-    assert best is not None and size is not None
-    peaks = np.argwhere((best >= _max_filter(best, 2)) & (best > 4.0))
-    order = np.argsort(-best[peaks[:, 0], peaks[:, 1]], kind="stable")
-    found: list[Finder] = []
-    for py, px in peaks[order][: limit * 8]:
-        x, y, u = float(px * step), float(py * step), float(size[py, px])
-        if any(np.hypot(f.x - x, f.y - y) < 3.5 * f.module for f in found):
-            continue
-        found.append(Finder(x, y, u, float(best[py, px])))
-        if len(found) >= limit:
-            break
-    return found
 
 
 # ---------------------------------------------------------------------------------------------
@@ -423,8 +221,26 @@ def _grid_points(
     return known, sign, u, v, points
 
 
+@functools.cache
+def _near_known(version: int) -> np.ndarray:
+    """Flat indices of the modules within 2 of a known one: all that the known modules' local
+    means (`_Fitter.local_mean`, ±2 modules) depend on (cached, read-only)."""
+    known, _ = function_pattern(version)
+    near = max_filter(known.astype(np.float32), 2) > 0
+    at = np.flatnonzero(near)
+    at.setflags(write=False)
+    return at
+
+
 _SWEEP_BATCH = 4
 """Tries of the grid's pattern search evaluated at once (two dimensions, both signs)."""
+
+HOPELESS = (0.30, 0.40, 0.46)
+"""Agreement below which the pattern search gives up after its 0.8-, 0.4- and 0.2-module
+steps: on the harder corpus no search rose by more than 0.37, 0.12 and 0.08 from there to
+its end, none that ended at or above `fit_codes`' 0.55 was below 0.41, 0.47 and 0.55, so a
+search given up would have been discarded anyway (bench/README.md, issue 15's third time
+round)."""
 
 
 class _Fitter:
@@ -436,6 +252,7 @@ class _Fitter:
         self.n = 17 + 4 * version
         self.known, self.sign, self.u, self.v, self.points = _grid_points(version)
         self.known_at = np.flatnonzero(self.known)
+        self.near = _near_known(version)
         self.band = _band(self.n, 2)
 
     def values(
@@ -471,8 +288,12 @@ class _Fitter:
 
     def agreements(self, quads: np.ndarray) -> np.ndarray:
         """`agreement` of a stack of K flat quads (K×4×2) at once: the same values."""
-        q = squares_to_quads(quads) @ self.points
-        m = _bilinear(self.a, q[:, 0] / q[:, 2], q[:, 1] / q[:, 2]).reshape(-1, self.n, self.n)
+        # Only the modules near known ones are sampled; the others, zero, get zero weight in
+        # the known modules' local means, which come out bit for bit the same.
+        q = (squares_to_quads(quads) @ self.points).take(self.near, axis=2)
+        m = np.zeros((len(quads), self.n * self.n))
+        m[:, self.near] = _bilinear(self.a, q[:, 0] / q[:, 2], q[:, 1] / q[:, 2])
+        m = m.reshape(-1, self.n, self.n)
         z = (self.local_mean(m) - m).reshape(len(quads), -1).take(self.known_at, axis=1)
         return (z * self.sign).sum(1) / (np.abs(z).sum(1) + 1e-6)
 
@@ -496,7 +317,8 @@ class _Fitter:
         The objective is the known modules' agreement plus `sharpness` times the mean contrast
         of all modules (relative to the start): sampling at module centres gives the most
         decided values, which aligns the grid inside the code, where no pattern is known.
-        Steps shrink from 0.8 to 0.05 module. Returns quad, warp and agreement.
+        Steps shrink from 0.8 to 0.05 module; a search whose agreement is below `HOPELESS`
+        after a step size is given up. Returns quad, warp and agreement.
         """
         w0 = np.zeros(6) if warp is None else np.asarray(warp, float)
         m = self.values(quad, warp=w0)
@@ -520,6 +342,7 @@ class _Fitter:
         best = float(objectives(q[None])[0])
         evals = 1
         order = [(i, sign) for i in dims for sign in (1.0, -1.0)]
+        floors = iter(HOPELESS)
         while step > 0.05 and evals < max_evals:
             improved = False
             at = 0
@@ -538,6 +361,11 @@ class _Fitter:
                         break
             if not improved:
                 step /= 2
+                floor = next(floors, None)
+                if floor is not None:
+                    agreement = self.agreement(q[:8].reshape(4, 2), q[8:])
+                    if agreement < floor:  # hopeless: it would end below any use
+                        return q[:8].reshape(4, 2), q[8:], agreement
         quad_out = q[:8].reshape(4, 2)
         return quad_out, q[8:], self.agreement(quad_out, q[8:])
 
@@ -585,11 +413,10 @@ def _finder_frame(n: int) -> tuple[np.ndarray, np.ndarray]:
     return src, corners
 
 
-def _initial_quad(tl: Finder, tr: Finder, bl: Finder, n: int) -> np.ndarray:
-    """Corner quad of an n×n code from its three finder centres (affine)."""
+def _initial_quads(centres: np.ndarray, n: int) -> np.ndarray:
+    """Corner quads (K×4×2) of n×n codes from their finder centres (K×3×2: tl, tr, bl; affine)."""
     src, corners = _finder_frame(n)
-    dst = np.array([(tl.x, tl.y), (tr.x, tr.y), (bl.x, bl.y)])
-    return corners @ np.linalg.solve(src, dst)  # affine: 3×2
+    return corners @ np.linalg.solve(src, centres)  # affine: K×3×2
 
 
 def fit_codes(
@@ -606,17 +433,23 @@ def fit_codes(
     Every plausible triple is tried with versions around its size estimate at the rough affine
     position (cheap); only the best few starts are refined, until `stop()` says time is up.
     """
-    tried: list[tuple[int, np.ndarray]] = []
+    trios: list[tuple[int, tuple[tuple[float, float], ...]]] = []  # (version, finder centres)
     for n_est, tl, tr, bl in _triples(finders)[:80]:
         v0 = round((n_est - 17) / 4)
         for version in range(max(1, v0 - 2), min(MAX_VERSION, v0 + 2) + 1):
-            tried.append((version, _initial_quad(tl, tr, bl, 17 + 4 * version)))
-    fitters = {v: _Fitter(a, v) for v in sorted({v for v, _ in tried})}
-    scores = np.zeros(len(tried))
+            trios.append((version, ((tl.x, tl.y), (tr.x, tr.y), (bl.x, bl.y))))
+    fitters = {v: _Fitter(a, v) for v in sorted({v for v, _ in trios})}
+    scores = np.zeros(len(trios))
+    quads = np.zeros((len(trios), 4, 2))
     for version, fitter in fitters.items():  # one batch per version
-        at = [i for i, (v, _) in enumerate(tried) if v == version]
-        scores[at] = fitter.agreements(np.stack([tried[i][1] for i in at]))
-    starts = [(float(s), v, q) for s, (v, q) in zip(scores, tried, strict=True) if s >= min_start]
+        at = [i for i, (v, _) in enumerate(trios) if v == version]
+        quads[at] = _initial_quads(np.array([trios[i][1] for i in at]), fitter.n)
+        scores[at] = fitter.agreements(quads[at])
+    starts = [
+        (float(s), v, q)
+        for s, (v, _), q in zip(scores, trios, quads, strict=True)
+        if s >= min_start
+    ]
     starts.sort(key=lambda s: -s[0])
     fits: list[GridFit] = []
     for start, version, quad in starts[:max_refine]:

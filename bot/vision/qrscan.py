@@ -18,7 +18,7 @@ import zxingcpp
 from PIL import Image, ImageFilter
 from pyzbar import pyzbar
 
-from bot.vision import qrgrid
+from bot.vision import qrfinders, qrgrid
 
 WORK_MAX_SIDE = 2048
 """Longer side of the working copy that every step except the first uses."""
@@ -151,12 +151,36 @@ class ScanContext:
             self._cache[name] = np.asarray(img, np.float32)
         return self._cache[name]
 
+    def blurred_near(self, key: str, sigma: float, quads: list[np.ndarray]) -> np.ndarray:
+        """`blurred(key, sigma)` around the fitted `quads` (each widened by half its size), zero
+        elsewhere: the same values where the fits are read, without blurring the whole copy."""
+        name = f"{key}@{sigma}"
+        arr = self.array(key)
+        h, w = arr.shape
+        boxes = []
+        for q in quads:
+            (x0, y0), (x1, y1) = q.min(axis=0), q.max(axis=0)
+            pad = 0.5 * max(x1 - x0, y1 - y0) + 2
+            boxes.append((x0 - pad, y0 - pad, x1 + pad, y1 + pad))
+        x0, y0 = (max(0, int(min(b[k] for b in boxes))) for k in (0, 1))
+        x1, y1 = (int(max(b[k] for b in boxes)) + 1 for k in (2, 3))
+        x1, y1 = min(w, x1), min(h, y1)
+        if name in self._cache or (x1 - x0) * (y1 - y0) > 0.4 * w * h or x1 <= x0 or y1 <= y0:
+            return self.blurred(key, sigma)
+        reach = 8 + int(8 * sigma)  # beyond the blur's reach, the crop's edge changes nothing
+        bx0, by0, bx1, by1 = max(0, x0 - reach), max(0, y0 - reach), min(w, x1 + reach), min(
+            h, y1 + reach)
+        part = Image.fromarray(arr[by0:by1, bx0:bx1]).filter(ImageFilter.GaussianBlur(sigma))
+        out = np.zeros((h, w), np.float32)
+        out[y0:y1, x0:x1] = np.asarray(part, np.float32)[y0 - by0 : y1 - by0, x0 - bx0 : x1 - bx0]
+        return out
+
     def contrast(self, blur: float, radius: int) -> tuple[np.ndarray, np.ndarray]:
-        """`qrgrid.contrast_map` of the (blurred) working copy, shared by both polarities."""
+        """`qrfinders.contrast_map` of the (blurred) working copy, shared by both polarities."""
         name = f"contrast@{blur}/{radius}"
         if name not in self._maps:
             src = self.blurred("work", blur) if blur else self.array("work")
-            self._maps[name] = qrgrid.contrast_map(src, radius)
+            self._maps[name] = qrfinders.contrast_map(src, radius)
         return self._maps[name]
 
     def frac(self, x: float, y: float, scale: float = 1.0) -> tuple[float, float]:
@@ -343,12 +367,13 @@ def _grid(
 ) -> None:
     key = "inv" if invert else "work"
     src = ctx.blurred(key, denoise) if denoise else ctx.array(key).astype(np.float32)
-    finders = qrgrid.find_finders(
+    finders = qrfinders.find_finders(
         src, invert=invert, radius=radius, limit=24, contrast=ctx.contrast(blur, radius)
     )
     fits = qrgrid.fit_codes(src, finders, stop=ctx.expired)
     if fits:
-        _read_fits(ctx, col, src, ctx.blurred(key, denoise + 0.5), fits, read_clean)
+        soft = ctx.blurred_near(key, denoise + 0.5, [f.quad for f in fits])
+        _read_fits(ctx, col, src, soft, fits, read_clean)
 
 
 def _read_fits(
@@ -430,7 +455,7 @@ def _grid_in_box(
     crop = work.crop(box)
     up = crop.resize((crop.width * CROP_UP, crop.height * CROP_UP), Image.Resampling.BICUBIC)
     src = np.asarray(up, np.float32)
-    finders = qrgrid.find_finders(src, radius=8 * CROP_UP, limit=24)
+    finders = qrfinders.find_finders(src, radius=8 * CROP_UP, limit=24)
     fits = qrgrid.fit_codes(src, finders, max_refine=max_refine, stop=ctx.expired)
     if fits:
         soft = np.asarray(up.filter(ImageFilter.GaussianBlur(CROP_UP * 0.5)), np.float32)
@@ -473,8 +498,8 @@ def step_grid_matched(ctx: ScanContext, col: Collector) -> None:
     First a 2× upscaled crop around each of the strongest few candidates (±30 modules: the
     whole code, whichever finder it is), then one fit over all candidates on a smoothed copy.
     """
-    finders = qrgrid.match_finders(ctx.array("work"))
-    done: list[qrgrid.Finder] = []
+    finders = qrfinders.match_finders(ctx.array("work"))
+    done: list[qrfinders.Finder] = []
     for f in finders:
         if len(done) >= MATCHED_CROPS or col.outcome.accepted:
             break
@@ -492,7 +517,8 @@ def step_grid_matched(ctx: ScanContext, col: Collector) -> None:
     src = ctx.blurred("work", 0.8)
     fits = qrgrid.fit_codes(src, finders, max_refine=MATCHED_REFINE, stop=ctx.expired)
     if fits:
-        _read_fits(ctx, col, src, ctx.blurred("work", 1.3), fits, bend=False)
+        soft = ctx.blurred_near("work", 1.3, [f.quad for f in fits])
+        _read_fits(ctx, col, src, soft, fits, bend=False)
 
 
 def step_grid_inverted(ctx: ScanContext, col: Collector) -> None:
