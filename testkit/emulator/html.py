@@ -32,6 +32,7 @@ NAMED_ENTITIES = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
 _ENTITY = re.compile(r"&(?:#(\d{1,8})|#[xX]([0-9a-fA-F]{1,7})|([a-zA-Z]+));")
 _MENTION_URL = re.compile(r"^tg://user\?id=(\d+)$")
 STRIP_CHARS = " \t\r\n"
+_MARKUP = re.compile(r"[&<]")
 
 
 class HtmlError(ValueError):
@@ -92,8 +93,10 @@ class _Parser:
                     self.emit(decoded[0])
                     i += decoded[1]
             elif char != "<":
-                self.emit(char)
-                i += 1
+                stop = _MARKUP.search(src, i)
+                end = stop.start() if stop else n
+                self.emit(src[i:end])  # plain text up to the next tag or entity, at once
+                i = end
             elif i + 1 < n and src[i + 1] == "/":
                 i = self.end_tag(i)
             else:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import copy
+import pickle
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -126,8 +126,9 @@ class StoredMessage:
         return markup.get("inline_keyboard")
 
     def snapshot(self) -> dict[str, Any]:
-        """A deep copy of the current API JSON."""
-        return copy.deepcopy(self.data)
+        """A deep copy of the current API JSON (JSON values only: pickling copies them several
+        times faster than `copy.deepcopy`)."""
+        return pickle.loads(pickle.dumps(self.data, pickle.HIGHEST_PROTOCOL))
 
     def update(self, changes: dict[str, Any], drop: tuple[str, ...] = ()) -> None:
         """Apply an edit, keeping the previous version in `history`."""
