@@ -57,6 +57,7 @@ SIDE_FILES = ("-wal", "-shm", "-journal")
 DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg",
            "postgres": "postgresql+asyncpg"}
 _QMARK = re.compile(r"\?")
+_RETURNING = re.compile(r"\bRETURNING\b", re.IGNORECASE)
 # PostgreSQL connections per instance: up to `coordination.PERSON_TURNS` held by updates in
 # progress (a person's lock), the rest for jobs, the outbox and the geocoder cache
 POOL_SIZE = 10
@@ -181,6 +182,22 @@ async def _finished(work: Awaitable[T]) -> T:
         return await asyncio.shield(task)
     except asyncio.CancelledError:
         await asyncio.wait([task])
+        raise
+
+
+async def _in_turn(conn: aiosqlite.Connection, work: Awaitable[T]) -> T:
+    """Await `work` on SQLite's shared connection, already queued to its thread when awaited
+    (aiosqlite queues a call before it first waits); if this task is cancelled meanwhile,
+    wait for the connection's thread to get past it (its queue runs in order: a no-op queued
+    after it) before the cancellation goes on, so the next statement never overtakes it.
+
+    Awaited directly, not in a task of its own: a statement costs one wake-up of the loop.
+    """
+    try:
+        return await work
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception):
+            await _finished(conn.execute_fetchall("SELECT 1"))
         raise
 
 
@@ -337,7 +354,7 @@ class Database:
         """`COMMIT` or `ROLLBACK` on SQLite's shared connection (not a statement to count)."""
         assert self._shared is not None
         try:
-            await _finished(self._shared.execute_fetchall(sql))
+            await _in_turn(self._shared, self._shared.execute_fetchall(sql))
         except sqlite3.Error as exc:
             raise DBAPIError.instance(sql, (), exc, sqlite3.Error) from exc
 
@@ -348,15 +365,18 @@ class Database:
         assert self._shared is not None
         if self._heard.before_cursor_execute:
             self._heard.before_cursor_execute(None, None, sql, values, None, False)
+        shared = self._shared
         try:
-            if rows:
-                return await _finished(self._shared.execute_fetchall(sql, values))
-            cursor = await _finished(self._shared.execute(sql, values))
-            found = await _finished(cursor.fetchall()) if cursor.description else []
+            if rows or _RETURNING.search(sql):  # a write's rows: one per row it changed
+                found = await _in_turn(shared, shared.execute_fetchall(sql, values))
+                if rows:
+                    return found
+                return Written(len(found), int(next(iter(found[0].values())) or 0)
+                               if found else 0)
+            cursor = await _in_turn(shared, shared.execute(sql, values))
         except sqlite3.Error as exc:
             raise DBAPIError.instance(sql, values, exc, sqlite3.Error) from exc
-        returned = next(iter(found[0].values())) if found else 0
-        return Written(cursor.rowcount, int(returned or 0))
+        return Written(cursor.rowcount, 0)
 
     async def _exec(self, sql: str, params: Iterable[Any] = ()) -> Written:
         """Run one write (`?` marks its parameters); how many rows it changed."""
