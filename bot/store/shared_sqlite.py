@@ -1,0 +1,122 @@
+"""SQLite's one shared connection: its statements run on the event loop's own thread.
+
+A hop to a connection's thread (aiosqlite: a queue, a thread switch, a wake-up of the loop)
+costs ~80 µs of CPU; the store's statements take a few µs each (issue 17). So a statement
+runs where it is awaited, and only one that would wait goes to a thread of its own, run
+again from the start there:
+
+- **busy**: the connection's busy timeout is 0 on the loop's thread, so a statement that
+  needs a lock another connection holds (the geocoder's cache, `bot migrate`) fails at once
+  without effect (SQLite) and is run on a thread with the busy timeout;
+- **long**: a statement outside a transaction (a report's read, a purge) is stopped after
+  `INLINE_STEPS` steps of SQLite's machine (its effects undone: a statement on its own is
+  atomic) and run on a thread. Inside a transaction a statement is never stopped (SQLite
+  would roll the whole transaction back); the store's transactions are short writes.
+
+Callers take turns (the store's lock): one statement at a time on the connection. A
+statement on a thread is finished even if its task is cancelled meanwhile, so the
+connection never falls out of step.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Awaitable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+INLINE_STEPS = 20_000  # SQLite machine steps before a statement outside a transaction moves
+BUSY_TIMEOUT_MS = 5000  # how long a statement on a thread waits for another connection's lock
+_MOVED = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_INTERRUPT)
+
+
+async def finished(work: Awaitable[T]) -> T:
+    """Await `work` to its end even if this task is cancelled meanwhile (a statement a thread
+    already runs), then let the cancellation go on."""
+    task = asyncio.ensure_future(work)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        await asyncio.wait([task])
+        raise
+
+
+class _Rows:
+    """SQLite's row factory: a row as a mapping of its columns (as SQLAlchemy's `RowMapping`
+    reads), the names taken once per statement."""
+
+    def __init__(self) -> None:
+        self._seen: tuple[Any, list[str]] = ((), [])
+
+    def __call__(self, cursor: sqlite3.Cursor, values: tuple[Any, ...]) -> dict[str, Any]:
+        description = cursor.description
+        seen = self._seen
+        if seen[0] is not description:  # held here, so never another statement's at its id
+            seen = self._seen = (description, [column[0] for column in description])
+        return dict(zip(seen[1], values, strict=True))
+
+
+class SharedConnection:
+    """The store's SQLite connection (autocommit: a transaction is an explicit `BEGIN
+    IMMEDIATE`); `statement` runs one, on the loop's thread unless it would wait."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self._stoppable = False  # the statement running inline may be stopped
+        conn.set_progress_handler(self._progress, INLINE_STEPS)
+
+    @classmethod
+    def open(cls, path: str, pragmas: tuple[str, ...]) -> SharedConnection:
+        """Open the database file with these pragmas, rows as mappings."""
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        try:
+            for pragma in (*pragmas, "busy_timeout=0"):
+                conn.execute(f"PRAGMA {pragma}").fetchall()
+        except BaseException:
+            conn.close()
+            raise
+        conn.row_factory = _Rows()
+        return cls(conn)
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.conn.close()
+
+    def _progress(self) -> int:
+        return 1 if self._stoppable else 0
+
+    def _run(self, sql: str, values: Any) -> tuple[list[Any], int]:
+        """Run one statement: its rows (a write's `RETURNING` rows included) and its count
+        of changed rows (a write returning rows: one a row)."""
+        cursor = self.conn.execute(sql, values)
+        if cursor.description is None:
+            return [], cursor.rowcount
+        found = cursor.fetchall()
+        return found, len(found)
+
+    def _waiting(self, sql: str, values: Any) -> tuple[list[Any], int]:
+        """`_run` on a thread, waiting up to the busy timeout for another connection's lock."""
+        self.conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        try:
+            return self._run(sql, values)
+        finally:
+            self.conn.execute("PRAGMA busy_timeout=0")
+
+    async def statement(self, sql: str, values: Any = ()) -> tuple[list[Any], int]:
+        """Run one statement (the caller's turn held): its rows and its count of changed
+        rows. On the loop's thread; on a thread of its own if it would wait (see above)."""
+        self._stoppable = not self.conn.in_transaction
+        try:
+            return self._run(sql, values)
+        except sqlite3.OperationalError as exc:
+            if getattr(exc, "sqlite_errorcode", 0) & 0xFF not in _MOVED:
+                raise
+        finally:
+            self._stoppable = False
+        return await finished(asyncio.to_thread(self._waiting, sql, values))
+
+    async def on_thread(self, sql: str) -> list[Any]:
+        """A statement that may take long run on a thread (a checkpoint): its rows."""
+        return (await finished(asyncio.to_thread(self._waiting, sql, ())))[0]
