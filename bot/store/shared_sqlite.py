@@ -8,10 +8,10 @@ again from the start there:
 - **busy**: the connection's busy timeout is 0 on the loop's thread, so a statement that
   needs a lock another connection holds (the geocoder's cache, `bot migrate`) fails at once
   without effect (SQLite) and is run on a thread with the busy timeout;
-- **long**: a statement outside a transaction (a report's read, a purge) is stopped after
-  `INLINE_STEPS` steps of SQLite's machine (its effects undone: a statement on its own is
-  atomic) and run on a thread. Inside a transaction a statement is never stopped (SQLite
-  would roll the whole transaction back); the store's transactions are short writes.
+- **long**: a read outside a transaction (a report's) still running after `INLINE_S` is
+  stopped (SQLite's progress handler) and run on a thread. A write is never stopped (an
+  interrupted write can have taken effect: measured, an `INSERT` kept); the store's writes
+  are short.
 
 Callers take turns (the store's lock): one statement at a time on the connection. A
 statement on a thread is finished even if its task is cancelled meanwhile, so the
@@ -22,12 +22,14 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from collections.abc import Awaitable
 from typing import Any, TypeVar
 
 T = TypeVar("T")
 
-INLINE_STEPS = 20_000  # SQLite machine steps before a statement outside a transaction moves
+INLINE_S = 0.005  # how long a read may run on the loop's thread before it moves to a thread
+CHECK_STEPS = 1000  # SQLite machine steps between looks at the clock (a few µs)
 BUSY_TIMEOUT_MS = 5000  # how long a statement on a thread waits for another connection's lock
 _MOVED = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_INTERRUPT)
 
@@ -64,8 +66,8 @@ class SharedConnection:
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
-        self._stoppable = False  # the statement running inline may be stopped
-        conn.set_progress_handler(self._progress, INLINE_STEPS)
+        self._stop_at = 0.0  # when the read running inline is stopped (0: never)
+        conn.set_progress_handler(self._progress, CHECK_STEPS)
 
     @classmethod
     def open(cls, path: str, pragmas: tuple[str, ...]) -> SharedConnection:
@@ -85,7 +87,7 @@ class SharedConnection:
         self.conn.close()
 
     def _progress(self) -> int:
-        return 1 if self._stoppable else 0
+        return 1 if self._stop_at and time.perf_counter() > self._stop_at else 0
 
     def _run(self, sql: str, values: Any) -> tuple[list[Any], int]:
         """Run one statement: its rows (a write's `RETURNING` rows included) and its count
@@ -107,14 +109,18 @@ class SharedConnection:
     async def statement(self, sql: str, values: Any = ()) -> tuple[list[Any], int]:
         """Run one statement (the caller's turn held): its rows and its count of changed
         rows. On the loop's thread; on a thread of its own if it would wait (see above)."""
-        self._stoppable = not self.conn.in_transaction
+        was_open = self.conn.in_transaction
+        if not was_open and sql.lstrip()[:6].upper() == "SELECT":
+            self._stop_at = time.perf_counter() + INLINE_S
         try:
             return self._run(sql, values)
         except sqlite3.OperationalError as exc:
             if getattr(exc, "sqlite_errorcode", 0) & 0xFF not in _MOVED:
                 raise
         finally:
-            self._stoppable = False
+            self._stop_at = 0.0
+        if self.conn.in_transaction and not was_open:  # a statement on its own left open:
+            self.conn.execute("ROLLBACK")  # its commit waited; undone, run again whole
         return await finished(asyncio.to_thread(self._waiting, sql, values))
 
     async def on_thread(self, sql: str) -> list[Any]:
