@@ -21,6 +21,8 @@ connection never falls out of step.
 from __future__ import annotations
 
 import asyncio
+import functools
+import re
 import sqlite3
 import time
 from collections.abc import Awaitable
@@ -32,6 +34,8 @@ INLINE_S = 0.005  # how long a read may run on the loop's thread before it moves
 CHECK_STEPS = 1000  # SQLite machine steps between looks at the clock (a few µs)
 BUSY_TIMEOUT_MS = 5000  # how long a statement on a thread waits for another connection's lock
 _MOVED = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_INTERRUPT)
+_READ = re.compile(r"\s*(SELECT|WITH)\b", re.IGNORECASE)
+_WRITES = re.compile(r"\b(INSERT|UPDATE|DELETE|REPLACE)\b", re.IGNORECASE)
 
 
 async def finished(work: Awaitable[T]) -> T:
@@ -43,6 +47,12 @@ async def finished(work: Awaitable[T]) -> T:
     except asyncio.CancelledError:
         await asyncio.wait([task])
         raise
+
+
+@functools.lru_cache(maxsize=1024)
+def is_read(sql: str) -> bool:
+    """Whether a statement only reads: `SELECT ...`, or `WITH ...` writing nothing."""
+    return bool(_READ.match(sql)) and not _WRITES.search(sql)
 
 
 class _Rows:
@@ -110,7 +120,7 @@ class SharedConnection:
         """Run one statement (the caller's turn held): its rows and its count of changed
         rows. On the loop's thread; on a thread of its own if it would wait (see above)."""
         was_open = self.conn.in_transaction
-        if not was_open and sql.lstrip()[:6].upper() == "SELECT":
+        if not was_open and is_read(sql):
             self._stop_at = time.perf_counter() + INLINE_S
         try:
             return self._run(sql, values)
