@@ -33,7 +33,6 @@ T = TypeVar("T")
 INLINE_S = 0.005  # how long a read may run on the loop's thread before it moves to a thread
 CHECK_STEPS = 1000  # SQLite machine steps between looks at the clock (a few µs)
 BUSY_TIMEOUT_MS = 5000  # how long a statement on a thread waits for another connection's lock
-_MOVED = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_INTERRUPT)
 _READ = re.compile(r"\s*(SELECT|WITH)\b", re.IGNORECASE)
 _WRITES = re.compile(r"\b(INSERT|UPDATE|DELETE|REPLACE)\b", re.IGNORECASE)
 
@@ -120,12 +119,14 @@ class SharedConnection:
         """Run one statement (the caller's turn held): its rows and its count of changed
         rows. On the loop's thread; on a thread of its own if it would wait (see above)."""
         was_open = self.conn.in_transaction
-        if not was_open and is_read(sql):
+        stoppable = not was_open and is_read(sql)
+        if stoppable:
             self._stop_at = time.perf_counter() + INLINE_S
         try:
             return self._run(sql, values)
         except sqlite3.OperationalError as exc:
-            if getattr(exc, "sqlite_errorcode", 0) & 0xFF not in _MOVED:
+            code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+            if code != sqlite3.SQLITE_BUSY and not (stoppable and code == sqlite3.SQLITE_INTERRUPT):
                 raise
         finally:
             self._stop_at = 0.0
