@@ -291,9 +291,13 @@ class Database:
         Its rows, or (a write) what it changed.
 
         On SQLite every statement takes a turn, reads included: another task's write
-        slipping in meanwhile would slip into another task's open transaction.
+        slipping in meanwhile would slip into another task's open transaction. It runs on the
+        loop's thread without waiting, so other tasks get the loop first (as they did while
+        a statement went to a thread): a task's statements one after the other never hold
+        the loop for long.
         """
         if self._shared is not None:
+            await asyncio.sleep(0)
             values = dict(params) if isinstance(params, Mapping) else tuple(params)
             if asyncio.current_task() in self._transactions:
                 return await self._sqlite(sql, values, rows)
