@@ -232,3 +232,55 @@ def test_a_current_database_is_opened_without_alembic(tmp_path: Path) -> None:
 async def _opened_and_closed(path: Path) -> None:
     store = await Store.open(path)
     await store.close()
+
+
+async def test_a_statement_that_would_wait_leaves_the_loop_free(tmp_path: Path) -> None:
+    """SQLite's statements run on the loop's thread; one that needs a lock another
+    connection holds runs on a thread instead, so the loop goes on (the other connection
+    may need it to commit), and it lands once the lock is free."""
+    import sqlite3
+
+    path = tmp_path / "pinpoint.db"
+    store = await Store.open(path)
+    await store.upsert_user(1, "Ana")
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    try:
+        other.execute("BEGIN IMMEDIATE")  # the write lock, held
+        write = asyncio.create_task(store.set_language(1, "de"))
+        ticks = 0
+        for _ in range(20):
+            await asyncio.sleep(0.01)
+            ticks += 1
+        assert not write.done() and ticks == 20  # waiting, the loop free
+        other.execute("COMMIT")
+        await asyncio.wait_for(write, 5)
+        assert (await store.user(1)).language == "de"  # type: ignore[union-attr]
+    finally:
+        other.close()
+        await store.close()
+
+
+async def test_a_long_read_moves_to_a_thread(tmp_path: Path) -> None:
+    """A read still running after `INLINE_S` on the loop's thread is stopped and run on a
+    thread: the same rows, the loop free meanwhile; a short one stays on the loop."""
+    from bot.store import shared_sqlite
+
+    store = await Store.open(tmp_path / "pinpoint.db")
+    ran: list[str] = []
+    waiting = shared_sqlite.SharedConnection._waiting
+
+    def spied(self: Any, sql: str, values: Any) -> Any:
+        ran.append(sql)
+        return waiting(self, sql, values)
+
+    long_read = ("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n "
+                 "WHERE i < 3000000) SELECT count(*) AS c FROM n")
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(shared_sqlite.SharedConnection, "_waiting", spied)
+            assert (await store.fetch_one("SELECT 41 + 1 AS c"))["c"] == 42  # type: ignore[index]
+            assert ran == []
+            assert (await store.fetch_one(long_read))["c"] == 3000000  # type: ignore[index]
+            assert ran == [long_read]
+    finally:
+        await store.close()

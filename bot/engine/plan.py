@@ -153,10 +153,10 @@ def chosen_model(procedure: Procedure, catalog: Catalog,
     return catalog.model(answer.value) if answer else None
 
 
-def plan(procedure: Procedure, answers: dict[str, Answer], model: Model | None,
-         slots_of: Callable[[Step, Model | None], list[Slot]]) -> list[Slot]:
-    """The applicable questions for these answers and model, in order; `slots_of` gives a
-    step's questions (its kind's: one, or e.g. one per item of the model's checklist)."""
+def applicable(procedure: Procedure, answers: dict[str, Answer], model: Model | None
+               ) -> tuple[bool, ...]:
+    """Whether each of the procedure's steps applies (its `when` holds) for these answers and
+    model: with the model, all a plan depends on."""
 
     def answer_of(step: str) -> Any:
         return answers[step].value if step in answers else None
@@ -167,9 +167,14 @@ def plan(procedure: Procedure, answers: dict[str, Answer], model: Model | None,
     def model_attr(name: str) -> Any:
         return getattr(model, name, None) if model else None
 
-    slots: list[Slot] = []
-    for step in procedure.steps:
-        if not condition_holds(step.when, answer_of, source_of, model_attr):
-            continue
-        slots.extend(slots_of(step, model))
-    return slots
+    return tuple(condition_holds(step.when, answer_of, source_of, model_attr)
+                 for step in procedure.steps)
+
+
+def plan(procedure: Procedure, answers: dict[str, Answer], model: Model | None,
+         slots_of: Callable[[Step, Model | None], list[Slot]]) -> list[Slot]:
+    """The applicable questions for these answers and model, in order; `slots_of` gives a
+    step's questions (its kind's: one, or e.g. one per item of the model's checklist)."""
+    holds = applicable(procedure, answers, model)
+    return [slot for step, applies in zip(procedure.steps, holds, strict=True) if applies
+            for slot in slots_of(step, model)]

@@ -13,10 +13,12 @@ from typing import Any, Protocol
 from bot.config import Settings
 from bot.engine.catalog import Catalog, Model
 from bot.engine.fixes import Fixes
-from bot.engine.plan import JobView, Slot, chosen_model, current_slot, plan, shorten
+from bot.engine.plan import JobView, Slot, applicable, chosen_model, current_slot, plan, shorten
 from bot.engine.procedure import Procedure, Step
 from bot.store import Answer, Job, Store
 from bot.texts import Texts
+
+PLANS_KEPT = 256  # plans kept (models x sets of applicable steps): a few dozen in practice
 
 
 def visible(text: str) -> str:
@@ -50,13 +52,26 @@ class Records:
         self.settings = settings
         self.kinds = kinds
         self.fixes = Fixes(procedure)
+        self._plans: dict[tuple[str | None, tuple[bool, ...]], tuple[Slot, ...]] = {}
 
     # Loading --------------------------------------------------------------------------
 
     def plan(self, answers: dict[str, Answer], model: Model | None) -> list[Slot]:
-        """The applicable questions for these answers, in order."""
-        return plan(self.procedure, answers, model,
-                    lambda step, model: self.kinds[step.kind].slots(step, self.catalog, model))
+        """The applicable questions for these answers, in order.
+
+        Worked out once per model and set of applicable steps (all a plan depends on, the
+        procedure and catalog being fixed): an answer that changes neither reuses the plan.
+        """
+        holds = applicable(self.procedure, answers, model)
+        key = (model.id if model else None, holds)
+        slots = self._plans.get(key)
+        if slots is None:
+            if len(self._plans) >= PLANS_KEPT:
+                self._plans.clear()
+            slots = self._plans[key] = tuple(plan(
+                self.procedure, answers, model,
+                lambda step, model: self.kinds[step.kind].slots(step, self.catalog, model)))
+        return list(slots)
 
     async def view(self, job: Job) -> JobView:
         """Load a job's answers and work out its plan and current question."""

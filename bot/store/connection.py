@@ -8,11 +8,13 @@ before the bot asks the next question. Writes that belong together run in one
 
 SQLite: one shared connection (WAL, foreign keys, a busy timeout), one task at a time on it;
 a transaction is `BEGIN IMMEDIATE`, a statement on its own commits by itself (autocommit).
-The store's statements go to the driver (`aiosqlite`) directly: SQLAlchemy's per-statement
-work (compiling, result objects, the greenlet bridge) cost more than the statement itself
-(issue 17); they still reach SQLAlchemy's `before_cursor_execute` listeners, and a driver
-error still raises SQLAlchemy's exception (`IntegrityError`, ...). A statement in flight is
-finished even when its task is cancelled, so the shared connection never falls out of step.
+The store's statements go to the driver (`sqlite3`) directly, on the event loop's thread
+unless they would wait (`bot.store.shared_sqlite`): SQLAlchemy's per-statement work
+(compiling, result objects, the greenlet bridge) and a hop to a connection's thread cost more
+than the statement itself (issue 17); they still reach SQLAlchemy's `before_cursor_execute`
+listeners, and a driver error still raises SQLAlchemy's exception (`IntegrityError`, ...). A
+statement in flight on a thread is finished even when its task is cancelled, so the shared
+connection never falls out of step.
 `synchronous=NORMAL`: under WAL a commit is written to the
 WAL file at once (a crash of the process loses nothing committed) and synced to disk at each
 checkpoint, so only a power cut or a kernel crash can lose the last commits. PostgreSQL: a
@@ -35,13 +37,12 @@ import os
 import re
 import sqlite3
 import stat
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NamedTuple, Self, TypeVar
+from typing import Any, NamedTuple, Self
 
-import aiosqlite
 from sqlalchemy import event, text
 from sqlalchemy.engine import URL, CursorResult, RowMapping, make_url
 from sqlalchemy.exc import DBAPIError
@@ -49,6 +50,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from bot.store import migrations
 from bot.store.records import utc_now
+from bot.store.shared_sqlite import SharedConnection
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +68,6 @@ POOL_OVERFLOW = 30
 PG_SESSION = {"server_settings": {"jit": "off"}}
 SQLITE_PRAGMAS = ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON",
                   "busy_timeout=5000", "secure_delete=ON")
-T = TypeVar("T")
 
 
 def parse_time(value: str | None) -> datetime | None:
@@ -154,36 +155,6 @@ class Written(NamedTuple):
     id: int
 
 
-def _row(cursor: sqlite3.Cursor, values: tuple[Any, ...]) -> dict[str, Any]:
-    """A SQLite row as a mapping of its columns (as SQLAlchemy's `RowMapping` reads)."""
-    return dict(zip([column[0] for column in cursor.description], values, strict=True))
-
-
-async def _open_sqlite(url: URL) -> aiosqlite.Connection:
-    """The store's own SQLite connection: autocommit (a transaction is an explicit `BEGIN
-    IMMEDIATE`), the pragmas of every connection, rows as mappings."""
-    conn = await aiosqlite.connect(url.database or ":memory:", isolation_level=None)
-    try:
-        for pragma in SQLITE_PRAGMAS:
-            await conn.execute_fetchall(f"PRAGMA {pragma}")
-    except BaseException:
-        await conn.close()
-        raise
-    conn.row_factory = _row
-    return conn
-
-
-async def _finished(work: Awaitable[T]) -> T:
-    """Await `work` to its end even if this task is cancelled meanwhile (a statement the
-    shared connection already runs), then let the cancellation go on."""
-    task = asyncio.ensure_future(work)
-    try:
-        return await asyncio.shield(task)
-    except asyncio.CancelledError:
-        await asyncio.wait([task])
-        raise
-
-
 def _taken(result: CursorResult[Any], rows: bool) -> Any:
     """A result read before its connection moves on: its rows, or what a write changed."""
     if rows:
@@ -200,7 +171,7 @@ class Database:
     """
 
     def __init__(self, engine: AsyncEngine, clock: Callable[[], datetime],
-                 shared: aiosqlite.Connection | None) -> None:
+                 shared: SharedConnection | None) -> None:
         self.engine = engine
         self.clock = clock
         self.dialect = engine.dialect.name  # "sqlite" or "postgresql"
@@ -219,7 +190,8 @@ class Database:
         try:
             if await migrations.current(engine) != migrations.latest():
                 await migrations.upgrade(engine)
-            shared = await _open_sqlite(engine.url) if engine.dialect.name == "sqlite" else None
+            shared = (SharedConnection.open(engine.url.database or ":memory:", SQLITE_PRAGMAS)
+                      if engine.dialect.name == "sqlite" else None)
         except BaseException:
             await engine.dispose()
             raise
@@ -228,7 +200,8 @@ class Database:
     async def close(self) -> None:
         """Close the connections."""
         if self._shared is not None:
-            await self._shared.close()
+            async with self._lock:
+                self._shared.close()
         await self.engine.dispose()
 
     async def schema_version(self) -> str | None:
@@ -246,7 +219,7 @@ class Database:
         if self._shared is None:
             return
         async with self._lock:
-            await _finished(self._shared.execute_fetchall("PRAGMA wal_checkpoint(TRUNCATE)"))
+            await self._shared.on_thread("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def json_text(self, column: str) -> str:
         """SQL for the value of a JSON text column as text (a JSON string without quotes)."""
@@ -318,9 +291,13 @@ class Database:
         Its rows, or (a write) what it changed.
 
         On SQLite every statement takes a turn, reads included: another task's write
-        slipping in meanwhile would slip into another task's open transaction.
+        slipping in meanwhile would slip into another task's open transaction. It runs on the
+        loop's thread without waiting, so other tasks get the loop first (as they did while
+        a statement went to a thread): a task's statements one after the other never hold
+        the loop for long.
         """
         if self._shared is not None:
+            await asyncio.sleep(0)
             values = dict(params) if isinstance(params, Mapping) else tuple(params)
             if asyncio.current_task() in self._transactions:
                 return await self._sqlite(sql, values, rows)
@@ -337,7 +314,7 @@ class Database:
         """`COMMIT` or `ROLLBACK` on SQLite's shared connection (not a statement to count)."""
         assert self._shared is not None
         try:
-            await _finished(self._shared.execute_fetchall(sql))
+            await self._shared.statement(sql)
         except sqlite3.Error as exc:
             raise DBAPIError.instance(sql, (), exc, sqlite3.Error) from exc
 
@@ -349,14 +326,12 @@ class Database:
         if self._heard.before_cursor_execute:
             self._heard.before_cursor_execute(None, None, sql, values, None, False)
         try:
-            if rows:
-                return await _finished(self._shared.execute_fetchall(sql, values))
-            cursor = await _finished(self._shared.execute(sql, values))
-            found = await _finished(cursor.fetchall()) if cursor.description else []
+            found, changed = await self._shared.statement(sql, values)
         except sqlite3.Error as exc:
             raise DBAPIError.instance(sql, values, exc, sqlite3.Error) from exc
-        returned = next(iter(found[0].values())) if found else 0
-        return Written(cursor.rowcount, int(returned or 0))
+        if rows:
+            return found
+        return Written(changed, int(next(iter(found[0].values())) or 0) if found else 0)
 
     async def _exec(self, sql: str, params: Iterable[Any] = ()) -> Written:
         """Run one write (`?` marks its parameters); how many rows it changed."""
