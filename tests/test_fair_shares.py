@@ -124,6 +124,32 @@ def fix(lat: float, lon: float) -> Input:
 # --- the spacer: priority and quota ------------------------------------------------------------
 
 
+async def test_a_lookup_cancelled_in_the_queue_does_not_hold_the_endpoint() -> None:
+    """A queued lookup's task cancelled just as the turn before it ends (its future cancelled,
+    its clean-up not yet run) is passed over: the endpoint is not left busy for everyone."""
+    spacer, entered, leave = RequestSpacer(0.0), asyncio.Event(), asyncio.Event()
+
+    async def holder() -> None:
+        async with spacer.turn(time.monotonic() + 5):
+            entered.set()
+            await leave.wait()
+
+    async def queued() -> str:
+        async with spacer.turn(time.monotonic() + 5):
+            return "ran"
+
+    first = asyncio.create_task(holder())
+    await entered.wait()
+    second = asyncio.create_task(queued())
+    await asyncio.sleep(0.1)  # queued behind the first, its next start due
+    leave.set()  # the first ends its turn before the second's task sees its cancellation
+    second.cancel()
+    await first  # ends cleanly (the turn is not handed to the cancelled waiter)
+    with pytest.raises(asyncio.CancelledError):
+        await second
+    assert await asyncio.wait_for(queued(), 1.0) == "ran"
+
+
 async def test_interactive_lookups_go_before_waiting_background_ones() -> None:
     spacer, order = RequestSpacer(0.05), []
 

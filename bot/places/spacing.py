@@ -172,6 +172,8 @@ class RequestSpacer:
 
     def _grant(self) -> None:
         """Start the best eligible waiter when the endpoint is free and a start is due."""
+        # a waiter whose task was cancelled (its future with it) before it could leave
+        self._waiting = [w for w in self._waiting if not w.granted.done()]
         if self._busy or not self._waiting:
             return
         now = time.monotonic()
