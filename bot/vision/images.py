@@ -12,7 +12,7 @@ import io
 import warnings
 from typing import Final
 
-from PIL import ExifTags, Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 MAX_BYTES: Final = 20 * 1024 * 1024
 """Largest file accepted (Telegram bots can download files up to 20 MB)."""
@@ -109,12 +109,8 @@ def load_image(
             img.draft("L" if mode == "L" else img.mode,
                       (width // 8, height // 8) if reduced else img.size)
         img.load()
-        turn = _orientation(img)
-        out: Image.Image = img
-        if mode and img.mode != mode:
-            out = _convert(img, mode)
-        if turn is not None:  # after `convert`: grey has a third of an RGB frame's bytes
-            out = out.transpose(turn)
+        out = _convert(img, mode) if mode and img.mode != mode else img
+        _turn_upright(out)  # after `convert`: grey has a third of an RGB frame's bytes
     except ImageError:
         raise
     except MemoryError:
@@ -130,25 +126,16 @@ def _convert(img: Image.Image, mode: str) -> Image.Image:
         import numpy as np  # 16-bit images only: the bot's process rarely needs it
 
         grey = (np.asarray(img).astype(np.uint32) >> 8).astype(np.uint8)
-        return Image.fromarray(grey).convert(mode)
+        out = Image.fromarray(grey).convert(mode)
+        out.info = img.info.copy()  # its EXIF orientation still to apply
+        return out
     return img.convert(mode)
 
 
-_TURNS: Final = {
-    2: Image.Transpose.FLIP_LEFT_RIGHT,
-    3: Image.Transpose.ROTATE_180,
-    4: Image.Transpose.FLIP_TOP_BOTTOM,
-    5: Image.Transpose.TRANSPOSE,
-    6: Image.Transpose.ROTATE_270,
-    7: Image.Transpose.TRANSVERSE,
-    8: Image.Transpose.ROTATE_90,
-}
-
-
-def _orientation(img: Image.Image) -> Image.Transpose | None:
-    """The transpose that makes `img` upright (EXIF orientation); None when upright already
-    or when the EXIF block is damaged. pillow-heif applies a HEIC file's rotation itself."""
+def _turn_upright(img: Image.Image) -> None:
+    """Apply the EXIF orientation in place (an upright picture is not copied); a damaged EXIF
+    block is ignored. pillow-heif applies a HEIC file's rotation itself."""
     try:
-        return _TURNS.get(img.getexif().get(ExifTags.Base.Orientation, 1))
+        ImageOps.exif_transpose(img, in_place=True)
     except Exception:
-        return None
+        return

@@ -194,6 +194,12 @@ class ScanContext:
 Step = Callable[[ScanContext, "Collector"], None]
 
 
+def suspect(centre: tuple[float, float], extent: tuple[float, float],
+            module: float = 0.0) -> Symbol:
+    """A QR code located but not read, where it is, how big and its module size (px)."""
+    return Symbol("", "QRCode", centre, "suspect", extent, module)
+
+
 class Collector:
     """Gathers symbols and suspects during a scan."""
 
@@ -214,7 +220,7 @@ class Collector:
     def suspect(
         self, centre: tuple[float, float], extent: tuple[float, float], module: float = 0.0
     ) -> None:
-        self.outcome.suspects.append(Symbol("", "QRCode", centre, "suspect", extent, module))
+        self.outcome.suspects.append(suspect(centre, extent, module))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -271,7 +277,7 @@ def zxing_read(
             col.symbol(Symbol(bc.text, fmt, centre, name, extent))
         elif bc.format == _QR and any(pts[0]):
             px = 1.0 if full else ctx.work_scale[0] / scale
-            seen.append(Symbol("", "QRCode", centre, "suspect", extent, _zxing_module(bc, pts, px)))
+            seen.append(suspect(centre, extent, _zxing_module(bc, pts, px)))
     if located:
         col.outcome.suspects.extend(seen)
     return seen
